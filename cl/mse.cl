@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* clmse_mse_pass: the one streaming pass behind forward, backward and fused MSE.
+ *
+ * For every i < n, with d = x[i] - y[i] rounded to float (torch's order of operations):
+ *   loss[i]     = d * d                            when loss != NULL   (reduction 'none')
+ *   partials[k] = sum of d * d over the group's i  when partials != NULL (reductions mean/sum)
+ *   gx[i]       = (scale * d) * g                  when gx != NULL
+ *   gy[i]       = (scale * (y[i] - x[i])) * g      when gy != NULL
+ * where g = gout[i * gstride] (gstride 0: one scalar) or 1 when gout == NULL, and scale is
+ * 2/n (mean) or 2, rounded to float by the host. Pointer arguments come with element offsets.
+ *
+ * Launch geometry (chosen by the host plan, never from timing):
+ *   CPU shape: local size 1; item k owns elements [k * chunk, (k + 1) * chunk) and streams them
+ *              with vload8 into eight lane accumulators folded in a fixed order; no barriers.
+ *   GPU shape: local size CLMSE_WG_SIZE; item j of the grid visits j, j + global size, ...
+ *              (coalesced), then the group folds in local memory with a fixed tree.
+ * partials[k] is written for group k (CPU shape: item k). Results are bitwise reproducible
+ * for a given device, build and n; forward, backward and fused compute d, the terms and the
+ * partials identically, so the fused pass equals the separate ones bit for bit.
+ */
+
+float grad_factor(__global const float *gout, ulong gstride, ulong i)
+{
+    return gout ? gout[i * gstride] : 1.0f;
+}
+
+/* The per-element work shared by both shapes; returns the loss term. */
+float mse_element(ulong i, __global const float *x, __global const float *y, __global float *loss,
+                  __global const float *gout, ulong gstride, __global float *gx,
+                  __global float *gy, float scale)
+{
+    const float xv = x[i], yv = y[i];
+    const float d = xv - yv;
+    const float t = d * d;
+    if (loss)
+        loss[i] = t;
+    if (gx || gy) {
+        const float g = grad_factor(gout, gstride, i);
+        if (gx)
+            gx[i] = (scale * d) * g;
+        if (gy)
+            gy[i] = (scale * (yv - xv)) * g;
+    }
+    return t;
+}
+
+#if CLMSE_CPU_SHAPE
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
+clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global const float *y,
+               const ulong yo, __global float *loss, const ulong lo, __global acc_t *partials,
+               __global const float *gout, const ulong go, const ulong gstride,
+               __global float *gx, const ulong gxo, __global float *gy, const ulong gyo,
+               const float scale, const ulong chunk)
+{
+    const ulong item = get_global_id(0);
+    const ulong begin = min(n, item * chunk);
+    const ulong end = min(n, begin + chunk);
+    x += xo;
+    y += yo;
+    if (loss)
+        loss += lo;
+    if (gout)
+        gout += go;
+    if (gx)
+        gx += gxo;
+    if (gy)
+        gy += gyo;
+
+    acc8_t lanes = ACC8_ZERO;
+    ulong i = begin;
+    for (; i + 8 <= end; i += 8) {
+        const float8 xv = vload8(0, x + i), yv = vload8(0, y + i);
+        const float8 d = xv - yv;
+        const float8 t = d * d;
+        if (loss)
+            vstore8(t, 0, loss + i);
+        if (gx || gy) {
+            const float8 g = gout ? (gstride ? vload8(0, gout + i) : (float8)(gout[0]))
+                                  : (float8)(1.0f);
+            if (gx)
+                vstore8((scale * d) * g, 0, gx + i);
+            if (gy)
+                vstore8((scale * (yv - xv)) * g, 0, gy + i);
+        }
+        lanes = acc8_add(lanes, t);
+    }
+    acc_t tail = ACC_ZERO;
+    for (; i < end; i++)
+        tail = acc_add(tail, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
+    if (partials)
+        partials[item] = acc_merge(acc8_fold(lanes), tail);
+}
+
+#else /* GPU shape */
+
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
+clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global const float *y,
+               const ulong yo, __global float *loss, const ulong lo, __global acc_t *partials,
+               __global const float *gout, const ulong go, const ulong gstride,
+               __global float *gx, const ulong gxo, __global float *gy, const ulong gyo,
+               const float scale, const ulong chunk)
+{
+    (void)chunk;
+    __local acc_t scratch[CLMSE_WG_SIZE];
+    x += xo;
+    y += yo;
+    if (loss)
+        loss += lo;
+    if (gout)
+        gout += go;
+    if (gx)
+        gx += gxo;
+    if (gy)
+        gy += gyo;
+
+    acc_t acc = ACC_ZERO;
+    const ulong stride = get_global_size(0);
+    for (ulong i = get_global_id(0); i < n; i += stride)
+        acc = acc_add(acc, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
+    if (partials) { /* uniform across the group, so the barriers inside are safe */
+        acc = clmse_group_sum(acc, scratch);
+        if (get_local_id(0) == 0)
+            partials[get_group_id(0)] = acc;
+    }
+}
+
+#endif

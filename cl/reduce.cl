@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* Work-group folding and the epilogue that turns per-group partial sums into the loss.
+ *
+ * clmse_reduce_final: one work-group of CLMSE_FINAL_WG_SIZE items. Item k folds partials
+ * k, k + size, ... in order, then a local-memory tree with a fixed pairing combines the items:
+ * the result depends only on the partials and the build options, never on timing (no atomics).
+ * Arguments: partials, their count, n (elements behind them), mean (1: divide by n), the output
+ * buffer and its element offset. With count == 0 it writes sum = +0 and mean = 0/0 = NaN, as
+ * torch does for empty tensors.
+ */
+
+/* Every item of the group must call this; the local size must be a power of two. */
+acc_t clmse_group_sum(acc_t v, __local acc_t *scratch)
+{
+    const uint lid = get_local_id(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint step = get_local_size(0) / 2; step > 0; step >>= 1) {
+        if (lid < step)
+            scratch[lid] = acc_merge(scratch[lid], scratch[lid + step]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}
+
+__kernel __attribute__((reqd_work_group_size(CLMSE_FINAL_WG_SIZE, 1, 1))) void
+clmse_reduce_final(__global const acc_t *partials, const uint count, const ulong n,
+                   const int mean, __global float *out, const ulong out_offset)
+{
+    __local acc_t scratch[CLMSE_FINAL_WG_SIZE];
+    acc_t acc = ACC_ZERO;
+    for (uint i = get_local_id(0); i < count; i += CLMSE_FINAL_WG_SIZE)
+        acc = acc_merge(acc, partials[i]);
+    acc = clmse_group_sum(acc, scratch);
+    if (get_local_id(0) == 0)
+        out[out_offset] = mean ? acc_mean(acc, n) : acc_sum(acc);
+}

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * clmse: PyTorch's nn.MSELoss (forward, backward and the two fused) on any OpenCL device.
+ *
+ * Quick start (error handling shortened):
+ *
+ *     clmse_context *ctx;
+ *     clmse_context_create(NULL, &ctx);          // CLMSE_DEVICE or first GPU, else any device
+ *     float x[3] = {2.5f, 3.1f, 4.8f}, y[3] = {2.0f, 3.3f, 5.0f}, loss;
+ *     clmse_status st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, x, y, &loss);
+ *     if (st != CLMSE_SUCCESS)
+ *         fprintf(stderr, "%s: %s\n", clmse_status_string(st), clmse_context_last_error(ctx));
+ *     printf("%g\n", loss);                      // 0.11
+ *     clmse_context_release(ctx);
+ *
+ * Semantics follow torch.nn.functional.mse_loss: with d_i = x_i - y_i rounded to the storage
+ * type, the elementwise loss is d_i * d_i; 'sum' adds them, 'mean' divides that sum by n.
+ * Zero elements: 'sum' gives +0, 'mean' gives NaN, 'none' writes nothing; all succeed.
+ *
+ * Threading: functions that take no clmse_context (version, status strings, device
+ * enumeration) may be called from any thread. A clmse_context may be shared by several
+ * threads: calls on it are serialised while they set kernel arguments and enqueue, and the
+ * enqueued work is ordered through events, so in-order and out-of-order queues are both safe.
+ * clmse_context_last_error() describes the most recent failing call on that context, or, when
+ * given NULL, the most recent failing context-less call (or context creation) on this thread.
+ *
+ * Ownership: the library never releases a cl_mem it did not create. A cl_event returned
+ * through an `event` out-parameter is new and belongs to the caller (clReleaseEvent). Strings
+ * returned by the library belong to it: static ones live forever, last-error text until the
+ * next call on the same context (or thread, for NULL).
+ *
+ * Versioning: same major version => ABI compatible; new functions only in minor versions.
+ */
+#ifndef CLMSE_H
+#define CLMSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#ifdef __APPLE__
+#include <OpenCL/cl.h>
+#else
+#include <CL/cl.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- export macro ------------------------------------------------------------------------ */
+#if defined(_WIN32) && !defined(CLMSE_STATIC)
+#if defined(CLMSE_BUILDING)
+#define CLMSE_API __declspec(dllexport)
+#else
+#define CLMSE_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
+#define CLMSE_API __attribute__((visibility("default")))
+#else
+#define CLMSE_API
+#endif
+
+/* ---- version (CMake parses these three lines) ------------------------------------------- */
+#define CLMSE_VERSION_MAJOR 0
+#define CLMSE_VERSION_MINOR 1
+#define CLMSE_VERSION_PATCH 0
+#define CLMSE_VERSION_NUMBER \
+    (CLMSE_VERSION_MAJOR * 10000 + CLMSE_VERSION_MINOR * 100 + CLMSE_VERSION_PATCH)
+#define CLMSE_STRINGIFY_(x) #x
+#define CLMSE_STRINGIFY(x) CLMSE_STRINGIFY_(x)
+#define CLMSE_VERSION_STRING                                                         \
+    CLMSE_STRINGIFY(CLMSE_VERSION_MAJOR) "." CLMSE_STRINGIFY(CLMSE_VERSION_MINOR) "." \
+        CLMSE_STRINGIFY(CLMSE_VERSION_PATCH)
+
+/* ---- status codes ------------------------------------------------------------------------ */
+/* 1xx: the caller's mistake; 2xx: the environment; 3xx: OpenCL and compilation; 9xx: ours.
+ * Values never change once released. */
+#define CLMSE_STATUS_MAP(X)                                                              \
+    X(SUCCESS, 0, "success")                                                             \
+    X(ERROR_INVALID_ARGUMENT, 100, "invalid argument")                                   \
+    X(ERROR_INVALID_HANDLE, 101, "invalid or released clmse handle")                     \
+    X(ERROR_INVALID_REDUCTION, 102, "invalid reduction")                                 \
+    X(ERROR_BUFFER_TOO_SMALL, 103, "buffer too small for offset and element count")      \
+    X(ERROR_SIZE_OVERFLOW, 104, "element count or offset overflows the address space")   \
+    X(ERROR_UNSUPPORTED_DTYPE, 105, "data type not supported on this device")            \
+    X(ERROR_INVALID_DEVICE_SPEC, 106, "invalid device specification")                    \
+    X(ERROR_NO_PLATFORM, 200, "no OpenCL platform found")                                \
+    X(ERROR_NO_DEVICE, 201, "no OpenCL device found or matched")                         \
+    X(ERROR_OUT_OF_HOST_MEMORY, 202, "out of host memory")                               \
+    X(ERROR_OUT_OF_DEVICE_MEMORY, 203, "out of device memory")                           \
+    X(ERROR_OPENCL, 300, "OpenCL call failed")                                           \
+    X(ERROR_BUILD_FAILED, 301, "OpenCL program build failed")                            \
+    X(ERROR_UNSUPPORTED_DEVICE, 302, "device lacks a required feature")                  \
+    X(ERROR_INTERNAL, 900, "internal error")
+
+typedef enum clmse_status {
+#define CLMSE_STATUS_ENUM_(name, value, text) CLMSE_##name = value,
+    CLMSE_STATUS_MAP(CLMSE_STATUS_ENUM_)
+#undef CLMSE_STATUS_ENUM_
+} clmse_status;
+
+/* ---- enums ------------------------------------------------------------------------------- */
+/** The reduction applied to the elementwise loss, with torch's enum values. */
+typedef enum clmse_reduction {
+    CLMSE_REDUCTION_NONE = 0, /**< elementwise (x-y)^2, n values */
+    CLMSE_REDUCTION_MEAN = 1, /**< sum / n, one value (torch's default) */
+    CLMSE_REDUCTION_SUM = 2   /**< sum, one value */
+} clmse_reduction;
+
+/** How float32 sums are accumulated on the device. */
+typedef enum clmse_accumulation {
+    CLMSE_ACCUMULATE_AUTO = 0,       /**< double where the device has fp64, else compensated */
+    CLMSE_ACCUMULATE_DOUBLE = 1,     /**< double; CLMSE_ERROR_UNSUPPORTED_DEVICE without fp64 */
+    CLMSE_ACCUMULATE_COMPENSATED = 2 /**< float Neumaier (sum, compensation) pairs */
+} clmse_accumulation;
+
+/* ==== version & status ==================================================================== */
+
+/** @return CLMSE_VERSION_STRING of the library actually linked. Static string. */
+CLMSE_API const char *clmse_version(void);
+/** @return CLMSE_VERSION_NUMBER of the library actually linked. */
+CLMSE_API unsigned clmse_version_number(void);
+/** @return a static, never-NULL name of `status`; "unknown clmse status" for unknown values. */
+CLMSE_API const char *clmse_status_string(clmse_status status);
+
+/* ==== devices ============================================================================= */
+
+#define CLMSE_INFO_STRING 256
+
+/** What clmse knows about one OpenCL device. A plain value struct, filled by the library. */
+typedef struct clmse_device_info {
+    unsigned platform_index;                    /**< P in a "P:D" device spec */
+    unsigned device_index;                      /**< D in a "P:D" device spec */
+    char platform_name[CLMSE_INFO_STRING];
+    char name[CLMSE_INFO_STRING];
+    char vendor[CLMSE_INFO_STRING];
+    char version[CLMSE_INFO_STRING];            /**< CL_DEVICE_VERSION */
+    char opencl_c_version[CLMSE_INFO_STRING];   /**< CL_DEVICE_OPENCL_C_VERSION */
+    char driver_version[CLMSE_INFO_STRING];
+    cl_device_type type;
+    cl_uint compute_units;
+    size_t max_work_group_size;
+    cl_ulong global_mem_size;
+    cl_ulong local_mem_size;
+    int has_fp64; /**< cl_khr_fp64 or a non-zero CL_DEVICE_DOUBLE_FP_CONFIG */
+    int has_fp16; /**< cl_khr_fp16 (clmse needs it for nothing; reported for information) */
+} clmse_device_info;
+
+/**
+ * Counts the devices of every OpenCL platform.
+ * @param[out] count  number of devices (0 is not an error when a platform exists).
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_NO_PLATFORM,
+ *         CLMSE_ERROR_OPENCL. Messages: clmse_context_last_error(NULL).
+ */
+CLMSE_API clmse_status clmse_device_count(size_t *count);
+
+/**
+ * Describes the index-th device in platform order (0 <= index < clmse_device_count()).
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, index out of range),
+ *         CLMSE_ERROR_NO_PLATFORM, CLMSE_ERROR_OPENCL.
+ */
+CLMSE_API clmse_status clmse_device_get_info(size_t index, clmse_device_info *info);
+
+/**
+ * Finds the device clmse_context_create() would pick for `spec`.
+ * @param[in] spec  "gpu", "cpu", "accelerator", "P:D", or a case-insensitive substring of a
+ *                  device name; NULL or "" means $CLMSE_DEVICE, and when that is unset or
+ *                  empty, the first GPU, else the first accelerator, else the first device.
+ * @param[out] index  index usable with clmse_device_get_info().
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_INVALID_DEVICE_SPEC
+ *         (malformed "P:D"), CLMSE_ERROR_NO_DEVICE (nothing matches), CLMSE_ERROR_NO_PLATFORM,
+ *         CLMSE_ERROR_OPENCL.
+ */
+CLMSE_API clmse_status clmse_device_select(const char *spec, size_t *index);
+
+/* ==== context ============================================================================= */
+
+/** A device, its queue and the programs built for it. Opaque. */
+typedef struct clmse_context clmse_context;
+
+/** Options for clmse_context_create(); zero-initialise, then set what you need. */
+typedef struct clmse_context_options {
+    const char *device;               /**< device spec as for clmse_device_select(); NULL: default */
+    clmse_accumulation accumulation;  /**< float32 sum accumulation; 0 = AUTO */
+} clmse_context_options;
+
+/**
+ * Creates a context on a device of its own choosing, with its own in-order queue.
+ * @param[in] options  may be NULL (all defaults). Not retained.
+ * @param[out] out     the new context, or NULL on failure. Release with clmse_context_release().
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_INVALID_DEVICE_SPEC,
+ *         CLMSE_ERROR_NO_PLATFORM, CLMSE_ERROR_NO_DEVICE, CLMSE_ERROR_UNSUPPORTED_DEVICE
+ *         (CLMSE_ACCUMULATE_DOUBLE without fp64), CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+ *         CLMSE_ERROR_OPENCL. The message is in clmse_context_last_error(NULL).
+ */
+CLMSE_API clmse_status clmse_context_create(const clmse_context_options *options,
+                                            clmse_context **out);
+
+/**
+ * Adopts the caller's OpenCL objects. Each is retained (never duplicated) and released by
+ * clmse_context_release(); the caller keeps and releases its own references. The queue may be
+ * in-order or out-of-order; it must belong to `context` and `device`.
+ * @param[in] options  may be NULL; its `device` field must be NULL here.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL or mismatched objects),
+ *         CLMSE_ERROR_UNSUPPORTED_DEVICE, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OPENCL.
+ */
+CLMSE_API clmse_status clmse_context_create_from_cl(cl_context context, cl_device_id device,
+                                                    cl_command_queue queue,
+                                                    const clmse_context_options *options,
+                                                    clmse_context **out);
+
+/** Releases the context and everything it holds. NULL is a harmless no-op. Does not wait for
+ *  enqueued work beyond what OpenCL's own reference counting guarantees. */
+CLMSE_API void clmse_context_release(clmse_context *ctx);
+
+/** Describes the context's device. @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_HANDLE,
+ *  CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_OPENCL. */
+CLMSE_API clmse_status clmse_context_device_info(clmse_context *ctx, clmse_device_info *info);
+
+/** The context's OpenCL objects (borrowed: do not release them). Any out-pointer may be NULL.
+ *  @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_HANDLE. */
+CLMSE_API clmse_status clmse_context_get_cl(clmse_context *ctx, cl_context *context,
+                                            cl_device_id *device, cl_command_queue *queue);
+
+/** The accumulation the context actually uses (never AUTO). -1 for an invalid handle. */
+CLMSE_API int clmse_context_accumulation(clmse_context *ctx);
+
+/** Details of the last failure on `ctx` (or, for NULL, of the last context-less failure on
+ *  this thread): the step, the OpenCL call, and for build failures the whole build log.
+ *  Never NULL; "" when there was none. */
+CLMSE_API const char *clmse_context_last_error(const clmse_context *ctx);
+
+/** The raw OpenCL error code behind the last failure (CL_SUCCESS if it was not OpenCL's). */
+CLMSE_API cl_int clmse_context_last_cl_error(const clmse_context *ctx);
+
+/* ==== MSE on device buffers (float32, contiguous) ========================================= */
+/*
+ * Buffers hold float32 values; offsets and n count elements, as in CLBlast. Each call checks
+ * that offset + count elements fit in the buffer, enqueues its work after `wait_list`, and,
+ * when `event` is not NULL, returns a new event that completes when every result is written.
+ * Nothing blocks. Input and target are read once per call; results may alias neither.
+ *
+ * Common statuses: CLMSE_SUCCESS, CLMSE_ERROR_INVALID_HANDLE, CLMSE_ERROR_INVALID_ARGUMENT
+ * (NULL buffer, wait list inconsistent), CLMSE_ERROR_INVALID_REDUCTION,
+ * CLMSE_ERROR_BUFFER_TOO_SMALL, CLMSE_ERROR_SIZE_OVERFLOW, CLMSE_ERROR_BUILD_FAILED,
+ * CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
+ */
+
+/**
+ * Forward: output[0] = mean or sum of (x-y)^2, or output[i] = (x_i-y_i)^2 for 'none'.
+ * @param[out] output  1 element for mean/sum, n for none, at output_offset.
+ */
+CLMSE_API clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction,
+                                             size_t n, cl_mem input, size_t input_offset,
+                                             cl_mem target, size_t target_offset, cl_mem output,
+                                             size_t output_offset, cl_uint num_wait,
+                                             const cl_event *wait_list, cl_event *event);
+
+/**
+ * Backward: grad_input_i = ((float)(2/n or 2) * (x_i - y_i)) * g_i (torch's order of
+ * operations), grad_target_i = the same with (y_i - x_i), i.e. -grad_input_i except that a zero
+ * difference gives +0 for both. scale = 2/n for mean, 2 for sum and none.
+ * @param[in] grad_output  upstream gradient: 1 element for mean/sum, n for none; NULL means 1.
+ * @param[out] grad_input, grad_target  n elements each; either may be NULL, not both.
+ */
+CLMSE_API clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reduction,
+                                              size_t n, cl_mem input, size_t input_offset,
+                                              cl_mem target, size_t target_offset,
+                                              cl_mem grad_output, size_t grad_output_offset,
+                                              cl_mem grad_input, size_t grad_input_offset,
+                                              cl_mem grad_target, size_t grad_target_offset,
+                                              cl_uint num_wait, const cl_event *wait_list,
+                                              cl_event *event);
+
+/**
+ * Fused forward + backward in one pass over input and target: writes what
+ * clmse_mse_forward_f32() and clmse_mse_backward_f32() would, bit for bit.
+ * `output` is required; grad_output, grad_input and grad_target as for the backward, except
+ * that both gradients may be NULL.
+ */
+CLMSE_API clmse_status clmse_mse_forward_backward_f32(
+    clmse_context *ctx, clmse_reduction reduction, size_t n, cl_mem input, size_t input_offset,
+    cl_mem target, size_t target_offset, cl_mem output, size_t output_offset, cl_mem grad_output,
+    size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
+    size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event);
+
+/* ==== MSE on host arrays (blocking convenience layer) ===================================== */
+/*
+ * Copy the arrays to the context's device, run the operation above and copy the results back
+ * before returning. Same semantics and statuses; `n` may be 0 (then input and target may be
+ * NULL). `output` holds 1 float for mean/sum and n for none. These block the calling thread.
+ */
+
+CLMSE_API clmse_status clmse_host_forward_f32(clmse_context *ctx, clmse_reduction reduction,
+                                              size_t n, const float *input, const float *target,
+                                              float *output);
+
+/** @param grad_output  1 float (mean/sum) or n (none); NULL means 1. */
+CLMSE_API clmse_status clmse_host_backward_f32(clmse_context *ctx, clmse_reduction reduction,
+                                               size_t n, const float *input, const float *target,
+                                               const float *grad_output, float *grad_input,
+                                               float *grad_target);
+
+CLMSE_API clmse_status clmse_host_forward_backward_f32(clmse_context *ctx,
+                                                       clmse_reduction reduction, size_t n,
+                                                       const float *input, const float *target,
+                                                       const float *grad_output, float *output,
+                                                       float *grad_input, float *grad_target);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLMSE_H */

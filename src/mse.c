@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* MSE forward, backward and fused on device buffers: validation, geometry and enqueueing. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* One request, whichever entry point it came through; NULL buffers are results not wanted. */
+typedef struct mse_call {
+    const char *fn;
+    int need_output, need_grad; /* what the entry point cannot do without */
+    clmse_reduction reduction;
+    size_t n;
+    cl_mem x, y, out, g, gx, gy;
+    size_t xo, yo, oo, go, gxo, gyo;
+    cl_uint num_wait;
+    const cl_event *wait;
+    cl_event *event;
+} mse_call;
+
+typedef struct geometry {
+    size_t global, local, groups;
+    cl_ulong chunk;
+} geometry;
+
+static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
+
+static size_t clamp(size_t v, size_t lo, size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* A function of the plan and n alone, so a given n always reduces in the same order. */
+static geometry geometry_for(const clmse__plan *p, size_t n)
+{
+    geometry g;
+    if (p->cpu_shape) {
+        size_t items = clamp(ceil_div(n, p->min_per_item), 1, p->max_groups);
+        size_t chunk = ceil_div(ceil_div(n, items), 8) * 8; /* whole float8 steps per item */
+        g.groups = ceil_div(n, chunk);
+        g.global = g.groups;
+        g.local = 1;
+        g.chunk = chunk;
+    } else {
+        g.groups = clamp(ceil_div(n, p->wg * p->min_per_item), 1, p->max_groups);
+        g.local = p->wg;
+        g.global = g.groups * p->wg;
+        g.chunk = 0;
+    }
+    return g;
+}
+
+static clmse_status validate(clmse_context *ctx, const mse_call *c)
+{
+    CLMSE_CHECK_ARG(ctx, (c->num_wait == 0) == (c->wait == NULL),
+                    "%s: num_wait is %u but wait_list is %s", c->fn, (unsigned)c->num_wait,
+                    c->wait ? "not NULL" : "NULL");
+    if (c->reduction != CLMSE_REDUCTION_NONE && c->reduction != CLMSE_REDUCTION_MEAN &&
+        c->reduction != CLMSE_REDUCTION_SUM)
+        return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
+                           "%s: reduction %d is not none (0), mean (1) or sum (2)", c->fn,
+                           (int)c->reduction);
+    CLMSE_CHECK_ARG(ctx, c->x != NULL, "%s: input buffer is NULL", c->fn);
+    CLMSE_CHECK_ARG(ctx, c->y != NULL, "%s: target buffer is NULL", c->fn);
+    CLMSE_CHECK_ARG(ctx, c->out != NULL || !c->need_output, "%s: output buffer is NULL", c->fn);
+    CLMSE_CHECK_ARG(ctx, c->gx != NULL || c->gy != NULL || !c->need_grad,
+                    "%s: grad_input and grad_target are both NULL: nothing to compute", c->fn);
+    const size_t scalar_or_n = c->reduction == CLMSE_REDUCTION_NONE ? c->n : 1;
+    const size_t f = sizeof(cl_float);
+    CLMSE_FORWARD(clmse__check_range(ctx, "input", c->x, c->xo, c->n, f));
+    CLMSE_FORWARD(clmse__check_range(ctx, "target", c->y, c->yo, c->n, f));
+    if (c->out)
+        CLMSE_FORWARD(clmse__check_range(ctx, "output", c->out, c->oo, scalar_or_n, f));
+    if (c->g)
+        CLMSE_FORWARD(clmse__check_range(ctx, "grad_output", c->g, c->go, scalar_or_n, f));
+    if (c->gx)
+        CLMSE_FORWARD(clmse__check_range(ctx, "grad_input", c->gx, c->gxo, c->n, f));
+    if (c->gy)
+        CLMSE_FORWARD(clmse__check_range(ctx, "grad_target", c->gy, c->gyo, c->n, f));
+    return CLMSE_SUCCESS;
+}
+
+typedef struct karg {
+    size_t size;
+    const void *value;
+} karg;
+
+static cl_int set_args(cl_kernel k, const karg *args, cl_uint count)
+{
+    for (cl_uint i = 0; i < count; i++) {
+        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS)
+            return err;
+    }
+    return CL_SUCCESS;
+}
+
+/* Stage 1: the streaming pass. Waits for the caller's events and, when it writes partial sums,
+ * for the last command that read the shared scratch buffer. */
+static clmse_status enqueue_pass(clmse_context *ctx, const mse_call *c, const clmse__program *p,
+                                 const geometry *geo, int reduce, cl_event *done)
+{
+    const cl_mem none = NULL;
+    const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
+    const cl_mem partials = reduce ? ctx->scratch : NULL;
+    const cl_ulong n = c->n, xo = c->xo, yo = c->yo, oo = c->oo, go = c->go, gxo = c->gxo,
+                   gyo = c->gyo, chunk = geo->chunk;
+    const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
+    /* torch: norm = 2/N in double, rounded once to the data type. */
+    const cl_float scale =
+        (cl_float)(c->reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)c->n : 2.0);
+    const karg args[] = {
+        {sizeof n, &n},         {sizeof(cl_mem), &c->x},  {sizeof xo, &xo},
+        {sizeof(cl_mem), &c->y}, {sizeof yo, &yo},         {sizeof(cl_mem), &loss},
+        {sizeof oo, &oo},       {sizeof(cl_mem), &partials}, {sizeof(cl_mem), c->g ? &c->g : &none},
+        {sizeof go, &go},       {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},
+        {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
+        {sizeof scale, &scale}, {sizeof chunk, &chunk},
+    };
+    cl_int err = set_args(p->pass, args, (cl_uint)(sizeof args / sizeof args[0]));
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_pass)");
+
+    cl_event stack_list[16];
+    cl_event *list = stack_list;
+    cl_uint count = c->num_wait;
+    int after_scratch = reduce && ctx->last_scratch_use != NULL;
+    if (count + 1 > 16 && (list = malloc(sizeof(cl_event) * (count + 1u))) == NULL)
+        return clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
+                           "no memory for a wait list of %u events", (unsigned)count);
+    for (cl_uint i = 0; i < c->num_wait; i++)
+        list[i] = c->wait[i];
+    if (after_scratch)
+        list[count++] = ctx->last_scratch_use;
+    err = clEnqueueNDRangeKernel(ctx->queue, p->pass, 1, NULL, &geo->global, &geo->local, count,
+                                 count ? list : NULL, done);
+    if (list != stack_list)
+        free(list);
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_pass)");
+    return CLMSE_SUCCESS;
+}
+
+/* Stage 2: one work-group folds the partials into output[oo]. */
+static clmse_status enqueue_final(clmse_context *ctx, const mse_call *c, const clmse__program *p,
+                                  cl_uint groups, cl_uint num_wait, const cl_event *wait,
+                                  cl_event *done)
+{
+    const cl_mem partials = groups ? ctx->scratch : NULL;
+    const cl_ulong n = c->n, oo = c->oo;
+    const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
+    const karg args[] = {
+        {sizeof(cl_mem), &partials}, {sizeof groups, &groups}, {sizeof n, &n},
+        {sizeof mean, &mean},        {sizeof(cl_mem), &c->out}, {sizeof oo, &oo},
+    };
+    cl_int err = set_args(p->final, args, (cl_uint)(sizeof args / sizeof args[0]));
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_reduce_final)");
+    const size_t size = p->plan.final_wg;
+    err = clEnqueueNDRangeKernel(ctx->queue, p->final, 1, NULL, &size, &size, num_wait, wait, done);
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_reduce_final)");
+    if (ctx->last_scratch_use)
+        clReleaseEvent(ctx->last_scratch_use);
+    clRetainEvent(*done);
+    ctx->last_scratch_use = *done;
+    return CLMSE_SUCCESS;
+}
+
+static clmse_status enqueue_locked(clmse_context *ctx, const mse_call *c)
+{
+    clmse__program *p = NULL;
+    CLMSE_FORWARD(clmse__program_get(ctx, &p));
+    const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
+    cl_event pass_done = NULL, final_done = NULL;
+    clmse_status st = CLMSE_SUCCESS;
+    geometry geo = {0, 0, 0, 0};
+
+    if (c->n > 0) {
+        geo = geometry_for(&p->plan, c->n);
+        if (reduce && (st = clmse__scratch_reserve(ctx, geo.groups * 8)) != CLMSE_SUCCESS)
+            return st;
+        CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
+    }
+    if (reduce) {
+        st = c->n > 0 ? enqueue_final(ctx, c, p, (cl_uint)geo.groups, 1, &pass_done, &final_done)
+                      : enqueue_final(ctx, c, p, 0, c->num_wait, c->wait, &final_done);
+    } else if (c->n == 0 && c->event != NULL) {
+        cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, c->num_wait, c->wait, &pass_done);
+        if (err != CL_SUCCESS)
+            st = clmse__cl_fail(ctx, err, "clEnqueueMarkerWithWaitList");
+    }
+    cl_event last = final_done ? final_done : pass_done;
+    if (final_done && pass_done)
+        clReleaseEvent(pass_done);
+    if (st == CLMSE_SUCCESS && c->event != NULL)
+        *c->event = last;
+    else if (last != NULL)
+        clReleaseEvent(last);
+    return st;
+}
+
+static clmse_status run(clmse_context *ctx, const mse_call *c)
+{
+    if (c->event)
+        *c->event = NULL;
+    CLMSE_FORWARD(clmse__check_context(ctx));
+    CLMSE_FORWARD(validate(ctx, c));
+    pthread_mutex_lock(&ctx->lock);
+    clmse_status st = enqueue_locked(ctx, c);
+    pthread_mutex_unlock(&ctx->lock);
+    return st;
+}
+
+clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
+                                   cl_mem input, size_t input_offset, cl_mem target,
+                                   size_t target_offset, cl_mem output, size_t output_offset,
+                                   cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+{
+    const mse_call c = {.fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
+                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+                        .out = output, .oo = output_offset, .num_wait = num_wait,
+                        .wait = wait_list, .event = event};
+    return run(ctx, &c);
+}
+
+clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
+                                    cl_mem input, size_t input_offset, cl_mem target,
+                                    size_t target_offset, cl_mem grad_output,
+                                    size_t grad_output_offset, cl_mem grad_input,
+                                    size_t grad_input_offset, cl_mem grad_target,
+                                    size_t grad_target_offset, cl_uint num_wait,
+                                    const cl_event *wait_list, cl_event *event)
+{
+    const mse_call c = {.fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
+                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+                        .g = grad_output, .go = grad_output_offset, .gx = grad_input,
+                        .gxo = grad_input_offset, .gy = grad_target, .gyo = grad_target_offset,
+                        .num_wait = num_wait, .wait = wait_list, .event = event};
+    return run(ctx, &c);
+}
+
+clmse_status clmse_mse_forward_backward_f32(
+    clmse_context *ctx, clmse_reduction reduction, size_t n, cl_mem input, size_t input_offset,
+    cl_mem target, size_t target_offset, cl_mem output, size_t output_offset, cl_mem grad_output,
+    size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
+    size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+{
+    const mse_call c = {.fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
+                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+                        .out = output, .oo = output_offset, .g = grad_output,
+                        .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
+                        .gy = grad_target, .gyo = grad_target_offset, .num_wait = num_wait,
+                        .wait = wait_list, .event = event};
+    return run(ctx, &c);
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* Program assembly (embedded sources or $CLMSE_KERNEL_DIR), lazy builds with -D options, build
+ * logs into the last error, and the per-context program cache. */
+#include "internal.h"
+#include "kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KERNEL_FILE_COUNT (sizeof(clmse__kernel_files) / sizeof(clmse__kernel_files[0]))
+
+static clmse_status read_file(clmse_context *ctx, const char *dir, const char *name, char **text,
+                              size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return clmse__fail(ctx, CLMSE_ERROR_BUILD_FAILED, CL_SUCCESS,
+                           "CLMSE_KERNEL_DIR: cannot open %s", path);
+    clmse_status st = CLMSE_SUCCESS;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    *text = size >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)size + 1) : NULL;
+    if (*text == NULL || fread(*text, 1, (size_t)size, f) != (size_t)size) {
+        free(*text);
+        *text = NULL;
+        st = clmse__fail(ctx, CLMSE_ERROR_BUILD_FAILED, CL_SUCCESS,
+                         "CLMSE_KERNEL_DIR: cannot read %s", path);
+    } else {
+        (*text)[size] = '\0';
+        *len = (size_t)size;
+    }
+    fclose(f);
+    return st;
+}
+
+clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source)
+{
+    const char *dir = getenv("CLMSE_KERNEL_DIR"); /* developer override: edit kernels, no rebuild */
+    char *texts[KERNEL_FILE_COUNT] = {NULL};
+    size_t lens[KERNEL_FILE_COUNT], total = 1;
+    clmse_status st = CLMSE_SUCCESS;
+    for (size_t i = 0; i < KERNEL_FILE_COUNT && st == CLMSE_SUCCESS; i++) {
+        if (dir != NULL && dir[0] != '\0') {
+            st = read_file(ctx, dir, clmse__kernel_files[i].name, &texts[i], &lens[i]);
+        } else {
+            lens[i] = *clmse__kernel_files[i].len;
+        }
+        total += lens[i] + 64;
+    }
+    char *src = st == CLMSE_SUCCESS ? malloc(total) : NULL;
+    if (st == CLMSE_SUCCESS && src == NULL)
+        st = clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
+                         "no memory for the kernel source");
+    if (st == CLMSE_SUCCESS) {
+        size_t used = 0;
+        for (size_t i = 0; i < KERNEL_FILE_COUNT; i++) {
+            /* #line keeps build-log positions pointing into the right file. */
+            used += (size_t)snprintf(src + used, total - used, "#line 1 \"%s\"\n",
+                                     clmse__kernel_files[i].name);
+            memcpy(src + used, texts[i] ? texts[i] : clmse__kernel_files[i].text, lens[i]);
+            used += lens[i];
+            src[used++] = '\n';
+        }
+        src[used] = '\0';
+        *out_source = src;
+    }
+    for (size_t i = 0; i < KERNEL_FILE_COUNT; i++)
+        free(texts[i]);
+    return st;
+}
+
+/* "-cl-std=" follows the device's OpenCL C version; 1.2 features are all we use. */
+static const char *cl_std_option(const clmse_device_info *info)
+{
+    int major = 1, minor = 0;
+    if (sscanf(info->opencl_c_version, "OpenCL C %d.%d", &major, &minor) != 2)
+        return "";
+    if (major > 1 || (major == 1 && minor >= 2))
+        return "-cl-std=CL1.2";
+    return minor == 1 ? "-cl-std=CL1.1" : "";
+}
+
+static void format_options(const clmse_context *ctx, const clmse__plan *p, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "%s -DCLMSE_ACC_DOUBLE=%d -DCLMSE_CPU_SHAPE=%d -DCLMSE_WG_SIZE=%zu "
+             "-DCLMSE_FINAL_WG_SIZE=%zu",
+             cl_std_option(&ctx->info), ctx->accumulation == CLMSE_ACCUMULATE_DOUBLE,
+             p->cpu_shape, p->wg, p->final_wg);
+}
+
+static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err,
+                                 const char *options)
+{
+    clmse__fail(ctx, CLMSE_ERROR_BUILD_FAILED, err,
+                "clBuildProgram for '%s' with options '%s' failed: %s (%d); build log:\n",
+                ctx->info.name, options, clmse__cl_error_name(err), (int)err);
+    size_t len = 0;
+    if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) ==
+        CL_SUCCESS) {
+        char *log = calloc(len + 1, 1);
+        if (log != NULL && clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, len,
+                                                 log, NULL) == CL_SUCCESS)
+            clmse__append_error(ctx, log);
+        free(log);
+    }
+    return CLMSE_ERROR_BUILD_FAILED;
+}
+
+static clmse_status build(clmse_context *ctx, const clmse__plan *plan, const char *options,
+                          clmse__program *out)
+{
+    clmse_status st = CLMSE_SUCCESS;
+    char *source = NULL;
+    cl_program prog = NULL;
+    cl_kernel pass = NULL, final = NULL;
+    cl_int err = CL_SUCCESS;
+
+    st = clmse__kernel_source(ctx, &source);
+    if (st != CLMSE_SUCCESS)
+        goto cleanup;
+    const char *strings[1] = {source};
+    prog = clCreateProgramWithSource(ctx->cl_ctx, 1, strings, NULL, &err);
+    CLMSE_CL_CHECK(ctx, st, err, "clCreateProgramWithSource", cleanup);
+    clmse__debug("building kernels for '%s' with '%s'", ctx->info.name, options);
+    err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        st = build_failed(ctx, prog, err, options);
+        goto cleanup;
+    }
+    pass = clCreateKernel(prog, "clmse_mse_pass", &err);
+    CLMSE_CL_CHECK(ctx, st, err, "clCreateKernel(clmse_mse_pass)", cleanup);
+    final = clCreateKernel(prog, "clmse_reduce_final", &err);
+    CLMSE_CL_CHECK(ctx, st, err, "clCreateKernel(clmse_reduce_final)", cleanup);
+
+    snprintf(out->options, sizeof out->options, "%s", options);
+    out->program = prog;
+    out->pass = pass;
+    out->final = final;
+    out->plan = *plan;
+    prog = NULL;
+    pass = final = NULL;
+
+cleanup:
+    if (final)
+        clReleaseKernel(final);
+    if (pass)
+        clReleaseKernel(pass);
+    if (prog)
+        clReleaseProgram(prog);
+    free(source);
+    return st;
+}
+
+/* The largest work-group a built kernel accepts on this device (register pressure may make it
+ * smaller than the device maximum). */
+static size_t kernel_wg_limit(clmse_context *ctx, cl_kernel k)
+{
+    size_t limit = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,
+                                 NULL) != CL_SUCCESS)
+        return 0;
+    return limit;
+}
+
+static void program_release(clmse__program *p)
+{
+    if (p->pass)
+        clReleaseKernel(p->pass);
+    if (p->final)
+        clReleaseKernel(p->final);
+    if (p->program)
+        clReleaseProgram(p->program);
+    memset(p, 0, sizeof(*p));
+}
+
+clmse_status clmse__program_get(clmse_context *ctx, clmse__program **out)
+{
+    clmse__plan plan = clmse__plan_default(ctx);
+    for (int attempt = 0; attempt < 12; attempt++) {
+        char options[512];
+        format_options(ctx, &plan, options, sizeof options);
+        for (size_t i = 0; i < ctx->num_programs; i++)
+            if (strcmp(ctx->programs[i].options, options) == 0) {
+                *out = &ctx->programs[i];
+                return CLMSE_SUCCESS;
+            }
+        if (ctx->num_programs == CLMSE__MAX_PROGRAMS)
+            return clmse__fail(ctx, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "program cache is full");
+        clmse__program *p = &ctx->programs[ctx->num_programs];
+        CLMSE_FORWARD(build(ctx, &plan, options, p));
+        size_t pass_limit = kernel_wg_limit(ctx, p->pass);
+        size_t final_limit = kernel_wg_limit(ctx, p->final);
+        if (pass_limit >= plan.wg && final_limit >= plan.final_wg) {
+            ctx->num_programs++;
+            *out = p;
+            return CLMSE_SUCCESS;
+        }
+        /* The device cannot run this geometry: halve what is too large and build again. */
+        program_release(p);
+        if (plan.wg <= 1 && plan.final_wg <= 1)
+            break;
+        if (pass_limit < plan.wg)
+            plan.wg /= 2;
+        if (final_limit < plan.final_wg)
+            plan.final_wg /= 2;
+    }
+    return clmse__fail(ctx, CLMSE_ERROR_UNSUPPORTED_DEVICE, CL_SUCCESS,
+                       "device '%s' cannot run the clmse kernels at any work-group size",
+                       ctx->info.name);
+}
+
+void clmse__programs_release(clmse_context *ctx)
+{
+    for (size_t i = 0; i < ctx->num_programs; i++)
+        program_release(&ctx->programs[i]);
+    ctx->num_programs = 0;
+}
