@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* `clmse info`: the library version, every OpenCL device, and the one clmse would choose. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clmse.h"
+#include "commands.h"
+#include "options.h"
+
+static void info_usage(FILE *out)
+{
+    fputs("Usage: clmse info [--device SPEC]\n\n"
+          "Shows the library version and every OpenCL device as P:D, marking with '*' the\n"
+          "device clmse would use, and says what chose it.\n\n"
+          "Options:\n"
+          "  --device SPEC  mark the device SPEC selects: gpu, cpu, accelerator, P:D, or part\n"
+          "                 of a device name; default: $CLMSE_DEVICE, else the first GPU, else\n"
+          "                 the first accelerator, else the first device\n"
+          "  --help         show this help\n",
+          out);
+}
+
+static const char *type_name(cl_device_type type)
+{
+    /* A bit mask: a GPU may also carry CL_DEVICE_TYPE_DEFAULT. */
+    if (type & CL_DEVICE_TYPE_GPU)
+        return "GPU";
+    if (type & CL_DEVICE_TYPE_CPU)
+        return "CPU";
+    if (type & CL_DEVICE_TYPE_ACCELERATOR)
+        return "ACCELERATOR";
+    return "other";
+}
+
+static void print_device(const clmse_device_info *d, int selected)
+{
+    printf("%c %u:%u  %s\n", selected ? '*' : ' ', d->platform_index, d->device_index, d->name);
+    printf("      platform        %s\n", d->platform_name);
+    printf("      vendor          %s\n", d->vendor);
+    printf("      type            %s\n", type_name(d->type));
+    printf("      compute units   %u\n", (unsigned)d->compute_units);
+    printf("      OpenCL C        %s\n", d->opencl_c_version);
+    printf("      driver          %s\n", d->driver_version);
+    printf("      fp64            %s\n", d->has_fp64 ? "yes" : "no");
+    printf("      fp16            %s\n", d->has_fp16 ? "yes" : "no");
+    printf("      global memory   %llu MiB\n",
+           (unsigned long long)(d->global_mem_size / (1024u * 1024u)));
+}
+
+/* Names what made clmse_device_select() choose, following its documented precedence. */
+static void print_choice(const char *spec, const clmse_device_info *d)
+{
+    const char *env = getenv("CLMSE_DEVICE");
+
+    printf("selected: %u:%u %s, ", d->platform_index, d->device_index, d->name);
+    if (spec && spec[0])
+        printf("by --device \"%s\"\n", spec);
+    else if (env && env[0])
+        printf("by CLMSE_DEVICE=\"%s\"\n", env);
+    else
+        printf("by default (CLMSE_DEVICE unset): first GPU, else first accelerator, "
+               "else first device\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *spec = NULL;
+    char select_error[1024] = "";
+    clmse_status st, select_st;
+    size_t count = 0, selected = 0;
+    clmse_device_info chosen = {0};
+
+    for (int i = 1; i < argc; i++) {
+        const char *value;
+
+        if (cli_is_help(argv[i])) {
+            info_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (cli_option_value(argc, argv, &i, "--device", &value)) {
+            if (!value)
+                return cli_usage_error("info", "option '--device' needs a value");
+            spec = value;
+            continue;
+        }
+        return cli_unknown_argument("info", argv[i]);
+    }
+
+    printf("clmse %s\n", clmse_version());
+    st = clmse_device_count(&count);
+    if (st != CLMSE_SUCCESS) {
+        fprintf(stderr, "clmse info: %s: %s\n", clmse_status_string(st),
+                clmse_context_last_error(NULL));
+        return CLI_EXIT_RUNTIME;
+    }
+    /* Select before listing so the '*' can be drawn; keep the message, which the listing's
+     * own calls may replace. */
+    select_st = clmse_device_select(spec, &selected);
+    if (select_st != CLMSE_SUCCESS)
+        snprintf(select_error, sizeof select_error, "%s", clmse_context_last_error(NULL));
+
+    printf("%zu OpenCL device%s\n", count, count == 1 ? "" : "s");
+    for (size_t i = 0; i < count; i++) {
+        clmse_device_info info;
+
+        st = clmse_device_get_info(i, &info);
+        if (st != CLMSE_SUCCESS) {
+            fprintf(stderr, "clmse info: %s: %s\n", clmse_status_string(st),
+                    clmse_context_last_error(NULL));
+            return CLI_EXIT_RUNTIME;
+        }
+        if (select_st == CLMSE_SUCCESS && i == selected)
+            chosen = info;
+        print_device(&info, select_st == CLMSE_SUCCESS && i == selected);
+    }
+
+    if (select_st != CLMSE_SUCCESS) {
+        fprintf(stderr, "clmse info: %s: %s\n", clmse_status_string(select_st), select_error);
+        /* A malformed --device is the command line's fault; one from CLMSE_DEVICE is not. */
+        if (select_st == CLMSE_ERROR_INVALID_DEVICE_SPEC && spec && spec[0])
+            return CLI_EXIT_USAGE;
+        return CLI_EXIT_RUNTIME;
+    }
+    if (selected >= count) {
+        fprintf(stderr, "clmse info: clmse_device_select returned index %zu of %zu devices\n",
+                selected, count);
+        return CLI_EXIT_RUNTIME;
+    }
+    print_choice(spec, &chosen);
+    return CLI_EXIT_OK;
+}

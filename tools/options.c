@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing helpers shared by the clmse subcommands. */
+#include "options.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+int cli_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int cli_option_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *arg = argv[*i];
+    size_t len = strlen(name);
+
+    if (strncmp(arg, name, len) != 0)
+        return 0;
+    if (arg[len] == '=') {
+        *value = arg + len + 1;
+        return 1;
+    }
+    if (arg[len] != '\0')
+        return 0; /* "--devices" is not "--device" */
+    *value = NULL;
+    if (*i + 1 < argc)
+        *value = argv[++*i];
+    return 1;
+}
+
+int cli_parse_count(const char *cmd, const char *option, const char *text, size_t max,
+                    size_t *out)
+{
+    char *end = NULL;
+    unsigned long long value;
+
+    /* strtoull would skip blanks and accept a sign, silently turning "-1" into 2^64-1. */
+    if (!text || text[0] < '0' || text[0] > '9')
+        return cli_usage_error(cmd, "option '%s' needs a positive whole number, not '%s'", option,
+                               text ? text : "");
+    errno = 0;
+    value = strtoull(text, &end, 10);
+    if (*end != '\0' || (value == 0 && errno == 0))
+        return cli_usage_error(cmd, "option '%s' needs a positive whole number, not '%s'", option,
+                               text);
+    if (errno == ERANGE || value > max)
+        return cli_usage_error(cmd, "option '%s': %s is too large (at most %zu)", option, text,
+                               max);
+    *out = (size_t)value;
+    return 0;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    const char *sep = cmd ? " " : "";
+
+    if (!cmd)
+        cmd = "";
+    fprintf(stderr, "clmse%s%s: ", sep, cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'clmse%s%s --help' for usage.\n", sep, cmd);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_unknown_argument(const char *cmd, const char *arg)
+{
+    if (arg[0] == '-')
+        return cli_usage_error(cmd, "unknown option '%s'", arg);
+    return cli_usage_error(cmd, "unexpected argument '%s'", arg);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing helpers shared by the clmse subcommands. */
+#ifndef CLMSE_TOOLS_OPTIONS_H
+#define CLMSE_TOOLS_OPTIONS_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLI_PRINTF(fmt, args)
+#endif
+
+/* Nonzero for "--help" and "-h". */
+int cli_is_help(const char *arg);
+
+/*
+ * Matches argv[*i] against an option that takes a value, as "NAME VALUE" or "NAME=VALUE".
+ * Returns 0 when it is another argument. Otherwise returns 1, sets *value (NULL when the value
+ * is missing) and advances *i past a separate value.
+ */
+int cli_option_value(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* Parses a whole number in [1, max]: digits only, fully consumed. Returns 0 on success and
+ * reports a usage error naming `option` otherwise (then returns CLI_EXIT_USAGE). */
+int cli_parse_count(const char *cmd, const char *option, const char *text, size_t max,
+                    size_t *out);
+
+/* Reports a usage error for `clmse CMD` (CMD may be NULL) on stderr with a --help hint.
+ * Returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* cli_usage_error() for an argument nobody claimed: "unknown option" or "unexpected argument". */
+int cli_unknown_argument(const char *cmd, const char *arg);
+
+#endif /* CLMSE_TOOLS_OPTIONS_H */

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# One command from a fresh Debian 12 machine to a working clmse:
+#   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
+#   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
+#                              then build with ASan + UBSan and run every test again
+set -euo pipefail
+
+mode=${1:-}
+case "$mode" in
+demo | test) ;;
+*)
+    echo "usage: $0 demo|test" >&2
+    exit 2
+    ;;
+esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+    libclblast-dev check)
+
+install_missing() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "== installing: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
+        "${missing[@]}"
+}
+
+# build DIR [cmake options...]
+build() {
+    local dir=$1
+    shift
+    echo "== building in $dir ($*)"
+    cmake -S "$root" -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+}
+
+# Kernel caches stay inside the build tree, never in $HOME.
+run_tests() {
+    local dir=$1
+    echo "== testing $dir"
+    CLMSE_REQUIRE_DEVICE=1 POCL_CACHE_DIR="$dir/pocl-cache" \
+        ctest --test-dir "$dir" --output-on-failure --timeout 1800
+}
+
+install_missing
+case "$mode" in
+demo)
+    build "$root/build" -DCMAKE_BUILD_TYPE=Release
+    POCL_CACHE_DIR="$root/build/pocl-cache" "$root/build/tools/clmse" demo
+    ;;
+test)
+    build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
+    run_tests "$root/build-ci"
+    build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCLMSE_WERROR=ON -DCLMSE_SANITIZE=ON
+    run_tests "$root/build-asan"
+    echo "== all tests passed"
+    ;;
+esac
