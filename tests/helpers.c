@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* Test helpers: deterministic data, a long-double reference, ulp checks and OpenCL plumbing. */
+#include "helpers.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+TCase *th_device_tcase(Suite *s, const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, TH_DEVICE_TIMEOUT);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+void th_rng_seed(th_rng *rng, uint64_t seed) { rng->state = seed; }
+
+uint64_t th_rng_next(th_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+void th_fill_uniform(th_rng *rng, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* 24 random bits keep u exact; the largest value rounds to just below 9. */
+        double u = (double)(th_rng_next(rng) >> 40) / 16777216.0;
+        dst[i] = (float)(-9.0 + 18.0 * u);
+    }
+}
+
+float *th_alloc_floats(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_msg(p != NULL, "out of host memory for %zu floats", n);
+    return p;
+}
+
+uint32_t th_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float th_sentinel(void)
+{
+    uint32_t u = TH_SENTINEL_BITS;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+int th_is_sentinel(float f) { return th_bits(f) == TH_SENTINEL_BITS; }
+
+/* Maps the sign-magnitude float encoding onto a line where neighbours differ by one. */
+static int64_t ordered(float f)
+{
+    uint32_t u = th_bits(f);
+    return (u & 0x80000000u) ? -(int64_t)(u & 0x7fffffffu) : (int64_t)u;
+}
+
+uint64_t th_ulp_diff(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return UINT64_MAX;
+    int64_t d = ordered(a) - ordered(b);
+    return (uint64_t)(d < 0 ? -d : d);
+}
+
+int th_within_one_ulp(float got, long double ref) { return th_ulp_diff(got, (float)ref) <= 1; }
+
+float th_term(float x, float y)
+{
+    /* volatile stops excess precision and contraction from fusing the two roundings. */
+    volatile float d = x - y;
+    volatile float t = d * d;
+    return t;
+}
+
+long double th_ref_sum(const float *x, const float *y, size_t n)
+{
+    long double s = 0.0L;
+    for (size_t i = 0; i < n; i++)
+        s += (long double)th_term(x[i], y[i]);
+    return s;
+}
+
+float th_scale(clmse_reduction reduction, size_t n)
+{
+    return reduction == CLMSE_REDUCTION_MEAN ? (float)(2.0 / (double)n) : 2.0f;
+}
+
+float th_grad(float scale, float a, float b, float g)
+{
+    volatile float d = a - b;
+    volatile float p = scale * d;
+    volatile float r = p * g;
+    return r;
+}
+
+clmse_context *th_context_create(void)
+{
+    clmse_context *ctx = NULL;
+    clmse_status st = clmse_context_create(NULL, &ctx);
+    ck_assert_msg(st == CLMSE_SUCCESS, "clmse_context_create: %s: %s", clmse_status_string(st),
+                  clmse_context_last_error(NULL));
+    ck_assert_ptr_nonnull(ctx);
+    return ctx;
+}
+
+clmse_context *th_context_create_acc(clmse_accumulation acc)
+{
+    clmse_context_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.accumulation = acc;
+    clmse_context *ctx = NULL;
+    clmse_status st = clmse_context_create(&opt, &ctx);
+    if (st == CLMSE_ERROR_UNSUPPORTED_DEVICE && acc == CLMSE_ACCUMULATE_DOUBLE)
+        return NULL;
+    ck_assert_msg(st == CLMSE_SUCCESS, "clmse_context_create(acc=%d): %s: %s", (int)acc,
+                  clmse_status_string(st), clmse_context_last_error(NULL));
+    ck_assert_ptr_nonnull(ctx);
+    return ctx;
+}
+
+cl_context th_cl_context(clmse_context *ctx)
+{
+    cl_context c = NULL;
+    ck_assert_int_eq(clmse_context_get_cl(ctx, &c, NULL, NULL), CLMSE_SUCCESS);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+cl_command_queue th_cl_queue(clmse_context *ctx)
+{
+    cl_command_queue q = NULL;
+    ck_assert_int_eq(clmse_context_get_cl(ctx, NULL, NULL, &q), CLMSE_SUCCESS);
+    ck_assert_ptr_nonnull(q);
+    return q;
+}
+
+void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total)
+{
+    cl_command_queue q = th_cl_queue(ctx);
+    float s = th_sentinel();
+    cl_int err = clEnqueueFillBuffer(q, buf, &s, sizeof s, 0, total * sizeof(float), 0, NULL,
+                                     NULL);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    ck_assert_int_eq(clFinish(q), CL_SUCCESS);
+}
+
+cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *data,
+                 size_t count)
+{
+    ck_assert_uint_ge(total, offset + count);
+    cl_int err = CL_SUCCESS;
+    cl_mem buf = clCreateBuffer(th_cl_context(ctx), CL_MEM_READ_WRITE,
+                                (total ? total : 1) * sizeof(float), NULL, &err);
+    ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer(%zu floats): %d", total, err);
+    if (total)
+        th_buffer_reset(ctx, buf, total);
+    if (data && count) {
+        err = clEnqueueWriteBuffer(th_cl_queue(ctx), buf, CL_TRUE, offset * sizeof(float),
+                                   count * sizeof(float), data, 0, NULL, NULL);
+        ck_assert_int_eq(err, CL_SUCCESS);
+    }
+    return buf;
+}
+
+void th_buffer_read(clmse_context *ctx, cl_mem buf, size_t total, float *dst, cl_event ev)
+{
+    cl_int err = clEnqueueReadBuffer(th_cl_queue(ctx), buf, CL_TRUE, 0, total * sizeof(float),
+                                     dst, ev ? 1 : 0, ev ? &ev : NULL, NULL);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    if (ev)
+        ck_assert_int_eq(clReleaseEvent(ev), CL_SUCCESS);
+}
+
+size_t th_first_non_sentinel(const float *v, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (!th_is_sentinel(v[i]))
+            return i;
+    return to;
+}
+
+void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total)
+{
+    float *v = th_alloc_floats(total);
+    th_buffer_read(ctx, buf, total, v, NULL);
+    size_t bad = th_first_non_sentinel(v, 0, total);
+    float got = bad < total ? v[bad] : 0.0f;
+    free(v);
+    ck_assert_msg(bad == total, "element %zu of a guarded buffer was overwritten (%a)", bad,
+                  (double)got);
+}

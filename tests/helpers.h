@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* Test helpers: deterministic data, a long-double reference, ulp checks and OpenCL plumbing. */
+#ifndef CLMSE_TESTS_HELPERS_H
+#define CLMSE_TESTS_HELPERS_H
+
+#include "clmse.h"
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Device tcases get this limit: a first pocl compile alone can take tens of seconds. */
+#define TH_DEVICE_TIMEOUT 300
+
+/* A NaN payload no kernel produces, so any change to a guarded element is visible. */
+#define TH_SENTINEL_BITS 0x7fa5a5a5u
+
+/* A tcase with TH_DEVICE_TIMEOUT, already added to `s`. */
+TCase *th_device_tcase(Suite *s, const char *name);
+
+/* ---- data ---- */
+typedef struct th_rng {
+    uint64_t state;
+} th_rng;
+
+void th_rng_seed(th_rng *rng, uint64_t seed);
+uint64_t th_rng_next(th_rng *rng); /* splitmix64 */
+/* Uniform floats in [-9, 9). */
+void th_fill_uniform(th_rng *rng, float *dst, size_t n);
+/* Exits the test through Check on allocation failure. */
+float *th_alloc_floats(size_t n);
+
+/* ---- float helpers ---- */
+uint32_t th_bits(float f);
+float th_sentinel(void);
+int th_is_sentinel(float f);
+/* Distance in representable floats (0 = identical value); UINT64_MAX when either is NaN. */
+uint64_t th_ulp_diff(float a, float b);
+/* got within one ulp of the float nearest to the exact reference. */
+int th_within_one_ulp(float got, long double ref);
+
+/* ---- reference (PyTorch semantics) ---- */
+/* torch's elementwise term: d = (float)(x - y), then (float)(d * d). */
+float th_term(float x, float y);
+/* Sum of th_term over the arrays, accumulated in long double. */
+long double th_ref_sum(const float *x, const float *y, size_t n);
+/* (float)(2.0 / n) for mean, 2.0f otherwise: the norm of torch's backward. */
+float th_scale(clmse_reduction reduction, size_t n);
+/* ((scale * (a - b)) * g) in float, in that order: torch's gradient. */
+float th_grad(float scale, float a, float b, float g);
+
+/* ---- OpenCL plumbing (all assert success through Check) ---- */
+clmse_context *th_context_create(void);
+/* Returns NULL only when the device cannot do `acc` (DOUBLE without fp64). */
+clmse_context *th_context_create_acc(clmse_accumulation acc);
+cl_context th_cl_context(clmse_context *ctx);
+cl_command_queue th_cl_queue(clmse_context *ctx);
+/* A buffer of `total` floats, all sentinel, with `count` values of `data` at `offset`
+ * (data may be NULL). */
+cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *data,
+                 size_t count);
+void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total);
+/* Blocking read of `total` floats from element 0, after `ev` when not NULL (then released). */
+void th_buffer_read(clmse_context *ctx, cl_mem buf, size_t total, float *dst, cl_event ev);
+/* Index of the first non-sentinel element in [from, to), or `to` if all are sentinel. */
+size_t th_first_non_sentinel(const float *v, size_t from, size_t to);
+/* Asserts every element of buf (total floats) is still the sentinel. */
+void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total);
+
+#endif /* CLMSE_TESTS_HELPERS_H */

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Suite constructors; each suite's name equals its CTest CK_RUN_SUITE value. */
+#ifndef CLMSE_TESTS_SUITES_H
+#define CLMSE_TESTS_SUITES_H
+
+#include <check.h>
+
+/* host runner: no OpenCL device needed */
+Suite *make_status_suite(void);
+Suite *make_no_platform_suite(void);
+
+/* device runner */
+Suite *make_context_suite(void);
+Suite *make_mse_suite(void);
+Suite *make_errors_suite(void);
+Suite *make_clblast_suite(void);
+
+#endif /* CLMSE_TESTS_SUITES_H */
