@@ -56,7 +56,7 @@ run_tests() {
 install_missing
 case "$mode" in
 demo)
-    build "$root/build" -DCMAKE_BUILD_TYPE=Release
+    build "$root/build" -DCMAKE_BUILD_TYPE=Release -DCLMSE_BUILD_TESTS=OFF
     POCL_CACHE_DIR="$root/build/pocl-cache" "$root/build/tools/clmse" demo
     ;;
 test)
