@@ -3,7 +3,8 @@
 # One command from a fresh Debian 12 machine to a working clmse:
 #   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
 #   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
-#                              then build with ASan + UBSan and run every test again
+#                              check the installed package and the .deb, then build with
+#                              ASan + UBSan and run every test again
 set -euo pipefail
 
 mode=${1:-}
@@ -62,6 +63,9 @@ demo)
 test)
     build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
     run_tests "$root/build-ci"
+    # Install into a prefix, build the examples with find_package and pkg-config, build the
+    # .deb and (as root) install it. Not on the sanitizer build: its library needs ASan's runtime.
+    "$root/tools/check_install.sh" "$root/build-ci"
     build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCLMSE_WERROR=ON -DCLMSE_SANITIZE=ON
     run_tests "$root/build-asan"
     echo "== all tests passed"

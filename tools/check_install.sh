@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Proves a built clmse installs and is usable: install into a temp prefix and build and run
+# examples/host and examples/embed against it through CMake and through pkg-config; then build
+# the .deb with CPack and, as root, install it, do the same against the system, and remove it.
+#   tools/check_install.sh BUILD_DIR     (BUILD_DIR: a configured and built clmse tree)
+set -euo pipefail
+
+if [ $# -ne 1 ] || [ ! -f "$1/CMakeCache.txt" ]; then
+    echo "usage: $0 BUILD_DIR   (a configured and built clmse build tree)" >&2
+    exit 2
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$1" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/clmse-check-install.XXXXXX")
+prefix=$tmp/prefix
+deb_installed=0
+
+cleanup() {
+    local rc=$?
+    # Never leave the package behind, even when a step failed.
+    if [ "$deb_installed" -eq 1 ]; then
+        echo "== removing the clmse package after a failure" >&2
+        dpkg --purge clmse >/dev/null || true
+    fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+fail() {
+    echo "check_install: $*" >&2
+    exit 1
+}
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
+
+libdir=$(cache_value CMAKE_INSTALL_LIBDIR)
+includedir=$(cache_value CMAKE_INSTALL_INCLUDEDIR)
+bindir=$(cache_value CMAKE_INSTALL_BINDIR)
+mandir=$(cache_value CMAKE_INSTALL_MANDIR)
+mandir=${mandir:-$(cache_value CMAKE_INSTALL_DATAROOTDIR)/man} # GNUInstallDirs' default
+shared=1
+case "$(cache_value BUILD_SHARED_LIBS)" in
+OFF | FALSE | NO | 0 | off | false | no) shared=0 ;;
+esac
+cli=1
+case "$(cache_value CLMSE_BUILD_CLI)" in
+OFF | FALSE | NO | 0 | off | false | no) cli=0 ;;
+esac
+# The examples must compile cleanly under the strictest flags we ask of ourselves.
+strict=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
+pc_static=()
+[ "$shared" -eq 0 ] && pc_static=(--static)
+# Kernel caches go to the temp dir, never to $HOME.
+export POCL_CACHE_DIR=$tmp/pocl-cache
+
+# run_example LABEL EXAMPLE BINARY [ENV...]: runs it; the first run of each example prints its
+# output, later runs must print exactly the same (the examples are deterministic).
+run_example() {
+    local label=$1 name=$2 exe=$3
+    shift 3
+    echo "-- running $name ($label)"
+    if ! env "$@" "$exe" >"$tmp/$name.out"; then
+        cat "$tmp/$name.out"
+        fail "$name ($label) failed"
+    fi
+    if [ ! -f "$tmp/$name.expected" ]; then
+        cp "$tmp/$name.out" "$tmp/$name.expected"
+        sed 's/^/   | /' "$tmp/$name.out"
+    elif ! diff -u "$tmp/$name.expected" "$tmp/$name.out"; then
+        fail "$name ($label) printed something else than its first run"
+    else
+        echo "   (same output as the first run)"
+    fi
+}
+
+# cmake_examples LABEL WANT_DIR [CMAKE ARGS...]: builds both examples with find_package(clmse),
+# checks that clmse was found under WANT_DIR, and runs them.
+cmake_examples() {
+    local label=$1 want=$2
+    shift 2
+    for name in host embed; do
+        local dir=$tmp/cmake-$label-$name found
+        cmake -S "$root/examples/$name" -B "$dir" -DCMAKE_C_FLAGS=-Werror "$@" >/dev/null
+        found=$(sed -n 's/^clmse_DIR:PATH=//p' "$dir/CMakeCache.txt")
+        case "$found" in
+        "$want"/*) echo "-- $name: find_package(clmse) used $found" ;;
+        *) fail "$name: find_package(clmse) found '$found', not one under $want" ;;
+        esac
+        cmake --build "$dir" >/dev/null
+        run_example "$label, CMake" "$name" "$dir/$name"
+    done
+}
+
+# pkgconfig_examples LABEL [VAR=VALUE...]: builds both examples with plain cc and
+# `pkg-config --cflags --libs clmse` under the given environment, and runs them.
+pkgconfig_examples() {
+    local label=$1 flags libs_dir
+    shift
+    flags=$(env "$@" pkg-config "${pc_static[@]}" --cflags --libs clmse)
+    libs_dir=$(env "$@" pkg-config --variable=libdir clmse)
+    echo "-- pkg-config --cflags --libs clmse: $flags"
+    for name in host embed; do
+        local exe=$tmp/pc-$label-$name
+        # shellcheck disable=SC2086 # the flags are words
+        ${CC:-cc} "${strict[@]}" "$root/examples/$name/$name.c" -o "$exe" $flags
+        run_example "$label, pkg-config" "$name" "$exe" "LD_LIBRARY_PATH=$libs_dir"
+    done
+}
+
+step "cmake --install $build --prefix <tmp>/prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+(cd "$prefix" && find . ! -type d | sed 's|^\./|   |' | sort)
+need=("$includedir/clmse.h" "$libdir/cmake/clmse/clmseConfig.cmake"
+    "$libdir/cmake/clmse/clmseConfigVersion.cmake" "$libdir/cmake/clmse/clmseTargets.cmake"
+    "$libdir/pkgconfig/clmse.pc")
+if [ "$shared" -eq 1 ]; then
+    need+=("$libdir/libclmse.so")
+else
+    need+=("$libdir/libclmse.a")
+fi
+[ "$cli" -eq 1 ] && need+=("$bindir/clmse" "$mandir/man1/clmse.1")
+for f in "${need[@]}"; do
+    [ -e "$prefix/$f" ] || fail "not installed: $f"
+done
+if [ "$shared" -eq 1 ]; then
+    soname=$(readelf -d "$prefix/$libdir/libclmse.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    if [ -z "$soname" ] || [ ! -e "$prefix/$libdir/$soname" ]; then
+        fail "libclmse.so has no SONAME, or no file of that name: '$soname'"
+    fi
+    echo "-- SONAME $soname; libclmse.so -> $(readlink "$prefix/$libdir/libclmse.so")"
+fi
+if [ "$cli" -eq 1 ]; then
+    echo "-- installed tool: $(LD_LIBRARY_PATH=$prefix/$libdir "$prefix/$bindir/clmse" --version)"
+    if command -v groff >/dev/null; then
+        warnings=$(groff -man -ww -z "$prefix/$mandir/man1/clmse.1" 2>&1)
+        [ -z "$warnings" ] || fail "man page: $warnings"
+        echo "-- man page: groff -man -ww reports nothing"
+    fi
+fi
+
+step "examples against the prefix: find_package(clmse CONFIG) with CMAKE_PREFIX_PATH"
+cmake_examples prefix "$prefix" "-DCMAKE_PREFIX_PATH=$prefix"
+
+step "examples against the prefix: cc \$(pkg-config --cflags --libs clmse)"
+pkgconfig_examples prefix "PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig"
+
+step "cpack -G DEB in $build"
+rm -f "$build"/clmse_*.deb
+(cd "$build" && cpack -G DEB >/dev/null)
+debs=("$build"/clmse_*.deb)
+[ -f "${debs[0]}" ] || fail "cpack wrote no clmse_*.deb"
+deb=${debs[0]}
+echo "-- $deb"
+dpkg-deb --field "$deb" Package Version Architecture Depends | sed 's/^/   /'
+dpkg-deb --contents "$deb" | awk '{print "   " $6 ($7 ? " " $7 " " $8 : "")}'
+
+if [ "$(id -u)" -ne 0 ]; then
+    step "skipping dpkg -i of the package: not root (CI runs this as root)"
+elif dpkg-query -W -f='${Status}' clmse 2>/dev/null | grep -q "install ok installed"; then
+    step "skipping dpkg -i of the package: a clmse package is already installed; not touching it"
+else
+    step "dpkg -i $(basename "$deb")"
+    deb_installed=1
+    dpkg -i "$deb" >/dev/null ||
+        fail "dpkg -i failed; its dependencies (ocl-icd-opencl-dev) may be missing"
+
+    step "examples against the system package: find_package(clmse CONFIG), no prefix"
+    cmake_examples system /usr
+
+    step "examples against the system package: cc \$(pkg-config --cflags --libs clmse)"
+    pkgconfig_examples system "PKG_CONFIG_PATH="
+    if [ "$cli" -eq 1 ]; then
+        echo "-- $(command -v clmse): $(clmse --version)"
+        if command -v man >/dev/null; then
+            echo "-- man -w clmse: $(man -w clmse)"
+        fi
+    fi
+
+    step "dpkg --purge clmse (dpkg -r would leave it in state rc)"
+    dpkg --purge clmse >/dev/null
+    deb_installed=0
+    if dpkg-query -W clmse >/dev/null 2>&1 || [ -e /usr/include/clmse.h ]; then
+        fail "dpkg --purge left clmse behind"
+    fi
+fi
+
+step "install checks passed"
