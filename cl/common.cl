@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Types, defaults and accumulator arithmetic shared by every clmse kernel.
+/* Types, defaults, storage conversions and accumulator arithmetic shared by every clmse kernel.
  *
  * Build options (integers only; the host sets them from the plan and the device):
- *   CLMSE_ACC_DOUBLE     1: float32 terms are summed in double (needs cl_khr_fp64);
- *                        0: in float Neumaier (sum, compensation) pairs.
+ *   CLMSE_ACC_KIND       how sums accumulate: 0 float Neumaier (sum, compensation) pairs,
+ *                        1 double, 2 double Neumaier pairs (for float64 data).
+ *   CLMSE_COMPUTE_DOUBLE 1: differences and gradients are computed in double (float64 data);
+ *                        0: in float (float32, float16 and bfloat16 data).
+ *   CLMSE_X_DTYPE, CLMSE_Y_DTYPE, CLMSE_OUT_DTYPE
+ *                        storage of input, target and loss/grad_output (clmse_dtype values:
+ *                        0 float32, 1 float64, 2 float16, 3 bfloat16).
  *   CLMSE_CPU_SHAPE      1: one work-item streams a contiguous chunk (CPU devices);
  *                        0: work-groups stride over the data and fold in local memory.
  *   CLMSE_WG_SIZE        stage-1 work-group size (a power of two; 1 in the CPU shape).
@@ -11,11 +16,23 @@
  */
 
 /* torch rounds d = x - y and d * d separately; a contracted fma would not, and the compensated
- * sum's error terms rely on every operation being rounded. */
+ * sums' error terms rely on every operation being rounded. */
 #pragma OPENCL FP_CONTRACT OFF
 
-#ifndef CLMSE_ACC_DOUBLE
-#define CLMSE_ACC_DOUBLE 0
+#ifndef CLMSE_ACC_KIND
+#define CLMSE_ACC_KIND 0
+#endif
+#ifndef CLMSE_COMPUTE_DOUBLE
+#define CLMSE_COMPUTE_DOUBLE 0
+#endif
+#ifndef CLMSE_X_DTYPE
+#define CLMSE_X_DTYPE 0
+#endif
+#ifndef CLMSE_Y_DTYPE
+#define CLMSE_Y_DTYPE 0
+#endif
+#ifndef CLMSE_OUT_DTYPE
+#define CLMSE_OUT_DTYPE 0
 #endif
 #ifndef CLMSE_CPU_SHAPE
 #define CLMSE_CPU_SHAPE 0
@@ -27,15 +44,64 @@
 #define CLMSE_FINAL_WG_SIZE 256
 #endif
 
-#if CLMSE_ACC_DOUBLE
+#define CLMSE_HAS_DOUBLE (CLMSE_ACC_KIND != 0 || CLMSE_COMPUTE_DOUBLE || CLMSE_X_DTYPE == 1 || \
+                          CLMSE_Y_DTYPE == 1 || CLMSE_OUT_DTYPE == 1)
+#if CLMSE_HAS_DOUBLE
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double wide_t; /* what stores accept: every computed value converts to it exactly */
+#else
+typedef float wide_t;
+#endif
+
+#if CLMSE_COMPUTE_DOUBLE
+typedef double compute_t;
+#else
+typedef float compute_t;
+#endif
+
+/* ---- storage: element types and their loads and stores, by clmse_dtype id ---- */
+#define CLMSE_CAT_(a, b) a##b
+#define CLMSE_CAT(a, b) CLMSE_CAT_(a, b)
+#define STORAGE_0 float
+#define STORAGE_1 double
+#define STORAGE_2 half
+#define STORAGE_3 ushort /* bfloat16 bits */
+#define STORAGE(id) CLMSE_CAT(STORAGE_, id)
+#define LOAD(id) CLMSE_CAT(load_, id)
+#define STORE(id) CLMSE_CAT(store_, id)
+
+compute_t load_0(__global const float *p, ulong i) { return (compute_t)p[i]; }
+/* vload_half is core OpenCL: half storage needs no cl_khr_fp16. */
+compute_t load_2(__global const half *p, ulong i) { return (compute_t)vload_half(i, p); }
+compute_t load_3(__global const ushort *p, ulong i) { return (compute_t)as_float((uint)p[i] << 16); }
+void store_0(__global float *p, ulong i, wide_t v) { p[i] = (float)v; }
+void store_2(__global half *p, ulong i, wide_t v) { vstore_half_rte(v, i, p); }
+/* Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN. */
+void store_3(__global ushort *p, ulong i, wide_t v)
+{
+    const float f = (float)v;
+    const uint u = as_uint(f);
+    p[i] = isnan(f) ? (ushort)((u >> 16) | 0x40u) : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+#if CLMSE_HAS_DOUBLE
+compute_t load_1(__global const double *p, ulong i) { return (compute_t)p[i]; }
+void store_1(__global double *p, ulong i, wide_t v) { p[i] = (double)v; }
+#endif
+
+typedef STORAGE(CLMSE_X_DTYPE) x_t;
+typedef STORAGE(CLMSE_Y_DTYPE) y_t;
+typedef STORAGE(CLMSE_OUT_DTYPE) out_t;
+
+/* ---- accumulators ---- */
+#if CLMSE_ACC_KIND == 1
 
 typedef double acc_t;
 typedef double8 acc8_t;
+typedef double res_t;
 #define ACC_ZERO 0.0
 #define ACC8_ZERO ((double8)(0.0))
 
-acc_t acc_add(acc_t a, float t) { return a + (double)t; }
+acc_t acc_add(acc_t a, compute_t t) { return a + (double)t; }
 acc_t acc_merge(acc_t a, acc_t b) { return a + b; }
 acc8_t acc8_add(acc8_t a, float8 t) { return a + convert_double8(t); }
 acc_t acc8_lane(acc8_t a, int k)
@@ -44,24 +110,31 @@ acc_t acc8_lane(acc8_t a, int k)
     vstore8(a, 0, v);
     return v[k];
 }
-float acc_sum(acc_t a) { return (float)a; }
+res_t acc_sum(acc_t a) { return a; }
 /* Double division is correctly rounded in OpenCL, and n < 2^53 converts exactly. */
-float acc_mean(acc_t a, ulong n) { return (float)(a / (double)n); }
+res_t acc_mean(acc_t a, ulong n) { return a / (double)n; }
 
-#else /* compensated float */
+#else /* Neumaier pairs: .x the running sum, .y the accumulated rounding errors */
 
-typedef float2 acc_t; /* .x: running sum, .y: accumulated rounding errors */
-typedef struct {
-    float8 s, c;
-} acc8_t;
+#if CLMSE_ACC_KIND == 2
+typedef double scalar_acc_t;
+typedef double2 acc_t;
+#define ACC_ZERO ((double2)(0.0, 0.0))
+#else
+typedef float scalar_acc_t;
+typedef float2 acc_t;
 #define ACC_ZERO ((float2)(0.0f, 0.0f))
-#define ACC8_ZERO ((acc8_t){(float8)(0.0f), (float8)(0.0f)})
+#endif
+typedef scalar_acc_t res_t;
 
-acc_t acc_add(acc_t a, float t)
+acc_t acc_add(acc_t a, compute_t t)
 {
-    float s = a.x + t;
-    float e = fabs(a.x) >= fabs(t) ? (a.x - s) + t : (t - s) + a.x;
-    return (float2)(s, a.y + e);
+    const scalar_acc_t v = (scalar_acc_t)t;
+    const scalar_acc_t s = a.x + v;
+    const scalar_acc_t e = fabs(a.x) >= fabs(v) ? (a.x - s) + v : (v - s) + a.x;
+    a.x = s;
+    a.y += e;
+    return a;
 }
 acc_t acc_merge(acc_t a, acc_t b)
 {
@@ -69,10 +142,32 @@ acc_t acc_merge(acc_t a, acc_t b)
     r.y += b.y;
     return r;
 }
+/* Once the sum is Inf or NaN its error terms are meaningless (Inf - Inf): keep the sum. */
+res_t acc_sum(acc_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
+#if CLMSE_ACC_KIND == 2
+res_t acc_mean(acc_t a, ulong n) { return acc_sum(a) / (double)n; }
+#else
+/* sum / n, correctly rounded in practice even where float division is not (it may be 2.5 ulp
+ * in OpenCL): n = nh + nl exactly, one quotient, then one fma-based remainder correction. */
+res_t acc_mean(acc_t a, ulong n)
+{
+    const float s = acc_sum(a);
+    const float nh = (float)n;
+    const float nl = (float)((long)n - (long)nh);
+    const float q = s / nh;
+    if (!isfinite(q) || q == 0.0f)
+        return q;
+    const float r = fma(-q, nh, s) - q * nl;
+    return q + r / nh;
+}
+typedef struct {
+    float8 s, c;
+} acc8_t;
+#define ACC8_ZERO ((acc8_t){(float8)(0.0f), (float8)(0.0f)})
 acc8_t acc8_add(acc8_t a, float8 t)
 {
-    float8 s = a.s + t;
-    float8 e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
+    const float8 s = a.s + t;
+    const float8 e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
     a.c += e;
     a.s = s;
     return a;
@@ -84,23 +179,10 @@ acc_t acc8_lane(acc8_t a, int k)
     vstore8(a.c, 0, c);
     return (float2)(s[k], c[k]);
 }
-/* Once the sum is Inf or NaN its error terms are meaningless (Inf - Inf): keep the sum. */
-float acc_sum(acc_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
-/* sum / n, correctly rounded in practice even where float division is not (it may be 2.5 ulp
- * in OpenCL): n = nh + nl exactly, one quotient, then one fma-based remainder correction. */
-float acc_mean(acc_t a, ulong n)
-{
-    float s = acc_sum(a);
-    float nh = (float)n;
-    float nl = (float)((long)n - (long)nh);
-    float q = s / nh;
-    if (!isfinite(q) || q == 0.0f)
-        return q;
-    float r = fma(-q, nh, s) - q * nl;
-    return q + r / nh;
-}
+#endif
 #endif
 
+#if CLMSE_ACC_KIND != 2
 /* Folds the eight lanes in a fixed order, so the result never depends on the compiler. */
 acc_t acc8_fold(acc8_t a)
 {
@@ -109,3 +191,4 @@ acc_t acc8_fold(acc8_t a)
         r = acc_merge(r, acc8_lane(a, k));
     return r;
 }
+#endif

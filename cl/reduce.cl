@@ -5,7 +5,7 @@
  * k, k + size, ... in order, then a local-memory tree with a fixed pairing combines the items:
  * the result depends only on the partials and the build options, never on timing (no atomics).
  * Arguments: partials, their count, n (elements behind them), mean (1: divide by n), the output
- * buffer and its element offset. With count == 0 it writes sum = +0 and mean = 0/0 = NaN, as
+ * buffer (CLMSE_OUT_DTYPE) and its element offset; the value is rounded to it once. With count == 0 it writes sum = +0 and mean = 0/0 = NaN, as
  * torch does for empty tensors.
  */
 
@@ -25,7 +25,7 @@ acc_t clmse_group_sum(acc_t v, __local acc_t *scratch)
 
 __kernel __attribute__((reqd_work_group_size(CLMSE_FINAL_WG_SIZE, 1, 1))) void
 clmse_reduce_final(__global const acc_t *partials, const uint count, const ulong n,
-                   const int mean, __global float *out, const ulong out_offset)
+                   const int mean, __global out_t *out, const ulong out_offset)
 {
     __local acc_t scratch[CLMSE_FINAL_WG_SIZE];
     acc_t acc = ACC_ZERO;
@@ -33,5 +33,5 @@ clmse_reduce_final(__global const acc_t *partials, const uint count, const ulong
         acc = acc_merge(acc, partials[i]);
     acc = clmse_group_sum(acc, scratch);
     if (get_local_id(0) == 0)
-        out[out_offset] = mean ? acc_mean(acc, n) : acc_sum(acc);
+        STORE(CLMSE_OUT_DTYPE)(out, out_offset, mean ? acc_mean(acc, n) : acc_sum(acc));
 }

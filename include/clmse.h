@@ -87,6 +87,9 @@ extern "C" {
     X(ERROR_SIZE_OVERFLOW, 104, "element count or offset overflows the address space")   \
     X(ERROR_UNSUPPORTED_DTYPE, 105, "data type not supported on this device")            \
     X(ERROR_INVALID_DEVICE_SPEC, 106, "invalid device specification")                    \
+    X(ERROR_INVALID_DTYPE, 107, "not a floating-point data type")                        \
+    X(ERROR_SHAPE_MISMATCH, 108, "shapes do not broadcast or do not match")              \
+    X(ERROR_INVALID_LAYOUT, 109, "invalid tensor rank, shape or strides")                \
     X(ERROR_NO_PLATFORM, 200, "no OpenCL platform found")                                \
     X(ERROR_NO_DEVICE, 201, "no OpenCL device found or matched")                         \
     X(ERROR_OUT_OF_HOST_MEMORY, 202, "out of host memory")                               \
@@ -109,6 +112,23 @@ typedef enum clmse_reduction {
     CLMSE_REDUCTION_MEAN = 1, /**< sum / n, one value (torch's default) */
     CLMSE_REDUCTION_SUM = 2   /**< sum, one value */
 } clmse_reduction;
+
+/** Storage types. Only the floating ones are computed on; the others exist so that data from
+ *  NumPy or PyTorch can be described and refused with CLMSE_ERROR_INVALID_DTYPE. */
+typedef enum clmse_dtype {
+    CLMSE_DTYPE_F32 = 0,
+    CLMSE_DTYPE_F64 = 1,  /**< needs a device with fp64 */
+    CLMSE_DTYPE_F16 = 2,  /**< IEEE half, storage only: computed in float, rounded once */
+    CLMSE_DTYPE_BF16 = 3, /**< bfloat16, storage only: computed in float, rounded once */
+    CLMSE_DTYPE_I8 = 10,
+    CLMSE_DTYPE_I16 = 11,
+    CLMSE_DTYPE_I32 = 12,
+    CLMSE_DTYPE_I64 = 13,
+    CLMSE_DTYPE_U8 = 14,
+    CLMSE_DTYPE_BOOL = 15,
+    CLMSE_DTYPE_C64 = 20,
+    CLMSE_DTYPE_C128 = 21
+} clmse_dtype;
 
 /** How float32 sums are accumulated on the device. */
 typedef enum clmse_accumulation {
@@ -286,6 +306,113 @@ CLMSE_API clmse_status clmse_mse_forward_backward_f32(
     cl_mem target, size_t target_offset, cl_mem output, size_t output_offset, cl_mem grad_output,
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
     size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event);
+
+/* ==== tensors: any rank, strides, dtypes and broadcasting ================================= */
+
+#define CLMSE_MAX_NDIM 8
+
+/**
+ * A strided view of an OpenCL buffer. Offsets and strides count elements; a stride of 0
+ * repeats an element (an expanded view). Strides must be >= 0. A tensor with no elements may
+ * have a NULL buffer. The layout of this struct is part of the ABI.
+ */
+typedef struct clmse_tensor {
+    cl_mem buffer;
+    size_t offset;
+    clmse_dtype dtype;
+    uint32_t ndim; /**< 0 (a scalar) to CLMSE_MAX_NDIM */
+    size_t shape[CLMSE_MAX_NDIM];
+    int64_t strides[CLMSE_MAX_NDIM];
+} clmse_tensor;
+
+/**
+ * Fills a tensor view. strides == NULL means C order (row-major, contiguous).
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (t NULL, or shape NULL with ndim > 0),
+ *         CLMSE_ERROR_INVALID_LAYOUT (ndim > CLMSE_MAX_NDIM, a negative stride),
+ *         CLMSE_ERROR_SIZE_OVERFLOW (element count or extent overflows).
+ *         Messages: clmse_context_last_error(NULL).
+ */
+CLMSE_API clmse_status clmse_tensor_init(clmse_tensor *t, cl_mem buffer, clmse_dtype dtype,
+                                         uint32_t ndim, const size_t *shape,
+                                         const int64_t *strides, size_t offset);
+
+/** Bytes per element of a dtype (0 for an unknown value). */
+CLMSE_API size_t clmse_dtype_size(clmse_dtype dtype);
+/** "float32", "float64", "float16", "bfloat16", "int32", ...; "unknown" otherwise. */
+CLMSE_API const char *clmse_dtype_name(clmse_dtype dtype);
+
+/**
+ * torch's type promotion for two floating dtypes: f16+f32 -> f32, f32+f64 -> f64,
+ * f16+bf16 -> f32, equal types -> that type.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (out NULL), CLMSE_ERROR_INVALID_DTYPE.
+ */
+CLMSE_API clmse_status clmse_promote_dtypes(clmse_dtype a, clmse_dtype b, clmse_dtype *out);
+
+/**
+ * NumPy/torch broadcasting of two shapes (trailing dimensions aligned; sizes equal or 1).
+ * @param[out] ndim, shape  the broadcast shape (shape has room for CLMSE_MAX_NDIM).
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_INVALID_LAYOUT,
+ *         CLMSE_ERROR_SHAPE_MISMATCH (the message names both shapes).
+ */
+CLMSE_API clmse_status clmse_broadcast_shapes(uint32_t ndim_a, const size_t *shape_a,
+                                              uint32_t ndim_b, const size_t *shape_b,
+                                              uint32_t *ndim, size_t *shape);
+
+/** Flags of clmse_mse_args. */
+#define CLMSE_STRICT_SHAPES 1u /**< refuse input and target shapes that differ (torch warns) */
+
+/** Sentinel for clmse_legacy_reduction's arguments that were not given. */
+#define CLMSE_LEGACY_UNSET (-1)
+
+/**
+ * torch's legacy `size_average` / `reduce` arguments mapped to a reduction, exactly as
+ * torch.nn._reduction.legacy_get_string does: each is 1, 0 or CLMSE_LEGACY_UNSET (torch's
+ * None, read as true). Both unset: `reduction` is returned unchanged. Otherwise
+ * reduce false -> none; size_average false -> sum; else mean.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (out NULL, a value not 0/1/unset),
+ *         CLMSE_ERROR_INVALID_REDUCTION.
+ */
+CLMSE_API clmse_status clmse_legacy_reduction(int size_average, int reduce,
+                                              clmse_reduction reduction, clmse_reduction *out);
+
+/**
+ * One MSE operation on tensors. What is computed follows from which results are given:
+ * `output` alone is the forward, gradients alone the backward, both the fused pass.
+ *
+ * - input, target: any floating dtype (f64 needs fp64), shapes that broadcast. The loss is
+ *   computed in the promoted dtype (double for f64, float otherwise).
+ * - output: the promoted dtype; for 'none' the broadcast shape, for mean/sum one element
+ *   (any rank with one element, usually 0-d). mean divides by the broadcast element count.
+ * - grad_output: the promoted dtype, shaped as output; NULL means ones.
+ * - grad_input / grad_target: their operand's dtype and shape. Where an operand was
+ *   broadcast, its gradient is summed over the broadcast dimensions (as autograd does),
+ *   accumulated beyond the storage precision and rounded once.
+ * Results must not overlap the operands or each other.
+ */
+typedef struct clmse_mse_args {
+    clmse_reduction reduction;
+    unsigned flags; /**< CLMSE_STRICT_SHAPES or 0 */
+    const clmse_tensor *input;
+    const clmse_tensor *target;
+    const clmse_tensor *output;      /**< may be NULL when a gradient is asked for */
+    const clmse_tensor *grad_output; /**< may be NULL: ones */
+    const clmse_tensor *grad_input;  /**< may be NULL */
+    const clmse_tensor *grad_target; /**< may be NULL */
+} clmse_mse_args;
+
+/**
+ * Enqueues the operation described by `args` after `wait_list`; `event` (optional) completes
+ * when every result is written.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_HANDLE, CLMSE_ERROR_INVALID_ARGUMENT (NULL args,
+ *         no result asked for, a NULL buffer with elements, a foreign buffer),
+ *         CLMSE_ERROR_INVALID_REDUCTION, CLMSE_ERROR_INVALID_DTYPE (integer, bool, complex, or a
+ *         result of the wrong dtype), CLMSE_ERROR_UNSUPPORTED_DTYPE (f64 without fp64),
+ *         CLMSE_ERROR_SHAPE_MISMATCH, CLMSE_ERROR_INVALID_LAYOUT, CLMSE_ERROR_BUFFER_TOO_SMALL
+ *         (a view reaches past its buffer), CLMSE_ERROR_SIZE_OVERFLOW, CLMSE_ERROR_BUILD_FAILED,
+ *         CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
+ */
+CLMSE_API clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args,
+                                 cl_uint num_wait, const cl_event *wait_list, cl_event *event);
 
 /* ==== MSE on host arrays (blocking convenience layer) ===================================== */
 /*

@@ -10,7 +10,8 @@
 
 #define CLMSE__CONTEXT_MAGIC 0x636c6d73u /* "clms" */
 #define CLMSE__ERROR_CAP 8192
-#define CLMSE__MAX_PROGRAMS 8
+#define CLMSE__MAX_PROGRAMS 32
+#define CLMSE__MAX_KERNELS 4
 
 /* Where and how a kernel runs: fixed per device and program, never derived from timing or from
  * the element count, so a given (device, n) always reduces in the same order. */
@@ -22,13 +23,36 @@ typedef struct clmse__plan {
     size_t final_wg;     /* stage-2 (single group) size */
 } clmse__plan;
 
+/* What a program is specialised for. Fast: the contiguous float32 kernels of mse.cl; general:
+ * the strided, broadcasting, any-dtype kernels of mse_nd.cl. */
+typedef struct clmse__program_key {
+    int general;
+    clmse_dtype x, y, out; /* storage of input, target and loss (general programs) */
+} clmse__program_key;
+
+/* Kernel slots: fast programs fill PASS and FINAL; general ones all four. */
+enum { CLMSE__K_PASS, CLMSE__K_FINAL, CLMSE__K_GRAD_X, CLMSE__K_GRAD_Y };
+
 typedef struct clmse__program {
     char options[512];
     cl_program program;
-    cl_kernel pass;  /* clmse_mse_pass: elementwise work and per-group partial sums */
-    cl_kernel final; /* clmse_reduce_final: folds the partials into the loss scalar */
+    cl_kernel kernels[CLMSE__MAX_KERNELS];
     clmse__plan plan;
 } clmse__program;
+
+/* One request on contiguous float32 buffers (the _f32 entry points and the tensor API's fast
+ * path); NULL buffers are results not wanted. */
+typedef struct clmse__mse_call {
+    const char *fn;
+    int need_output, need_grad; /* what the entry point cannot do without */
+    clmse_reduction reduction;
+    size_t n;
+    cl_mem x, y, out, g, gx, gy;
+    size_t xo, yo, oo, go, gxo, gyo;
+    cl_uint num_wait;
+    const cl_event *wait;
+    cl_event *event;
+} clmse__mse_call;
 
 struct clmse_context {
     unsigned magic;
@@ -111,9 +135,13 @@ clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
 clmse_status clmse__check_context(clmse_context *ctx);
 
 /* ---- programs and plans (program.c, plan.c) ---- */
-clmse__plan clmse__plan_default(const clmse_context *ctx);
-/* Returns the built program for the context's float32 configuration, building it once. */
-clmse_status clmse__program_get(clmse_context *ctx, clmse__program **out);
+clmse__plan clmse__plan_default(const clmse_context *ctx, int general);
+/* Returns the built program for `key` on this context, building it on first use. Call with the
+ * context's lock held. */
+clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *key,
+                                clmse__program **out);
+/* The accumulator kind (CLMSE_ACC_KIND) for data computed in `compute` precision. */
+int clmse__acc_kind(const clmse_context *ctx, int compute_double);
 void clmse__programs_release(clmse_context *ctx);
 /* The embedded (or CLMSE_KERNEL_DIR) kernel sources in assembly order. */
 clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source);
@@ -123,5 +151,36 @@ clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source);
 clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf, size_t offset,
                                 size_t count, size_t elem);
 clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes);
+
+/* ---- tensors (tensor.c) ---- */
+int clmse__dtype_floating(clmse_dtype d);
+clmse_status clmse__check_floating(clmse_context *ctx, const char *what, clmse_dtype d);
+void clmse__format_shape(uint32_t ndim, const size_t *shape, char *buf, size_t cap);
+clmse_status clmse__broadcast(clmse_context *ctx, uint32_t na, const size_t *a, uint32_t nb,
+                              const size_t *b, uint32_t *ndim, size_t *shape);
+/* Element count and extent (1 + the largest element index reached, 0 when empty) of a view;
+ * checks rank, strides >= 0 and overflow. */
+clmse_status clmse__tensor_extent(clmse_context *ctx, const char *what, const clmse_tensor *t,
+                                  size_t *numel, size_t *extent);
+
+/* ---- operations (mse.c) ---- */
+int clmse__reduction_valid(clmse_reduction r);
+clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c);
+/* Sets kernel arguments in order from (size, pointer) pairs. */
+typedef struct clmse__karg {
+    size_t size;
+    const void *value;
+} clmse__karg;
+cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count);
+/* Builds a wait list of the caller's events plus `extra` (may be NULL) into `stack` (16
+ * slots) or malloc'd memory; free with clmse__wait_list_free. */
+clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
+                              cl_event extra, cl_event *stack, cl_event **list, cl_uint *count);
+void clmse__wait_list_free(cl_event *list, cl_event *stack);
+/* Enqueues clmse_reduce_final of `p` folding `groups` partials into out[oo] and records it as
+ * the scratch buffer's last reader. */
+clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, cl_uint groups,
+                                  cl_ulong n, int mean, cl_mem out, cl_ulong oo,
+                                  cl_uint num_wait, const cl_event *wait, cl_event *done);
 
 #endif /* CLMSE_INTERNAL_H */

@@ -13,6 +13,7 @@
 CLMSE__DECLARE_CL(common)
 CLMSE__DECLARE_CL(reduce)
 CLMSE__DECLARE_CL(mse)
+CLMSE__DECLARE_CL(mse_nd)
 
 typedef struct clmse__kernel_file {
     const char *name; /* file name under cl/ (and under $CLMSE_KERNEL_DIR) */
@@ -25,6 +26,7 @@ static const clmse__kernel_file clmse__kernel_files[] = {
     {"common.cl", clmse__cl_common, &clmse__cl_common_len},
     {"reduce.cl", clmse__cl_reduce, &clmse__cl_reduce_len},
     {"mse.cl", clmse__cl_mse, &clmse__cl_mse_len},
+    {"mse_nd.cl", clmse__cl_mse_nd, &clmse__cl_mse_nd_len},
 };
 
 #endif /* CLMSE_KERNELS_H */

@@ -4,19 +4,6 @@
 
 #include <stdlib.h>
 
-/* One request, whichever entry point it came through; NULL buffers are results not wanted. */
-typedef struct mse_call {
-    const char *fn;
-    int need_output, need_grad; /* what the entry point cannot do without */
-    clmse_reduction reduction;
-    size_t n;
-    cl_mem x, y, out, g, gx, gy;
-    size_t xo, yo, oo, go, gxo, gyo;
-    cl_uint num_wait;
-    const cl_event *wait;
-    cl_event *event;
-} mse_call;
-
 typedef struct geometry {
     size_t global, local, groups;
     cl_ulong chunk;
@@ -46,13 +33,17 @@ static geometry geometry_for(const clmse__plan *p, size_t n)
     return g;
 }
 
-static clmse_status validate(clmse_context *ctx, const mse_call *c)
+int clmse__reduction_valid(clmse_reduction r)
+{
+    return r == CLMSE_REDUCTION_NONE || r == CLMSE_REDUCTION_MEAN || r == CLMSE_REDUCTION_SUM;
+}
+
+static clmse_status validate(clmse_context *ctx, const clmse__mse_call *c)
 {
     CLMSE_CHECK_ARG(ctx, (c->num_wait == 0) == (c->wait == NULL),
                     "%s: num_wait is %u but wait_list is %s", c->fn, (unsigned)c->num_wait,
                     c->wait ? "not NULL" : "NULL");
-    if (c->reduction != CLMSE_REDUCTION_NONE && c->reduction != CLMSE_REDUCTION_MEAN &&
-        c->reduction != CLMSE_REDUCTION_SUM)
+    if (!clmse__reduction_valid(c->reduction))
         return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
                            "%s: reduction %d is not none (0), mean (1) or sum (2)", c->fn,
                            (int)c->reduction);
@@ -76,12 +67,7 @@ static clmse_status validate(clmse_context *ctx, const mse_call *c)
     return CLMSE_SUCCESS;
 }
 
-typedef struct karg {
-    size_t size;
-    const void *value;
-} karg;
-
-static cl_int set_args(cl_kernel k, const karg *args, cl_uint count)
+cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count)
 {
     for (cl_uint i = 0; i < count; i++) {
         cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
@@ -91,9 +77,30 @@ static cl_int set_args(cl_kernel k, const karg *args, cl_uint count)
     return CL_SUCCESS;
 }
 
+clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
+                              cl_event extra, cl_event *stack, cl_event **list, cl_uint *count)
+{
+    *list = stack;
+    if (num_wait + 1 > 16 && (*list = malloc(sizeof(cl_event) * (num_wait + 1u))) == NULL)
+        return clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
+                           "no memory for a wait list of %u events", (unsigned)num_wait);
+    for (cl_uint i = 0; i < num_wait; i++)
+        (*list)[i] = wait[i];
+    *count = num_wait;
+    if (extra != NULL)
+        (*list)[(*count)++] = extra;
+    return CLMSE_SUCCESS;
+}
+
+void clmse__wait_list_free(cl_event *list, cl_event *stack)
+{
+    if (list != stack)
+        free(list);
+}
+
 /* Stage 1: the streaming pass. Waits for the caller's events and, when it writes partial sums,
  * for the last command that read the shared scratch buffer. */
-static clmse_status enqueue_pass(clmse_context *ctx, const mse_call *c, const clmse__program *p,
+static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, const clmse__program *p,
                                  const geometry *geo, int reduce, cl_event *done)
 {
     const cl_mem none = NULL;
@@ -105,7 +112,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const mse_call *c, const cl
     /* torch: norm = 2/N in double, rounded once to the data type. */
     const cl_float scale =
         (cl_float)(c->reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)c->n : 2.0);
-    const karg args[] = {
+    const clmse__karg args[] = {
         {sizeof n, &n},         {sizeof(cl_mem), &c->x},  {sizeof xo, &xo},
         {sizeof(cl_mem), &c->y}, {sizeof yo, &yo},         {sizeof(cl_mem), &loss},
         {sizeof oo, &oo},       {sizeof(cl_mem), &partials}, {sizeof(cl_mem), c->g ? &c->g : &none},
@@ -113,47 +120,39 @@ static clmse_status enqueue_pass(clmse_context *ctx, const mse_call *c, const cl
         {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
         {sizeof scale, &scale}, {sizeof chunk, &chunk},
     };
-    cl_int err = set_args(p->pass, args, (cl_uint)(sizeof args / sizeof args[0]));
+    cl_kernel k = p->kernels[CLMSE__K_PASS];
+    cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_pass)");
 
-    cl_event stack_list[16];
-    cl_event *list = stack_list;
-    cl_uint count = c->num_wait;
-    int after_scratch = reduce && ctx->last_scratch_use != NULL;
-    if (count + 1 > 16 && (list = malloc(sizeof(cl_event) * (count + 1u))) == NULL)
-        return clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
-                           "no memory for a wait list of %u events", (unsigned)count);
-    for (cl_uint i = 0; i < c->num_wait; i++)
-        list[i] = c->wait[i];
-    if (after_scratch)
-        list[count++] = ctx->last_scratch_use;
-    err = clEnqueueNDRangeKernel(ctx->queue, p->pass, 1, NULL, &geo->global, &geo->local, count,
+    cl_event stack[16], *list;
+    cl_uint count;
+    CLMSE_FORWARD(clmse__wait_list(ctx, c->num_wait, c->wait,
+                                   reduce ? ctx->last_scratch_use : NULL, stack, &list, &count));
+    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &geo->global, &geo->local, count,
                                  count ? list : NULL, done);
-    if (list != stack_list)
-        free(list);
+    clmse__wait_list_free(list, stack);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_pass)");
     return CLMSE_SUCCESS;
 }
 
-/* Stage 2: one work-group folds the partials into output[oo]. */
-static clmse_status enqueue_final(clmse_context *ctx, const mse_call *c, const clmse__program *p,
-                                  cl_uint groups, cl_uint num_wait, const cl_event *wait,
-                                  cl_event *done)
+clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, cl_uint groups,
+                                  cl_ulong n, int mean, cl_mem out, cl_ulong oo,
+                                  cl_uint num_wait, const cl_event *wait, cl_event *done)
 {
     const cl_mem partials = groups ? ctx->scratch : NULL;
-    const cl_ulong n = c->n, oo = c->oo;
-    const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
-    const karg args[] = {
+    const cl_int mean_flag = mean;
+    const clmse__karg args[] = {
         {sizeof(cl_mem), &partials}, {sizeof groups, &groups}, {sizeof n, &n},
-        {sizeof mean, &mean},        {sizeof(cl_mem), &c->out}, {sizeof oo, &oo},
+        {sizeof mean_flag, &mean_flag}, {sizeof(cl_mem), &out}, {sizeof oo, &oo},
     };
-    cl_int err = set_args(p->final, args, (cl_uint)(sizeof args / sizeof args[0]));
+    cl_kernel k = p->kernels[CLMSE__K_FINAL];
+    cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_reduce_final)");
     const size_t size = p->plan.final_wg;
-    err = clEnqueueNDRangeKernel(ctx->queue, p->final, 1, NULL, &size, &size, num_wait, wait, done);
+    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &size, &size, num_wait, wait, done);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_reduce_final)");
     if (ctx->last_scratch_use)
@@ -163,10 +162,11 @@ static clmse_status enqueue_final(clmse_context *ctx, const mse_call *c, const c
     return CLMSE_SUCCESS;
 }
 
-static clmse_status enqueue_locked(clmse_context *ctx, const mse_call *c)
+static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
 {
     clmse__program *p = NULL;
-    CLMSE_FORWARD(clmse__program_get(ctx, &p));
+    const clmse__program_key key = {0, CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, CLMSE_DTYPE_F32};
+    CLMSE_FORWARD(clmse__program_get(ctx, &key, &p));
     const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
     cl_event pass_done = NULL, final_done = NULL;
     clmse_status st = CLMSE_SUCCESS;
@@ -179,8 +179,11 @@ static clmse_status enqueue_locked(clmse_context *ctx, const mse_call *c)
         CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
     }
     if (reduce) {
-        st = c->n > 0 ? enqueue_final(ctx, c, p, (cl_uint)geo.groups, 1, &pass_done, &final_done)
-                      : enqueue_final(ctx, c, p, 0, c->num_wait, c->wait, &final_done);
+        const int mean = c->reduction == CLMSE_REDUCTION_MEAN;
+        st = c->n > 0 ? clmse__enqueue_final(ctx, p, (cl_uint)geo.groups, c->n, mean, c->out, c->oo,
+                                             1, &pass_done, &final_done)
+                      : clmse__enqueue_final(ctx, p, 0, 0, mean, c->out, c->oo, c->num_wait,
+                                             c->wait, &final_done);
     } else if (c->n == 0 && c->event != NULL) {
         cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, c->num_wait, c->wait, &pass_done);
         if (err != CL_SUCCESS)
@@ -196,7 +199,7 @@ static clmse_status enqueue_locked(clmse_context *ctx, const mse_call *c)
     return st;
 }
 
-static clmse_status run(clmse_context *ctx, const mse_call *c)
+clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c)
 {
     if (c->event)
         *c->event = NULL;
@@ -213,11 +216,11 @@ clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction
                                    size_t target_offset, cl_mem output, size_t output_offset,
                                    cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const mse_call c = {.fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
+    const clmse__mse_call c = {.fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
                         .x = input, .xo = input_offset, .y = target, .yo = target_offset,
                         .out = output, .oo = output_offset, .num_wait = num_wait,
                         .wait = wait_list, .event = event};
-    return run(ctx, &c);
+    return clmse__mse_run(ctx, &c);
 }
 
 clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
@@ -228,12 +231,12 @@ clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reductio
                                     size_t grad_target_offset, cl_uint num_wait,
                                     const cl_event *wait_list, cl_event *event)
 {
-    const mse_call c = {.fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
+    const clmse__mse_call c = {.fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
                         .x = input, .xo = input_offset, .y = target, .yo = target_offset,
                         .g = grad_output, .go = grad_output_offset, .gx = grad_input,
                         .gxo = grad_input_offset, .gy = grad_target, .gyo = grad_target_offset,
                         .num_wait = num_wait, .wait = wait_list, .event = event};
-    return run(ctx, &c);
+    return clmse__mse_run(ctx, &c);
 }
 
 clmse_status clmse_mse_forward_backward_f32(
@@ -242,11 +245,11 @@ clmse_status clmse_mse_forward_backward_f32(
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
     size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const mse_call c = {.fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
+    const clmse__mse_call c = {.fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
                         .x = input, .xo = input_offset, .y = target, .yo = target_offset,
                         .out = output, .oo = output_offset, .g = grad_output,
                         .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
                         .gy = grad_target, .gyo = grad_target_offset, .num_wait = num_wait,
                         .wait = wait_list, .event = event};
-    return run(ctx, &c);
+    return clmse__mse_run(ctx, &c);
 }

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "kernels.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,13 +85,25 @@ static const char *cl_std_option(const clmse_device_info *info)
     return minor == 1 ? "-cl-std=CL1.1" : "";
 }
 
-static void format_options(const clmse_context *ctx, const clmse__plan *p, char *buf, size_t cap)
+int clmse__acc_kind(const clmse_context *ctx, int compute_double)
 {
+    if (compute_double)
+        return 2; /* float64 data: double Neumaier pairs */
+    return ctx->accumulation == CLMSE_ACCUMULATE_DOUBLE ? 1 : 0;
+}
+
+static void format_options(const clmse_context *ctx, const clmse__program_key *key,
+                           const clmse__plan *p, char *buf, size_t cap)
+{
+    const int compute_double =
+        key->general && (key->x == CLMSE_DTYPE_F64 || key->y == CLMSE_DTYPE_F64);
     snprintf(buf, cap,
-             "%s -DCLMSE_ACC_DOUBLE=%d -DCLMSE_CPU_SHAPE=%d -DCLMSE_WG_SIZE=%zu "
+             "%s -DCLMSE_ACC_KIND=%d -DCLMSE_COMPUTE_DOUBLE=%d -DCLMSE_X_DTYPE=%d "
+             "-DCLMSE_Y_DTYPE=%d -DCLMSE_OUT_DTYPE=%d -DCLMSE_CPU_SHAPE=%d -DCLMSE_WG_SIZE=%zu "
              "-DCLMSE_FINAL_WG_SIZE=%zu",
-             cl_std_option(&ctx->info), ctx->accumulation == CLMSE_ACCUMULATE_DOUBLE,
-             p->cpu_shape, p->wg, p->final_wg);
+             cl_std_option(&ctx->info), clmse__acc_kind(ctx, compute_double), compute_double,
+             key->general ? (int)key->x : 0, key->general ? (int)key->y : 0,
+             key->general ? (int)key->out : 0, p->cpu_shape, p->wg, p->final_wg);
 }
 
 static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err,
@@ -111,13 +124,19 @@ static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err
     return CLMSE_ERROR_BUILD_FAILED;
 }
 
-static clmse_status build(clmse_context *ctx, const clmse__plan *plan, const char *options,
-                          clmse__program *out)
+static const char *const fast_kernels[CLMSE__MAX_KERNELS] = {"clmse_mse_pass",
+                                                            "clmse_reduce_final", NULL, NULL};
+static const char *const general_kernels[CLMSE__MAX_KERNELS] = {
+    "clmse_mse_nd_pass", "clmse_reduce_final", "clmse_mse_nd_grad_x", "clmse_mse_nd_grad_y"};
+
+static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
+                          const clmse__plan *plan, const char *options, clmse__program *out)
 {
     clmse_status st = CLMSE_SUCCESS;
     char *source = NULL;
     cl_program prog = NULL;
-    cl_kernel pass = NULL, final = NULL;
+    cl_kernel kernels[CLMSE__MAX_KERNELS] = {NULL};
+    const char *const *names = key->general ? general_kernels : fast_kernels;
     cl_int err = CL_SUCCESS;
 
     st = clmse__kernel_source(ctx, &source);
@@ -132,24 +151,22 @@ static clmse_status build(clmse_context *ctx, const clmse__plan *plan, const cha
         st = build_failed(ctx, prog, err, options);
         goto cleanup;
     }
-    pass = clCreateKernel(prog, "clmse_mse_pass", &err);
-    CLMSE_CL_CHECK(ctx, st, err, "clCreateKernel(clmse_mse_pass)", cleanup);
-    final = clCreateKernel(prog, "clmse_reduce_final", &err);
-    CLMSE_CL_CHECK(ctx, st, err, "clCreateKernel(clmse_reduce_final)", cleanup);
+    for (int k = 0; k < CLMSE__MAX_KERNELS && names[k] != NULL; k++) {
+        kernels[k] = clCreateKernel(prog, names[k], &err);
+        CLMSE_CL_CHECK(ctx, st, err, "clCreateKernel", cleanup);
+    }
 
     snprintf(out->options, sizeof out->options, "%s", options);
     out->program = prog;
-    out->pass = pass;
-    out->final = final;
+    memcpy(out->kernels, kernels, sizeof kernels);
     out->plan = *plan;
     prog = NULL;
-    pass = final = NULL;
+    memset(kernels, 0, sizeof kernels);
 
 cleanup:
-    if (final)
-        clReleaseKernel(final);
-    if (pass)
-        clReleaseKernel(pass);
+    for (int k = 0; k < CLMSE__MAX_KERNELS; k++)
+        if (kernels[k])
+            clReleaseKernel(kernels[k]);
     if (prog)
         clReleaseProgram(prog);
     free(source);
@@ -169,21 +186,21 @@ static size_t kernel_wg_limit(clmse_context *ctx, cl_kernel k)
 
 static void program_release(clmse__program *p)
 {
-    if (p->pass)
-        clReleaseKernel(p->pass);
-    if (p->final)
-        clReleaseKernel(p->final);
+    for (int k = 0; k < CLMSE__MAX_KERNELS; k++)
+        if (p->kernels[k])
+            clReleaseKernel(p->kernels[k]);
     if (p->program)
         clReleaseProgram(p->program);
     memset(p, 0, sizeof(*p));
 }
 
-clmse_status clmse__program_get(clmse_context *ctx, clmse__program **out)
+clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *key,
+                                clmse__program **out)
 {
-    clmse__plan plan = clmse__plan_default(ctx);
+    clmse__plan plan = clmse__plan_default(ctx, key->general);
     for (int attempt = 0; attempt < 12; attempt++) {
         char options[512];
-        format_options(ctx, &plan, options, sizeof options);
+        format_options(ctx, key, &plan, options, sizeof options);
         for (size_t i = 0; i < ctx->num_programs; i++)
             if (strcmp(ctx->programs[i].options, options) == 0) {
                 *out = &ctx->programs[i];
@@ -192,9 +209,14 @@ clmse_status clmse__program_get(clmse_context *ctx, clmse__program **out)
         if (ctx->num_programs == CLMSE__MAX_PROGRAMS)
             return clmse__fail(ctx, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "program cache is full");
         clmse__program *p = &ctx->programs[ctx->num_programs];
-        CLMSE_FORWARD(build(ctx, &plan, options, p));
-        size_t pass_limit = kernel_wg_limit(ctx, p->pass);
-        size_t final_limit = kernel_wg_limit(ctx, p->final);
+        CLMSE_FORWARD(build(ctx, key, &plan, options, p));
+        size_t pass_limit = SIZE_MAX;
+        for (int k = 0; k < CLMSE__MAX_KERNELS; k++)
+            if (k != CLMSE__K_FINAL && p->kernels[k] != NULL) {
+                size_t limit = kernel_wg_limit(ctx, p->kernels[k]);
+                pass_limit = limit < pass_limit ? limit : pass_limit;
+            }
+        size_t final_limit = kernel_wg_limit(ctx, p->kernels[CLMSE__K_FINAL]);
         if (pass_limit >= plan.wg && final_limit >= plan.final_wg) {
             ctx->num_programs++;
             *out = p;

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* The general MSE path: any rank up to 8, element strides (0 = broadcast), float64, float16 and
+ * bfloat16 storage, and gradients of broadcast operands summed over their broadcast dimensions.
+ *
+ * Index space: the broadcast shape `shape` (ndim dims, last fastest, already collapsed by the
+ * host). Every tensor comes as a pointer, an element offset and its strides in that space.
+ *
+ * clmse_mse_nd_pass: local size CLMSE_WG_SIZE, any number of groups; item j of the grid visits
+ *   j, j + global size, ... For each element: d = x - y in compute_t; loss = d * d stored to
+ *   out_t when loss != NULL ('none'); gx = (scale * d) * g and gy = (scale * (y - x)) * g
+ *   stored to the operand's type when given (operands that are not broadcast); the terms are
+ *   folded into partials[group] when partials != NULL (mean/sum), as in mse.cl.
+ * clmse_mse_nd_grad_x / _y: the gradient of a broadcast operand. One work-item per operand
+ *   element: it walks the broadcast dimensions (rshape) in a fixed order, summing the
+ *   elementwise gradients (each rounded to compute_t, as torch's would be) in acc_t, and
+ *   rounds the sum once to the operand's type. kshape holds the kept dimensions.
+ * The walks are fixed by the shapes alone: results are bitwise reproducible.
+ */
+
+#define ND_ARGS_TENSOR(T, name) __global T *name, const ulong name##_o, const long8 name##_s
+
+/* Element offset of multi-index `i` (decomposed over shape) for a stride vector. */
+void nd_offsets(ulong i, uint ndim, const ulong *shape, const long8 s0, const long8 s1,
+                const long8 s2, long *o0, long *o1, long *o2)
+{
+    long a0[8], a1[8], a2[8];
+    vstore8(s0, 0, a0);
+    vstore8(s1, 0, a1);
+    vstore8(s2, 0, a2);
+    for (int k = (int)ndim - 1; k >= 0; k--) {
+        const ulong idx = i % shape[k];
+        i /= shape[k];
+        *o0 += (long)idx * a0[k];
+        *o1 += (long)idx * a1[k];
+        *o2 += (long)idx * a2[k];
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
+clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
+                  ND_ARGS_TENSOR(const x_t, x), ND_ARGS_TENSOR(const y_t, y),
+                  ND_ARGS_TENSOR(out_t, loss), __global acc_t *partials,
+                  ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(x_t, gx),
+                  ND_ARGS_TENSOR(y_t, gy), const compute_t scale)
+{
+    __local acc_t scratch[CLMSE_WG_SIZE];
+    ulong shape[8];
+    vstore8(shape8, 0, shape);
+    acc_t acc = ACC_ZERO;
+    const ulong stride = get_global_size(0);
+    for (ulong i = get_global_id(0); i < n; i += stride) {
+        long ox = 0, oy = 0, ol = 0, og = 0, ogx = 0, ogy = 0;
+        nd_offsets(i, ndim, shape, x_s, y_s, loss_s, &ox, &oy, &ol);
+        nd_offsets(i, ndim, shape, g_s, gx_s, gy_s, &og, &ogx, &ogy);
+        const compute_t xv = LOAD(CLMSE_X_DTYPE)(x, x_o + ox);
+        const compute_t yv = LOAD(CLMSE_Y_DTYPE)(y, y_o + oy);
+        const compute_t d = xv - yv;
+        const compute_t t = d * d;
+        if (loss)
+            STORE(CLMSE_OUT_DTYPE)(loss, loss_o + ol, t);
+        if (gx || gy) {
+            const compute_t gv = g ? LOAD(CLMSE_OUT_DTYPE)(g, g_o + og) : (compute_t)1;
+            if (gx)
+                STORE(CLMSE_X_DTYPE)(gx, gx_o + ogx, (scale * d) * gv);
+            if (gy)
+                STORE(CLMSE_Y_DTYPE)(gy, gy_o + ogy, (scale * (yv - xv)) * gv);
+        }
+        acc = acc_add(acc, t);
+    }
+    if (partials) { /* uniform across the group, so the barriers inside are safe */
+        acc = clmse_group_sum(acc, scratch);
+        if (get_local_id(0) == 0)
+            partials[get_group_id(0)] = acc;
+    }
+}
+
+/* sign > 0: d(loss)/d(input) = (scale * (x - y)) * g; sign < 0: the target's, with (y - x). */
+#define CLMSE_ND_GRAD_KERNEL(name, T, DTYPE)                                                    \
+    __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void name(              \
+        const uint ndim, const ulong m, const ulong8 kshape8, const ulong8 rshape8,             \
+        const ulong r, ND_ARGS_TENSOR(const x_t, x), ND_ARGS_TENSOR(const y_t, y),               \
+        ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(T, grad), const compute_t scale,          \
+        const int sign)                                                                         \
+    {                                                                                           \
+        const ulong j = get_global_id(0);                                                       \
+        if (j >= m)                                                                             \
+            return;                                                                             \
+        ulong kshape[8], rshape[8];                                                             \
+        vstore8(kshape8, 0, kshape);                                                            \
+        vstore8(rshape8, 0, rshape);                                                            \
+        long bx = 0, by = 0, bg = 0, ograd = 0, unused = 0;                                     \
+        nd_offsets(j, ndim, kshape, x_s, y_s, g_s, &bx, &by, &bg);                              \
+        nd_offsets(j, ndim, kshape, grad_s, grad_s, grad_s, &ograd, &unused, &unused);          \
+        acc_t acc = ACC_ZERO;                                                                   \
+        for (ulong k = 0; k < r; k++) {                                                         \
+            long ox = bx, oy = by, og = bg;                                                     \
+            nd_offsets(k, ndim, rshape, x_s, y_s, g_s, &ox, &oy, &og);                          \
+            const compute_t xv = LOAD(CLMSE_X_DTYPE)(x, x_o + ox);                              \
+            const compute_t yv = LOAD(CLMSE_Y_DTYPE)(y, y_o + oy);                              \
+            const compute_t gv = g ? LOAD(CLMSE_OUT_DTYPE)(g, g_o + og) : (compute_t)1;         \
+            const compute_t d = sign > 0 ? xv - yv : yv - xv;                                   \
+            const compute_t v = (scale * d) * gv;                                               \
+            acc = acc_add(acc, v);                                                              \
+        }                                                                                       \
+        STORE(DTYPE)(grad, grad_o + ograd, acc_sum(acc));                                       \
+    }
+
+CLMSE_ND_GRAD_KERNEL(clmse_mse_nd_grad_x, x_t, CLMSE_X_DTYPE)
+CLMSE_ND_GRAD_KERNEL(clmse_mse_nd_grad_y, y_t, CLMSE_Y_DTYPE)
