@@ -51,8 +51,7 @@ static clmse_status read_back(clmse_context *ctx, cl_mem buf, float *host, size_
 static clmse_status host_run(clmse_context *ctx, const host_call *c)
 {
     CLMSE_FORWARD(clmse__check_context(ctx));
-    if (c->reduction != CLMSE_REDUCTION_NONE && c->reduction != CLMSE_REDUCTION_MEAN &&
-        c->reduction != CLMSE_REDUCTION_SUM)
+    if (!clmse__reduction_valid(c->reduction))
         return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
                            "%s: reduction %d is not none (0), mean (1) or sum (2)", c->fn,
                            (int)c->reduction);

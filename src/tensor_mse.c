@@ -63,7 +63,7 @@ static clmse_status check_result(clmse_context *ctx, const char *what, const clm
 }
 
 /* Strides of `t` in the broadcast index space: 0 where it is broadcast or absent. */
-static void align(const clmse_tensor *t, uint32_t nd, const size_t *shape, int64_t *out)
+static void align(const clmse_tensor *t, uint32_t nd, int64_t *out)
 {
     memset(out, 0, sizeof(int64_t) * CLMSE_MAX_NDIM);
     for (uint32_t k = 0; t != NULL && k < nd; k++) {
@@ -72,7 +72,6 @@ static void align(const clmse_tensor *t, uint32_t nd, const size_t *shape, int64
         const uint32_t j = k + t->ndim - nd;
         out[k] = t->shape[j] == 1 ? 0 : t->strides[j];
     }
-    (void)shape;
 }
 
 /* 1 when some broadcast dimension of size != 1 maps onto a size-1 (or missing) one of t. */
@@ -140,7 +139,7 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, plan_n
     p->t[T_GX] = p->bcast[0] ? NULL : a->grad_input;
     p->t[T_GY] = p->bcast[1] ? NULL : a->grad_target;
     for (int i = 0; i < T_COUNT; i++)
-        align(p->t[i], p->nd, p->shape, p->aligned[i]);
+        align(p->t[i], p->nd, p->aligned[i]);
     return CLMSE_SUCCESS;
 }
 
@@ -313,7 +312,7 @@ static clmse_status enqueue_grad(clmse_context *ctx, const plan_nd *p, const clm
         r *= rshape[k];
     }
     int64_t grad_strides[CLMSE_MAX_NDIM];
-    align(grad, p->nd, p->shape, grad_strides);
+    align(grad, p->nd, grad_strides);
     const cl_uint nd = p->nd;
     cl_ulong8 k8, r8;
     put_shape(&k8, kshape, nd);
