@@ -44,6 +44,21 @@ float mse_element(ulong i, __global const float *x, __global const float *y, __g
     return t;
 }
 
+/* Both shapes take the same arguments; optional (NULL) pointers keep their NULL. */
+#define CLMSE_APPLY_OFFSETS() \
+    do {                      \
+        x += xo;              \
+        y += yo;              \
+        if (loss)             \
+            loss += lo;       \
+        if (gout)             \
+            gout += go;       \
+        if (gx)               \
+            gx += gxo;        \
+        if (gy)               \
+            gy += gyo;        \
+    } while (0)
+
 #if CLMSE_CPU_SHAPE
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
@@ -56,16 +71,7 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
     const ulong end = min(n, begin + chunk);
-    x += xo;
-    y += yo;
-    if (loss)
-        loss += lo;
-    if (gout)
-        gout += go;
-    if (gx)
-        gx += gxo;
-    if (gy)
-        gy += gyo;
+    CLMSE_APPLY_OFFSETS();
 
     acc8_t lanes = ACC8_ZERO;
     ulong i = begin;
@@ -103,16 +109,7 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
 {
     (void)chunk;
     __local acc_t scratch[CLMSE_WG_SIZE];
-    x += xo;
-    y += yo;
-    if (loss)
-        loss += lo;
-    if (gout)
-        gout += go;
-    if (gx)
-        gx += gxo;
-    if (gy)
-        gy += gyo;
+    CLMSE_APPLY_OFFSETS();
 
     acc_t acc = ACC_ZERO;
     const ulong stride = get_global_size(0);
