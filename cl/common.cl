@@ -76,10 +76,18 @@ compute_t load_2(__global const half *p, ulong i) { return (compute_t)vload_half
 compute_t load_3(__global const ushort *p, ulong i) { return (compute_t)as_float((uint)p[i] << 16); }
 void store_0(__global float *p, ulong i, wide_t v) { p[i] = (float)v; }
 void store_2(__global half *p, ulong i, wide_t v) { vstore_half_rte(v, i, p); }
-/* Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN. */
+/* Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN. A double first becomes
+ * a float rounded to odd (truncate, then set the last bit if anything was cut off), which
+ * makes the second rounding to bfloat16 exact: one rounding in all. */
 void store_3(__global ushort *p, ulong i, wide_t v)
 {
-    const float f = (float)v;
+#if CLMSE_HAS_DOUBLE
+    float f = convert_float_rtz(v);
+    if ((double)f != v && !isnan(v) && !isinf(f))
+        f = as_float(as_uint(f) | 1u);
+#else
+    const float f = v;
+#endif
     const uint u = as_uint(f);
     p[i] = isnan(f) ? (ushort)((u >> 16) | 0x40u) : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
@@ -145,7 +153,16 @@ acc_t acc_merge(acc_t a, acc_t b)
 /* Once the sum is Inf or NaN its error terms are meaningless (Inf - Inf): keep the sum. */
 res_t acc_sum(acc_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
 #if CLMSE_ACC_KIND == 2
-res_t acc_mean(acc_t a, ulong n) { return acc_sum(a) / (double)n; }
+/* (sum + compensation) / n with one rounding in practice: the quotient of the sum, corrected by
+ * the exact remainder (fma) plus the compensation. n < 2^53 converts exactly. */
+res_t acc_mean(acc_t a, ulong n)
+{
+    const double nd = (double)n;
+    const double q = a.x / nd;
+    if (!isfinite(q) || q == 0.0)
+        return acc_sum(a) / nd;
+    return q + (fma(-q, nd, a.x) + a.y) / nd;
+}
 #else
 /* sum / n, correctly rounded in practice even where float division is not (it may be 2.5 ulp
  * in OpenCL): n = nh + nl exactly, one quotient, then one fma-based remainder correction. */

@@ -14,7 +14,8 @@
  *              with vload8 into eight lane accumulators folded in a fixed order; no barriers.
  *   GPU shape: local size CLMSE_WG_SIZE; item j of the grid visits j, j + global size, ...
  *              (coalesced), then the group folds in local memory with a fixed tree.
- * partials[k] is written for group k (CPU shape: item k). Results are bitwise reproducible
+ * partials[k] is written for group k (CPU shape: item k); a launch of one group writes the
+ * loss to direct[direct_o] instead (see clmse_emit_partial). Results are bitwise reproducible
  * for a given device, build and n; forward, backward and fused compute d, the terms and the
  * partials identically, so the fused pass equals the separate ones bit for bit.
  */
@@ -64,6 +65,7 @@ float mse_element(ulong i, __global const float *x, __global const float *y, __g
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global const float *y,
                const ulong yo, __global float *loss, const ulong lo, __global acc_t *partials,
+               __global out_t *direct, const ulong direct_o, const int mean,
                __global const float *gout, const ulong go, const ulong gstride,
                __global float *gx, const ulong gxo, __global float *gy, const ulong gyo,
                const float scale, const ulong chunk)
@@ -94,8 +96,9 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
     acc_t tail = ACC_ZERO;
     for (; i < end; i++)
         tail = acc_add(tail, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
-    if (partials)
-        partials[item] = acc_merge(acc8_fold(lanes), tail);
+    if (partials || direct)
+        clmse_emit_partial(partials, item, acc_merge(acc8_fold(lanes), tail), direct, direct_o,
+                           mean, n);
 }
 
 #else /* GPU shape */
@@ -103,6 +106,7 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global const float *y,
                const ulong yo, __global float *loss, const ulong lo, __global acc_t *partials,
+               __global out_t *direct, const ulong direct_o, const int mean,
                __global const float *gout, const ulong go, const ulong gstride,
                __global float *gx, const ulong gxo, __global float *gy, const ulong gyo,
                const float scale, const ulong chunk)
@@ -115,11 +119,10 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
     const ulong stride = get_global_size(0);
     for (ulong i = get_global_id(0); i < n; i += stride)
         acc = acc_add(acc, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
-    if (partials) { /* uniform across the group, so the barriers inside are safe */
-        acc = clmse_group_sum(acc, scratch);
-        if (get_local_id(0) == 0)
-            partials[get_group_id(0)] = acc;
-    }
+    /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
+    acc = clmse_group_sum(acc, scratch);
+    if (get_local_id(0) == 0 && (partials != NULL || direct != NULL))
+        clmse_emit_partial(partials, get_group_id(0), acc, direct, direct_o, mean, n);
 }
 
 #endif

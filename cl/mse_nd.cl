@@ -9,7 +9,8 @@
  *   j, j + global size, ... For each element: d = x - y in compute_t; loss = d * d stored to
  *   out_t when loss != NULL ('none'); gx = (scale * d) * g and gy = (scale * (y - x)) * g
  *   stored to the operand's type when given (operands that are not broadcast); the terms are
- *   folded into partials[group] when partials != NULL (mean/sum), as in mse.cl.
+ *   folded into partials[group] when partials != NULL (mean/sum), or with a single
+ *   group straight into direct[direct_o], as in mse.cl.
  * clmse_mse_nd_grad_x / _y: the gradient of a broadcast operand. One work-item per operand
  *   element: it walks the broadcast dimensions (rshape) in a fixed order, summing the
  *   elementwise gradients (each rounded to compute_t, as torch's would be) in acc_t, and
@@ -40,6 +41,7 @@ __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
 clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
                   ND_ARGS_TENSOR(const x_t, x), ND_ARGS_TENSOR(const y_t, y),
                   ND_ARGS_TENSOR(out_t, loss), __global acc_t *partials,
+                  __global out_t *direct, const ulong direct_o, const int mean,
                   ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(x_t, gx),
                   ND_ARGS_TENSOR(y_t, gy), const compute_t scale)
 {
@@ -67,11 +69,10 @@ clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
         }
         acc = acc_add(acc, t);
     }
-    if (partials) { /* uniform across the group, so the barriers inside are safe */
-        acc = clmse_group_sum(acc, scratch);
-        if (get_local_id(0) == 0)
-            partials[get_group_id(0)] = acc;
-    }
+    /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
+    acc = clmse_group_sum(acc, scratch);
+    if (get_local_id(0) == 0 && (partials != NULL || direct != NULL))
+        clmse_emit_partial(partials, get_group_id(0), acc, direct, direct_o, mean, n);
 }
 
 /* sign > 0: d(loss)/d(input) = (scale * (x - y)) * g; sign < 0: the target's, with (y - x). */

@@ -23,6 +23,18 @@ acc_t clmse_group_sum(acc_t v, __local acc_t *scratch)
     return scratch[0];
 }
 
+/* Where a stage-1 group's sum goes: partials[index] normally; or, when the launch has a single
+ * group (direct != NULL), straight into the loss, which saves the epilogue's launch. Folding one
+ * partial with zeros is exact, so both routes give the same bits. */
+void clmse_emit_partial(__global acc_t *partials, uint index, acc_t v, __global out_t *direct,
+                        ulong direct_offset, int mean, ulong n)
+{
+    if (direct)
+        STORE(CLMSE_OUT_DTYPE)(direct, direct_offset, mean ? acc_mean(v, n) : acc_sum(v));
+    else
+        partials[index] = v;
+}
+
 __kernel __attribute__((reqd_work_group_size(CLMSE_FINAL_WG_SIZE, 1, 1))) void
 clmse_reduce_final(__global const acc_t *partials, const uint count, const ulong n,
                    const int mean, __global out_t *out, const ulong out_offset)

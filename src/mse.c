@@ -105,7 +105,11 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
 {
     const cl_mem none = NULL;
     const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
-    const cl_mem partials = reduce ? ctx->scratch : NULL;
+    /* A single group writes the loss itself; otherwise partials feed the epilogue. */
+    const int direct = reduce && geo->groups == 1;
+    const cl_mem partials = reduce && !direct ? ctx->scratch : NULL;
+    const cl_mem direct_out = direct ? c->out : NULL;
+    const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
     const cl_ulong n = c->n, xo = c->xo, yo = c->yo, oo = c->oo, go = c->go, gxo = c->gxo,
                    gyo = c->gyo, chunk = geo->chunk;
     const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
@@ -115,7 +119,8 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
     const clmse__karg args[] = {
         {sizeof n, &n},         {sizeof(cl_mem), &c->x},  {sizeof xo, &xo},
         {sizeof(cl_mem), &c->y}, {sizeof yo, &yo},         {sizeof(cl_mem), &loss},
-        {sizeof oo, &oo},       {sizeof(cl_mem), &partials}, {sizeof(cl_mem), c->g ? &c->g : &none},
+        {sizeof oo, &oo},       {sizeof(cl_mem), &partials}, {sizeof(cl_mem), &direct_out},
+        {sizeof oo, &oo},       {sizeof mean, &mean},     {sizeof(cl_mem), c->g ? &c->g : &none},
         {sizeof go, &go},       {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},
         {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
         {sizeof scale, &scale}, {sizeof chunk, &chunk},
@@ -128,7 +133,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
     cl_event stack[16], *list;
     cl_uint count;
     CLMSE_FORWARD(clmse__wait_list(ctx, c->num_wait, c->wait,
-                                   reduce ? ctx->last_scratch_use : NULL, stack, &list, &count));
+                                   partials ? ctx->last_scratch_use : NULL, stack, &list, &count));
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &geo->global, &geo->local, count,
                                  count ? list : NULL, done);
     clmse__wait_list_free(list, stack);
@@ -174,11 +179,12 @@ static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
 
     if (c->n > 0) {
         geo = geometry_for(&p->plan, c->n);
-        if (reduce && (st = clmse__scratch_reserve(ctx, geo.groups * 8)) != CLMSE_SUCCESS)
+        if (reduce && geo.groups > 1 &&
+            (st = clmse__scratch_reserve(ctx, geo.groups * 8)) != CLMSE_SUCCESS)
             return st;
         CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
     }
-    if (reduce) {
+    if (reduce && geo.groups != 1) {
         const int mean = c->reduction == CLMSE_REDUCTION_MEAN;
         st = c->n > 0 ? clmse__enqueue_final(ctx, p, (cl_uint)geo.groups, c->n, mean, c->out, c->oo,
                                              1, &pass_done, &final_done)

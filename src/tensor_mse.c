@@ -12,6 +12,7 @@ enum { T_X, T_Y, T_LOSS, T_G, T_GX, T_GY, T_COUNT };
 typedef struct plan_nd {
     const clmse_tensor *t[T_COUNT]; /* NULL: absent (loss/g/gx/gy) */
     int reduce;                     /* mean/sum with an output */
+    int mean;
     int bcast[2];                   /* input / target broadcast: gradient needs a reduction */
     clmse_dtype promoted;
     uint32_t nd;                    /* broadcast rank */
@@ -130,6 +131,7 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, plan_n
                                    y->shape));
 
     p->reduce = a->output != NULL && scalar;
+    p->mean = a->reduction == CLMSE_REDUCTION_MEAN;
     p->bcast[0] = is_broadcast(x, p->nd, p->shape);
     p->bcast[1] = is_broadcast(y, p->nd, p->shape);
     p->t[T_X] = x;
@@ -242,8 +244,9 @@ static void tensor_karg(const clmse_tensor *t, const int64_t *strides, uint32_t 
 }
 
 static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clmse__program *prog,
-                                 const scale_arg *scale, cl_uint num_wait, const cl_event *wait,
-                                 size_t *groups, cl_event *done)
+                                 const scale_arg *scale, const clmse_tensor *output,
+                                 cl_uint num_wait, const cl_event *wait, size_t *groups,
+                                 cl_event *done)
 {
     size_t shape[CLMSE_MAX_NDIM] = {0};
     int64_t strides[T_COUNT][CLMSE_MAX_NDIM] = {{0}};
@@ -252,7 +255,9 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     size_t g = p->numel / per_group + (p->numel % per_group != 0);
     g = g < 1 ? 1 : g > prog->plan.max_groups ? prog->plan.max_groups : g;
     *groups = g;
-    if (p->reduce)
+    /* A single group writes the loss itself; otherwise partials feed the epilogue. */
+    const int direct = p->reduce && g == 1;
+    if (p->reduce && !direct)
         CLMSE_FORWARD(clmse__scratch_reserve(ctx, g * 16));
 
     const cl_ulong n = p->numel;
@@ -261,7 +266,10 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     tensor_args ta[T_COUNT];
     for (int i = 0; i < T_COUNT; i++)
         tensor_karg(p->t[i], strides[i], nd, &ta[i]);
-    const cl_mem partials = p->reduce ? ctx->scratch : NULL;
+    const cl_mem partials = p->reduce && !direct ? ctx->scratch : NULL;
+    const cl_mem direct_out = direct ? output->buffer : NULL;
+    const cl_ulong direct_o = direct ? output->offset : 0;
+    const cl_int mean = p->mean;
     const clmse__karg args[] = {
         {sizeof nd, &nd},
         {sizeof n, &n},
@@ -272,6 +280,9 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
         CLMSE_TENSOR_ARGS_(T_Y),
         CLMSE_TENSOR_ARGS_(T_LOSS),
         {sizeof(cl_mem), &partials},
+        {sizeof(cl_mem), &direct_out},
+        {sizeof direct_o, &direct_o},
+        {sizeof mean, &mean},
         CLMSE_TENSOR_ARGS_(T_G),
         CLMSE_TENSOR_ARGS_(T_GX),
         CLMSE_TENSOR_ARGS_(T_GY),
@@ -284,7 +295,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_nd_pass)");
     cl_event stack[16], *list;
     cl_uint count;
-    CLMSE_FORWARD(clmse__wait_list(ctx, num_wait, wait, p->reduce ? ctx->last_scratch_use : NULL,
+    CLMSE_FORWARD(clmse__wait_list(ctx, num_wait, wait, partials ? ctx->last_scratch_use : NULL,
                                    stack, &list, &count));
     const size_t global = g * wg;
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, count, count ? list : NULL,
@@ -360,9 +371,9 @@ static clmse_status enqueue_general(clmse_context *ctx, const clmse_mse_args *a,
     const int pass_needed = p->numel > 0 && (p->reduce || p->t[T_LOSS] || p->t[T_GX] || p->t[T_GY]);
 
     if (pass_needed)
-        st = enqueue_pass(ctx, p, prog, &scale, num_wait, wait, &groups, &pass_done);
-    if (st == CLMSE_SUCCESS && p->reduce) {
-        const int mean = a->reduction == CLMSE_REDUCTION_MEAN;
+        st = enqueue_pass(ctx, p, prog, &scale, a->output, num_wait, wait, &groups, &pass_done);
+    if (st == CLMSE_SUCCESS && p->reduce && groups != 1) {
+        const int mean = p->mean;
         st = pass_done ? clmse__enqueue_final(ctx, prog, (cl_uint)groups, p->numel, mean,
                                               a->output->buffer, a->output->offset, 1,
                                               &pass_done, &terminal[nterm])
