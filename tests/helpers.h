@@ -67,4 +67,20 @@ size_t th_first_non_sentinel(const float *v, size_t from, size_t to);
 /* Asserts every element of buf (total floats) is still the sentinel. */
 void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total);
 
+/* ---- narrow storage formats (tensor tests) ---- */
+/* Round-to-nearest-even of `v` into a binary format with `mbits` fraction bits and `ebits`
+ * exponent bits (float16: 10, 5; bfloat16: 7, 8; float32: 23, 8), with subnormals, overflow to
+ * infinity, and NaN mapped to a quiet NaN of the same sign. Returns the format's bits. */
+uint64_t th_round_format(double v, int mbits, int ebits);
+/* The exact value of `bits` in that format. */
+double th_decode_format(uint64_t bits, int mbits, int ebits);
+/* 2^k for -1022 <= k <= 1023, without libm. */
+double th_pow2(int k);
+uint16_t th_half_from_double(double v); /* rounded once */
+uint16_t th_half_from_float(float f);
+float th_half_to_float(uint16_t h);
+uint16_t th_bf16_from_double(double v); /* rounded once */
+uint16_t th_bf16_from_float(float f);
+float th_bf16_to_float(uint16_t b);
+
 #endif /* CLMSE_TESTS_HELPERS_H */

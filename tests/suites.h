@@ -7,6 +7,8 @@
 
 /* host runner: no OpenCL device needed */
 Suite *make_status_suite(void);
+Suite *make_npy_suite(void);
+Suite *make_tensor_suite(void);
 Suite *make_no_platform_suite(void);
 
 /* device runner */
@@ -14,5 +16,6 @@ Suite *make_context_suite(void);
 Suite *make_mse_suite(void);
 Suite *make_errors_suite(void);
 Suite *make_clblast_suite(void);
+Suite *make_tensor_mse_suite(void);
 
 #endif /* CLMSE_TESTS_SUITES_H */

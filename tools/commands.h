@@ -6,11 +6,12 @@
 enum {
     CLI_EXIT_OK = 0,      /* success */
     CLI_EXIT_RUNTIME = 1, /* the library, OpenCL or a result check failed */
-    CLI_EXIT_USAGE = 2    /* the command line was wrong */
+    CLI_EXIT_USAGE = 2    /* the command line, or an input file it names, was wrong */
 };
 
 /* Each takes its own argv: argv[0] is the subcommand name, options follow. */
 int cmd_info(int argc, char **argv);
+int cmd_loss(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 #endif /* CLMSE_TOOLS_COMMANDS_H */

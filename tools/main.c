@@ -15,6 +15,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"info", cmd_info, "show the library version, every OpenCL device and the one clmse picks"},
+    {"loss", cmd_loss, "MSE loss of two .npy files, and its gradients, written as .npy"},
     {"demo", cmd_demo, "check two worked examples, then time the fused forward+backward"},
 };
 
@@ -30,6 +31,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "clmse %s: PyTorch's nn.MSELoss on OpenCL devices\n\n", clmse_version());
     fputs("Usage: clmse <command> [options]\n"
+          "       clmse loss INPUT.npy TARGET.npy [--reduction mean|sum|none] [--out LOSS.npy]\n"
+          "                  [--grad-output G.npy] [--grad-input GI.npy] [--grad-target GT.npy]\n"
+          "                  [--device SPEC] [--strict-shapes]\n"
           "       clmse help [command] | --help | --version\n\n"
           "Commands:\n",
           out);
@@ -41,7 +45,7 @@ static void usage(FILE *out)
           "                 a device name; default: $CLMSE_DEVICE, else the first GPU, else the\n"
           "                 first accelerator, else the first device\n"
           "  --help         show the command's options\n\n"
-          "Exit status: 0 success, 1 runtime or device error, 2 usage error.\n",
+          "Exit status: 0 success, 1 runtime or device error, 2 usage error or bad input file.\n",
           out);
 }
 
