@@ -13,6 +13,8 @@
  *                        0: work-groups stride over the data and fold in local memory.
  *   CLMSE_WG_SIZE        stage-1 work-group size (a power of two; 1 in the CPU shape).
  *   CLMSE_FINAL_WG_SIZE  stage-2 work-group size (a power of two).
+ *   CLMSE_GENERAL        defined: build mse_nd.cl's general kernels; undefined: mse.cl's
+ *                        contiguous ones (float32/float64 only). One program holds one set.
  */
 
 /* torch rounds d = x - y and d * d separately; a contracted fma would not, and the compensated
@@ -55,8 +57,10 @@ typedef float wide_t;
 
 #if CLMSE_COMPUTE_DOUBLE
 typedef double compute_t;
+typedef double8 compute8_t;
 #else
 typedef float compute_t;
+typedef float8 compute8_t;
 #endif
 
 /* ---- storage: element types and their loads and stores, by clmse_dtype id ---- */
@@ -111,7 +115,7 @@ typedef double res_t;
 
 acc_t acc_add(acc_t a, compute_t t) { return a + (double)t; }
 acc_t acc_merge(acc_t a, acc_t b) { return a + b; }
-acc8_t acc8_add(acc8_t a, float8 t) { return a + convert_double8(t); }
+acc8_t acc8_add(acc8_t a, compute8_t t) { return a + convert_double8(t); }
 acc_t acc8_lane(acc8_t a, int k)
 {
     double v[8];
@@ -153,6 +157,25 @@ acc_t acc_merge(acc_t a, acc_t b)
 /* Once the sum is Inf or NaN its error terms are meaningless (Inf - Inf): keep the sum. */
 res_t acc_sum(acc_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
 #if CLMSE_ACC_KIND == 2
+typedef struct {
+    double8 s, c;
+} acc8_t;
+#define ACC8_ZERO ((acc8_t){(double8)(0.0), (double8)(0.0)})
+acc8_t acc8_add(acc8_t a, double8 t)
+{
+    const double8 s = a.s + t;
+    const double8 e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
+    a.c += e;
+    a.s = s;
+    return a;
+}
+acc_t acc8_lane(acc8_t a, int k)
+{
+    double s[8], c[8];
+    vstore8(a.s, 0, s);
+    vstore8(a.c, 0, c);
+    return (double2)(s[k], c[k]);
+}
 /* (sum + compensation) / n with one rounding in practice: the quotient of the sum, corrected by
  * the exact remainder (fma) plus the compensation. n < 2^53 converts exactly. */
 res_t acc_mean(acc_t a, ulong n)
@@ -199,7 +222,6 @@ acc_t acc8_lane(acc8_t a, int k)
 #endif
 #endif
 
-#if CLMSE_ACC_KIND != 2
 /* Folds the eight lanes in a fixed order, so the result never depends on the compiler. */
 acc_t acc8_fold(acc8_t a)
 {
@@ -208,4 +230,3 @@ acc_t acc8_fold(acc8_t a)
         r = acc_merge(r, acc8_lane(a, k));
     return r;
 }
-#endif

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* clmse_mse_pass: the one streaming pass behind forward, backward and fused MSE.
+/* clmse_mse_pass: the one streaming pass behind forward, backward and fused MSE on contiguous
+ * float32 or float64 data (x_t; the loss, grad_output and gradients share that type).
  *
- * For every i < n, with d = x[i] - y[i] rounded to float (torch's order of operations):
+ * For every i < n, with d = x[i] - y[i] rounded to x_t (torch's order of operations):
  *   loss[i]     = d * d                            when loss != NULL   (reduction 'none')
  *   partials[k] = sum of d * d over the group's i  when partials != NULL (reductions mean/sum)
  *   gx[i]       = (scale * d) * g                  when gx != NULL
  *   gy[i]       = (scale * (y[i] - x[i])) * g      when gy != NULL
  * where g = gout[i * gstride] (gstride 0: one scalar) or 1 when gout == NULL, and scale is
- * 2/n (mean) or 2, rounded to float by the host. Pointer arguments come with element offsets.
+ * 2/n (mean) or 2, rounded to x_t by the host. Pointer arguments come with element offsets.
  *
  * Launch geometry (chosen by the host plan, never from timing):
  *   CPU shape: local size 1; item k owns elements [k * chunk, (k + 1) * chunk) and streams them
@@ -20,23 +21,25 @@
  * partials identically, so the fused pass equals the separate ones bit for bit.
  */
 
-float grad_factor(__global const float *gout, ulong gstride, ulong i)
+#ifndef CLMSE_GENERAL
+
+compute_t grad_factor(__global const x_t *gout, ulong gstride, ulong i)
 {
-    return gout ? gout[i * gstride] : 1.0f;
+    return gout ? gout[i * gstride] : (compute_t)1;
 }
 
 /* The per-element work shared by both shapes; returns the loss term. */
-float mse_element(ulong i, __global const float *x, __global const float *y, __global float *loss,
-                  __global const float *gout, ulong gstride, __global float *gx,
-                  __global float *gy, float scale)
+compute_t mse_element(ulong i, __global const x_t *x, __global const x_t *y, __global x_t *loss,
+                      __global const x_t *gout, ulong gstride, __global x_t *gx, __global x_t *gy,
+                      compute_t scale)
 {
-    const float xv = x[i], yv = y[i];
-    const float d = xv - yv;
-    const float t = d * d;
+    const compute_t xv = x[i], yv = y[i];
+    const compute_t d = xv - yv;
+    const compute_t t = d * d;
     if (loss)
         loss[i] = t;
     if (gx || gy) {
-        const float g = grad_factor(gout, gstride, i);
+        const compute_t g = grad_factor(gout, gstride, i);
         if (gx)
             gx[i] = (scale * d) * g;
         if (gy)
@@ -63,12 +66,12 @@ float mse_element(ulong i, __global const float *x, __global const float *y, __g
 #if CLMSE_CPU_SHAPE
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
-clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global const float *y,
-               const ulong yo, __global float *loss, const ulong lo, __global acc_t *partials,
-               __global out_t *direct, const ulong direct_o, const int mean,
-               __global const float *gout, const ulong go, const ulong gstride,
-               __global float *gx, const ulong gxo, __global float *gy, const ulong gyo,
-               const float scale, const ulong chunk)
+clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
+               const ulong yo, __global x_t *loss, const ulong lo, __global acc_t *partials,
+               __global x_t *direct, const ulong direct_o, const int mean,
+               __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
+               const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
+               const ulong chunk)
 {
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
@@ -78,14 +81,14 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
     acc8_t lanes = ACC8_ZERO;
     ulong i = begin;
     for (; i + 8 <= end; i += 8) {
-        const float8 xv = vload8(0, x + i), yv = vload8(0, y + i);
-        const float8 d = xv - yv;
-        const float8 t = d * d;
+        const compute8_t xv = vload8(0, x + i), yv = vload8(0, y + i);
+        const compute8_t d = xv - yv;
+        const compute8_t t = d * d;
         if (loss)
             vstore8(t, 0, loss + i);
         if (gx || gy) {
-            const float8 g = gout ? (gstride ? vload8(0, gout + i) : (float8)(gout[0]))
-                                  : (float8)(1.0f);
+            const compute8_t g = gout ? (gstride ? vload8(0, gout + i) : (compute8_t)(gout[0]))
+                                      : (compute8_t)(1);
             if (gx)
                 vstore8((scale * d) * g, 0, gx + i);
             if (gy)
@@ -104,12 +107,12 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
 #else /* GPU shape */
 
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
-clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global const float *y,
-               const ulong yo, __global float *loss, const ulong lo, __global acc_t *partials,
-               __global out_t *direct, const ulong direct_o, const int mean,
-               __global const float *gout, const ulong go, const ulong gstride,
-               __global float *gx, const ulong gxo, __global float *gy, const ulong gyo,
-               const float scale, const ulong chunk)
+clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
+               const ulong yo, __global x_t *loss, const ulong lo, __global acc_t *partials,
+               __global x_t *direct, const ulong direct_o, const int mean,
+               __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
+               const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
+               const ulong chunk)
 {
     (void)chunk;
     __local acc_t scratch[CLMSE_WG_SIZE];
@@ -126,3 +129,5 @@ clmse_mse_pass(const ulong n, __global const float *x, const ulong xo, __global 
 }
 
 #endif
+
+#endif /* !CLMSE_GENERAL */

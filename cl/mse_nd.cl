@@ -18,6 +18,8 @@
  * The walks are fixed by the shapes alone: results are bitwise reproducible.
  */
 
+#ifdef CLMSE_GENERAL
+
 #define ND_ARGS_TENSOR(T, name) __global T *name, const ulong name##_o, const long8 name##_s
 
 /* Element offset of multi-index `i` (decomposed over shape) for a stride vector. */
@@ -108,3 +110,5 @@ clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
 
 CLMSE_ND_GRAD_KERNEL(clmse_mse_nd_grad_x, x_t, CLMSE_X_DTYPE)
 CLMSE_ND_GRAD_KERNEL(clmse_mse_nd_grad_y, y_t, CLMSE_Y_DTYPE)
+
+#endif /* CLMSE_GENERAL */

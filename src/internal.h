@@ -23,11 +23,11 @@ typedef struct clmse__plan {
     size_t final_wg;     /* stage-2 (single group) size */
 } clmse__plan;
 
-/* What a program is specialised for. Fast: the contiguous float32 kernels of mse.cl; general:
- * the strided, broadcasting, any-dtype kernels of mse_nd.cl. */
+/* What a program is specialised for. Fast: the contiguous float32/float64 kernels of mse.cl
+ * (x == y == out); general: the strided, broadcasting, any-dtype kernels of mse_nd.cl. */
 typedef struct clmse__program_key {
     int general;
-    clmse_dtype x, y, out; /* storage of input, target and loss (general programs) */
+    clmse_dtype x, y, out; /* storage of input, target and loss */
 } clmse__program_key;
 
 /* Kernel slots: fast programs fill PASS and FINAL; general ones all four. */
@@ -40,10 +40,11 @@ typedef struct clmse__program {
     clmse__plan plan;
 } clmse__program;
 
-/* One request on contiguous float32 buffers (the _f32 entry points and the tensor API's fast
- * path); NULL buffers are results not wanted. */
+/* One request on contiguous buffers of one dtype, float32 (the _f32 entry points) or float64
+ * (the tensor API's fast path); NULL buffers are results not wanted. */
 typedef struct clmse__mse_call {
     const char *fn;
+    clmse_dtype dtype; /* CLMSE_DTYPE_F32 (0) unless set */
     int need_output, need_grad; /* what the entry point cannot do without */
     clmse_reduction reduction;
     size_t n;

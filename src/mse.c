@@ -53,7 +53,7 @@ static clmse_status validate(clmse_context *ctx, const clmse__mse_call *c)
     CLMSE_CHECK_ARG(ctx, c->gx != NULL || c->gy != NULL || !c->need_grad,
                     "%s: grad_input and grad_target are both NULL: nothing to compute", c->fn);
     const size_t scalar_or_n = c->reduction == CLMSE_REDUCTION_NONE ? c->n : 1;
-    const size_t f = sizeof(cl_float);
+    const size_t f = clmse_dtype_size(c->dtype);
     CLMSE_FORWARD(clmse__check_range(ctx, "input", c->x, c->xo, c->n, f));
     CLMSE_FORWARD(clmse__check_range(ctx, "target", c->y, c->yo, c->n, f));
     if (c->out)
@@ -114,8 +114,11 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
                    gyo = c->gyo, chunk = geo->chunk;
     const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
     /* torch: norm = 2/N in double, rounded once to the data type. */
-    const cl_float scale =
-        (cl_float)(c->reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)c->n : 2.0);
+    const cl_double scale_d = c->reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)c->n : 2.0;
+    const cl_float scale_f = (cl_float)scale_d;
+    const clmse__karg scale = c->dtype == CLMSE_DTYPE_F64
+                                  ? (clmse__karg){sizeof scale_d, &scale_d}
+                                  : (clmse__karg){sizeof scale_f, &scale_f};
     const clmse__karg args[] = {
         {sizeof n, &n},         {sizeof(cl_mem), &c->x},  {sizeof xo, &xo},
         {sizeof(cl_mem), &c->y}, {sizeof yo, &yo},         {sizeof(cl_mem), &loss},
@@ -123,7 +126,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
         {sizeof oo, &oo},       {sizeof mean, &mean},     {sizeof(cl_mem), c->g ? &c->g : &none},
         {sizeof go, &go},       {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},
         {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
-        {sizeof scale, &scale}, {sizeof chunk, &chunk},
+        scale,                  {sizeof chunk, &chunk},
     };
     cl_kernel k = p->kernels[CLMSE__K_PASS];
     cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
@@ -170,7 +173,7 @@ clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, c
 static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
 {
     clmse__program *p = NULL;
-    const clmse__program_key key = {0, CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, CLMSE_DTYPE_F32};
+    const clmse__program_key key = {0, c->dtype, c->dtype, c->dtype};
     CLMSE_FORWARD(clmse__program_get(ctx, &key, &p));
     const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
     cl_event pass_done = NULL, final_done = NULL;
@@ -180,7 +183,7 @@ static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
     if (c->n > 0) {
         geo = geometry_for(&p->plan, c->n);
         if (reduce && geo.groups > 1 &&
-            (st = clmse__scratch_reserve(ctx, geo.groups * 8)) != CLMSE_SUCCESS)
+            (st = clmse__scratch_reserve(ctx, geo.groups * 16)) != CLMSE_SUCCESS)
             return st;
         CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
     }

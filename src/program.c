@@ -95,15 +95,14 @@ int clmse__acc_kind(const clmse_context *ctx, int compute_double)
 static void format_options(const clmse_context *ctx, const clmse__program_key *key,
                            const clmse__plan *p, char *buf, size_t cap)
 {
-    const int compute_double =
-        key->general && (key->x == CLMSE_DTYPE_F64 || key->y == CLMSE_DTYPE_F64);
+    const int compute_double = key->x == CLMSE_DTYPE_F64 || key->y == CLMSE_DTYPE_F64;
     snprintf(buf, cap,
              "%s -DCLMSE_ACC_KIND=%d -DCLMSE_COMPUTE_DOUBLE=%d -DCLMSE_X_DTYPE=%d "
              "-DCLMSE_Y_DTYPE=%d -DCLMSE_OUT_DTYPE=%d -DCLMSE_CPU_SHAPE=%d -DCLMSE_WG_SIZE=%zu "
-             "-DCLMSE_FINAL_WG_SIZE=%zu",
+             "-DCLMSE_FINAL_WG_SIZE=%zu%s",
              cl_std_option(&ctx->info), clmse__acc_kind(ctx, compute_double), compute_double,
-             key->general ? (int)key->x : 0, key->general ? (int)key->y : 0,
-             key->general ? (int)key->out : 0, p->cpu_shape, p->wg, p->final_wg);
+             (int)key->x, (int)key->y, (int)key->out, p->cpu_shape, p->wg, p->final_wg,
+             key->general ? " -DCLMSE_GENERAL=1" : "");
 }
 
 static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err,

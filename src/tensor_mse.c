@@ -170,12 +170,14 @@ static uint32_t collapse(const plan_nd *p, size_t *shape, int64_t (*strides)[CLM
     return n;
 }
 
-/* Contiguous float32 with no broadcasting: the streaming kernels of mse.c. */
+/* Contiguous float32 or float64 of one dtype, with no broadcasting: the streaming kernels of
+ * mse.c. */
 static int fast_path(const clmse_mse_args *a, const plan_nd *p, uint32_t cnd,
                      int64_t (*cs)[CLMSE_MAX_NDIM], clmse__mse_call *c)
 {
-    if (p->numel == 0 || a->input->dtype != CLMSE_DTYPE_F32 ||
-        a->target->dtype != CLMSE_DTYPE_F32 || p->bcast[0] || p->bcast[1] || cnd > 1)
+    const clmse_dtype dt = a->input->dtype;
+    if (p->numel == 0 || (dt != CLMSE_DTYPE_F32 && dt != CLMSE_DTYPE_F64) ||
+        a->target->dtype != dt || p->bcast[0] || p->bcast[1] || cnd > 1)
         return 0;
     for (int i = 0; i < T_COUNT && cnd == 1; i++)
         if (p->t[i] != NULL && !(i == T_G && p->reduce) && cs[i][0] != 1)
@@ -184,6 +186,7 @@ static int fast_path(const clmse_mse_args *a, const plan_nd *p, uint32_t cnd,
         return 0;
     memset(c, 0, sizeof(*c));
     c->fn = "clmse_mse";
+    c->dtype = dt;
     c->reduction = a->reduction;
     c->n = p->numel;
     c->x = a->input->buffer;
