@@ -19,6 +19,9 @@ typedef struct plan_nd {
     size_t shape[CLMSE_MAX_NDIM];   /* broadcast shape */
     size_t numel;                   /* broadcast element count */
     int64_t aligned[T_COUNT][CLMSE_MAX_NDIM]; /* strides in the broadcast index space */
+    uint32_t cnd;                             /* the same, collapsed (see collapse()) */
+    size_t cshape[CLMSE_MAX_NDIM];
+    int64_t cstrides[T_COUNT][CLMSE_MAX_NDIM];
 } plan_nd;
 
 static clmse_status check_tensor(clmse_context *ctx, const char *what, const clmse_tensor *t,
@@ -86,6 +89,33 @@ static int is_broadcast(const clmse_tensor *t, uint32_t nd, const size_t *shape)
     return 0;
 }
 
+/* Drops size-1 dimensions and merges neighbours that every tensor walks contiguously, so the
+ * kernel divides as little as possible: fills cnd, cshape and cstrides. */
+static void collapse(plan_nd *p)
+{
+    size_t *shape = p->cshape;
+    int64_t(*strides)[CLMSE_MAX_NDIM] = p->cstrides;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < p->nd; k++) {
+        if (p->shape[k] == 1)
+            continue;
+        int merge = n > 0;
+        for (int i = 0; i < T_COUNT && merge; i++)
+            merge = strides[i][n - 1] == p->aligned[i][k] * (int64_t)p->shape[k];
+        if (merge) {
+            shape[n - 1] *= p->shape[k];
+            for (int i = 0; i < T_COUNT; i++)
+                strides[i][n - 1] = p->aligned[i][k];
+            continue;
+        }
+        shape[n] = p->shape[k];
+        for (int i = 0; i < T_COUNT; i++)
+            strides[i][n] = p->aligned[i][k];
+        n++;
+    }
+    p->cnd = n;
+}
+
 static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, plan_nd *p)
 {
     memset(p, 0, sizeof(*p));
@@ -142,39 +172,16 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, plan_n
     p->t[T_GY] = p->bcast[1] ? NULL : a->grad_target;
     for (int i = 0; i < T_COUNT; i++)
         align(p->t[i], p->nd, p->aligned[i]);
+    collapse(p);
     return CLMSE_SUCCESS;
-}
-
-/* Drops size-1 dimensions and merges neighbours that every tensor walks contiguously, so the
- * kernel divides as little as possible. Returns the collapsed rank. */
-static uint32_t collapse(const plan_nd *p, size_t *shape, int64_t (*strides)[CLMSE_MAX_NDIM])
-{
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < p->nd; k++) {
-        if (p->shape[k] == 1)
-            continue;
-        int merge = n > 0;
-        for (int i = 0; i < T_COUNT && merge; i++)
-            merge = strides[i][n - 1] == p->aligned[i][k] * (int64_t)p->shape[k];
-        if (merge) {
-            shape[n - 1] *= p->shape[k];
-            for (int i = 0; i < T_COUNT; i++)
-                strides[i][n - 1] = p->aligned[i][k];
-            continue;
-        }
-        shape[n] = p->shape[k];
-        for (int i = 0; i < T_COUNT; i++)
-            strides[i][n] = p->aligned[i][k];
-        n++;
-    }
-    return n;
 }
 
 /* Contiguous float32 or float64 of one dtype, with no broadcasting: the streaming kernels of
  * mse.c. */
-static int fast_path(const clmse_mse_args *a, const plan_nd *p, uint32_t cnd,
-                     int64_t (*cs)[CLMSE_MAX_NDIM], clmse__mse_call *c)
+static int fast_path(const clmse_mse_args *a, const plan_nd *p, clmse__mse_call *c)
 {
+    const uint32_t cnd = p->cnd;
+    const int64_t(*cs)[CLMSE_MAX_NDIM] = p->cstrides;
     const clmse_dtype dt = a->input->dtype;
     if (p->numel == 0 || (dt != CLMSE_DTYPE_F32 && dt != CLMSE_DTYPE_F64) ||
         a->target->dtype != dt || p->bcast[0] || p->bcast[1] || cnd > 1)
@@ -251,9 +258,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
                                  cl_uint num_wait, const cl_event *wait, size_t *groups,
                                  cl_event *done)
 {
-    size_t shape[CLMSE_MAX_NDIM] = {0};
-    int64_t strides[T_COUNT][CLMSE_MAX_NDIM] = {{0}};
-    const cl_uint nd = collapse(p, shape, strides);
+    const cl_uint nd = p->cnd;
     const size_t wg = prog->plan.wg, per_group = wg * prog->plan.min_per_item;
     size_t g = p->numel / per_group + (p->numel % per_group != 0);
     g = g < 1 ? 1 : g > prog->plan.max_groups ? prog->plan.max_groups : g;
@@ -265,10 +270,10 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
 
     const cl_ulong n = p->numel;
     cl_ulong8 shape8;
-    put_shape(&shape8, shape, nd);
+    put_shape(&shape8, p->cshape, nd);
     tensor_args ta[T_COUNT];
     for (int i = 0; i < T_COUNT; i++)
-        tensor_karg(p->t[i], strides[i], nd, &ta[i]);
+        tensor_karg(p->t[i], p->cstrides[i], nd, &ta[i]);
     const cl_mem partials = p->reduce && !direct ? ctx->scratch : NULL;
     const cl_mem direct_out = direct ? output->buffer : NULL;
     const cl_ulong direct_o = direct ? output->offset : 0;
@@ -433,11 +438,8 @@ clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint n
     plan_nd p;
     CLMSE_FORWARD(validate(ctx, args, &p));
 
-    size_t shape[CLMSE_MAX_NDIM] = {0};
-    int64_t strides[T_COUNT][CLMSE_MAX_NDIM] = {{0}};
-    const uint32_t cnd = collapse(&p, shape, strides);
     clmse__mse_call call;
-    if (fast_path(args, &p, cnd, strides, &call)) {
+    if (fast_path(args, &p, &call)) {
         call.num_wait = num_wait;
         call.wait = wait_list;
         call.event = event;
