@@ -13,5 +13,6 @@ enum {
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif /* CLMSE_TOOLS_COMMANDS_H */

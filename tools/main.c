@@ -17,6 +17,7 @@ static const command commands[] = {
     {"info", cmd_info, "show the library version, every OpenCL device and the one clmse picks"},
     {"loss", cmd_loss, "MSE loss of two .npy files, and its gradients, written as .npy"},
     {"demo", cmd_demo, "check two worked examples, then time the fused forward+backward"},
+    {"bench", cmd_bench, "time clmse against an OpenMP host loop, CLBlast and an empty kernel"},
 };
 
 static const command *find_command(const char *name)
@@ -34,6 +35,8 @@ static void usage(FILE *out)
           "       clmse loss INPUT.npy TARGET.npy [--reduction mean|sum|none] [--out LOSS.npy]\n"
           "                  [--grad-output G.npy] [--grad-input GI.npy] [--grad-target GT.npy]\n"
           "                  [--device SPEC] [--strict-shapes]\n"
+          "       clmse bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
+          "                   [--plot FILE.png]\n"
           "       clmse help [command] | --help | --version\n\n"
           "Commands:\n",
           out);

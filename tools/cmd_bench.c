@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: MIT */
+/* `clmse bench`: clmse's forward, backward and fused against OpenMP, CLBlast and a no-op kernel. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime and localtime_r under strict -std=c11 */
+
+#include "clmse.h" /* first: it sets CL_TARGET_OPENCL_VERSION for clblast_c.h's <CL/cl.h> */
+
+#include <clblast_c.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "commands.h"
+#include "options.h"
+
+#define BENCH_DEFAULT_REPEAT 10u
+#define BENCH_MAX_REPEAT 100000u
+#define BENCH_MAX_SIZES 64
+#define BENCH_SMALL_N ((size_t)1 << 20) /* below it: more runs, and clmse/empty is shown */
+#define BENCH_SMALL_FACTOR 10u          /* runs per cell below BENCH_SMALL_N: R times this */
+#define BENCH_WARMUP_SMALL 3u
+#define BENCH_WARMUP_LARGE 1u
+#define BENCH_EMPTY_WARMUP 3u
+#define BENCH_WARMUP_US 100e3 /* and at least this long in all */
+#define BENCH_CELL_US 200e3   /* timed runs continue until they add up to this much */
+#define BENCH_MAX_RUNS 100000u /* ... or until this many */
+#define BENCH_BUFFERS 5u /* x, y, both gradients and CLBlast's d, each N elements */
+#define BENCH_SEED_X 1u
+#define BENCH_SEED_Y 2u
+#define BENCH_TOL_CLMSE 1e-5   /* clmse's mean against the host loop's, relative */
+#define BENCH_TOL_CLBLAST 1e-4 /* CLBlast's dot / N against the host loop's mean, relative */
+#define BENCH_TOL_GRAD 1e-6    /* clmse's gradients against the host loop's, relative */
+
+/* About 1 minute for float32 (1.5 for float64) on POCL on 2 cores, most of it in CLBlast's
+ * runs at 2^26. */
+static const size_t default_sizes[] = {(size_t)1 << 10, (size_t)1 << 14, (size_t)1 << 18,
+                                       (size_t)1 << 20, (size_t)1 << 22, (size_t)1 << 24,
+                                       (size_t)1 << 26};
+static const char *const op_names[BENCH_OPS] = {"forward", "backward", "fused"};
+static const char *const method_names[BENCH_METHODS] = {"clmse", "host", "clblast", "empty"};
+static const char empty_source[] = "__kernel void empty(void) {}\n";
+
+/* What lives for the whole run. */
+typedef struct bench_env {
+    clmse_context *ctx;
+    cl_context clctx;
+    cl_device_id device;
+    cl_command_queue queue;
+    cl_program empty_program;
+    cl_kernel empty;
+    clmse_dtype dtype;
+    size_t elsize;
+    size_t repeat;
+    size_t max_runs;   /* timed runs of one cell at most */
+    cl_ulong max_alloc, global_mem;
+    double *times_us;  /* room for the most runs one cell takes */
+    int sizing;        /* within one N: running out of memory skips it rather than stops */
+    char skip[512];    /* why the current N is being skipped */
+    int mismatch;      /* a result disagreed with the host loop */
+} bench_env;
+
+/* What lives for one N. */
+typedef struct bench_size {
+    size_t n, bytes;
+    void *hx, *hy, *hgx, *hgy;
+    cl_mem x, y, gx, gy, d, loss, dot;
+    clmse_tensor tx, ty, tloss, tgx, tgy; /* float64 views for clmse_mse() */
+    double host_sum;                      /* the host forward's sum */
+} bench_size;
+
+typedef enum step { STEP_OK, STEP_SKIP, STEP_FAIL } step;
+
+static void bench_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: clmse bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
+            "                   [--plot FILE.png]\n\n"
+            "Times MSELoss with reduction mean on N elements resident on the device: the\n"
+            "forward, the backward (grad_output NULL, both gradients) and the fused pass, each\n"
+            "by four methods on the same device and queue:\n"
+            "  clmse    the library's calls\n"
+            "  host     an OpenMP C loop on every core, sums in double: the memory-bandwidth\n"
+            "           reference on a CPU device\n"
+            "  clblast  CLBlast's axpy d = d - y (d refilled with x before each run, untimed)\n"
+            "           then dot(d, d) for the forward, axpy + scal for the backward (it writes\n"
+            "           one gradient), axpy + dot + scal for the fused pass\n"
+            "  empty    enqueue of a no-op kernel on one work-item and clFinish: the launch\n"
+            "           floor; the same value is reported for each op\n"
+            "Each cell is the median of R runs (%ux R below N = 2^20, and more while they\n"
+            "add up to less than %.1f s) after a warm-up that excludes kernel builds, each\n"
+            "timed with CLOCK_MONOTONIC from the first enqueue to clFinish.\n"
+            "The table shows medians in microseconds, GB/s (forward reads 2 arrays; backward\n"
+            "and fused read 2 and write 2) and ratios; a RESULT line per op, method and N\n"
+            "follows for scripts:\n"
+            "  RESULT op=forward dtype=f32 n=1048576 method=clmse median_us=1234.5\n\n"
+            "Options:\n"
+            "  --n N           elements; repeat for several sizes (default: 2^10, 2^14, 2^18,\n"
+            "                  2^20, 2^22, 2^24 and 2^26: about a minute on 2 CPU cores)\n"
+            "  --dtype T       f32 (default) or f64 (needs a device with fp64)\n"
+            "  --repeat R      timed runs per cell (default %u)\n"
+            "  --device SPEC   gpu, cpu, accelerator, P:D, or part of a device name\n"
+            "                  (default: $CLMSE_DEVICE, else the first GPU, ...)\n"
+            "  --plot FILE     also draw time against N (log-log) as a PNG image\n"
+            "  --help          show this help\n\n"
+            "A size too large for the device is skipped with a message. Exits 1 when clmse's\n"
+            "loss differs from the host loop's by more than 1e-5 relative, CLBlast's by more\n"
+            "than 1e-4, or clmse's gradients from the host loop's.\n",
+            BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6, BENCH_DEFAULT_REPEAT);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static const char *cl_error_name(cl_int err)
+{
+    switch (err) {
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
+        return " (CL_MEM_OBJECT_ALLOCATION_FAILURE)";
+    case CL_OUT_OF_RESOURCES:
+        return " (CL_OUT_OF_RESOURCES)";
+    case CL_OUT_OF_HOST_MEMORY:
+        return " (CL_OUT_OF_HOST_MEMORY)";
+    case CL_INVALID_VALUE:
+        return " (CL_INVALID_VALUE)";
+    case CL_INVALID_BUFFER_SIZE:
+        return " (CL_INVALID_BUFFER_SIZE)";
+    case CL_BUILD_PROGRAM_FAILURE:
+        return " (CL_BUILD_PROGRAM_FAILURE)";
+    default:
+        return "";
+    }
+}
+
+/* Failures that a smaller N would not have: skip the size rather than stop. */
+static int cl_out_of_memory(cl_int err)
+{
+    return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+           err == CL_OUT_OF_HOST_MEMORY || err == CL_INVALID_BUFFER_SIZE;
+}
+
+static step fail_clmse(bench_env *e, clmse_status st, const char *what)
+{
+    const char *details = clmse_context_last_error(e->ctx);
+
+    if (e->sizing &&
+        (st == CLMSE_ERROR_OUT_OF_DEVICE_MEMORY || st == CLMSE_ERROR_OUT_OF_HOST_MEMORY)) {
+        snprintf(e->skip, sizeof e->skip, "%s: %s", what, clmse_status_string(st));
+        return STEP_SKIP;
+    }
+    fprintf(stderr, "clmse bench: %s: %s\n", clmse_status_string(st),
+            details[0] ? details : what);
+    return STEP_FAIL;
+}
+
+static step fail_cl(bench_env *e, const char *call, cl_int err)
+{
+    if (e->sizing && cl_out_of_memory(err)) {
+        snprintf(e->skip, sizeof e->skip, "%s returned %d%s", call, (int)err,
+                 cl_error_name(err));
+        return STEP_SKIP;
+    }
+    fprintf(stderr, "clmse bench: %s: %s returned %d%s\n",
+            clmse_status_string(CLMSE_ERROR_OPENCL), call, (int)err, cl_error_name(err));
+    return STEP_FAIL;
+}
+
+static step fail_clblast(bench_env *e, const char *call, CLBlastStatusCode code)
+{
+    /* CLBlast's codes above -1000 are OpenCL's. */
+    if (code > -1000 && e->sizing && cl_out_of_memory((cl_int)code))
+        return fail_cl(e, call, (cl_int)code);
+    fprintf(stderr, "clmse bench: CLBlast: %s returned %d\n", call, (int)code);
+    return STEP_FAIL;
+}
+
+/* ---- one run of one method ------------------------------------------------------------------ */
+
+static double now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static step enqueue_clmse(bench_env *e, bench_size *s, bench_op op)
+{
+    clmse_status st;
+
+    if (e->dtype == CLMSE_DTYPE_F64) {
+        clmse_mse_args args = {CLMSE_REDUCTION_MEAN, 0, &s->tx, &s->ty, NULL, NULL, NULL, NULL};
+
+        if (op != BENCH_BACKWARD)
+            args.output = &s->tloss;
+        if (op != BENCH_FORWARD) {
+            args.grad_input = &s->tgx;
+            args.grad_target = &s->tgy;
+        }
+        st = clmse_mse(e->ctx, &args, 0, NULL, NULL);
+        return st == CLMSE_SUCCESS ? STEP_OK : fail_clmse(e, st, "clmse_mse");
+    }
+    switch (op) {
+    case BENCH_FORWARD:
+        st = clmse_mse_forward_f32(e->ctx, CLMSE_REDUCTION_MEAN, s->n, s->x, 0, s->y, 0, s->loss,
+                                   0, 0, NULL, NULL);
+        break;
+    case BENCH_BACKWARD:
+        st = clmse_mse_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, s->n, s->x, 0, s->y, 0, NULL, 0,
+                                    s->gx, 0, s->gy, 0, 0, NULL, NULL);
+        break;
+    default:
+        st = clmse_mse_forward_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, s->n, s->x, 0, s->y, 0,
+                                            s->loss, 0, NULL, 0, s->gx, 0, s->gy, 0, 0, NULL,
+                                            NULL);
+        break;
+    }
+    return st == CLMSE_SUCCESS ? STEP_OK : fail_clmse(e, st, op_names[op]);
+}
+
+static void run_host(bench_env *e, bench_size *s, bench_op op)
+{
+    if (e->dtype == CLMSE_DTYPE_F64) {
+        double scale = 2.0 / (double)s->n;
+
+        if (op == BENCH_FORWARD)
+            s->host_sum = bench_host_forward_f64(s->hx, s->hy, s->n);
+        else if (op == BENCH_BACKWARD)
+            bench_host_backward_f64(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+        else
+            bench_host_fused_f64(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+    } else {
+        float scale = (float)(2.0 / (double)s->n);
+
+        if (op == BENCH_FORWARD)
+            s->host_sum = bench_host_forward_f32(s->hx, s->hy, s->n);
+        else if (op == BENCH_BACKWARD)
+            bench_host_backward_f32(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+        else
+            bench_host_fused_f32(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+    }
+}
+
+/* d = d - y; dot(d, d) for the forward and fused; d *= 2/N for the backward and fused. */
+static step enqueue_clblast(bench_env *e, bench_size *s, bench_op op)
+{
+    int f64 = e->dtype == CLMSE_DTYPE_F64;
+    double scale = 2.0 / (double)s->n;
+    CLBlastStatusCode code;
+
+    code = f64 ? CLBlastDaxpy(s->n, -1.0, s->y, 0, 1, s->d, 0, 1, &e->queue, NULL)
+               : CLBlastSaxpy(s->n, -1.0f, s->y, 0, 1, s->d, 0, 1, &e->queue, NULL);
+    if (code != CLBlastSuccess)
+        return fail_clblast(e, f64 ? "CLBlastDaxpy" : "CLBlastSaxpy", code);
+    if (op != BENCH_BACKWARD) {
+        code = f64 ? CLBlastDdot(s->n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL)
+                   : CLBlastSdot(s->n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL);
+        if (code != CLBlastSuccess)
+            return fail_clblast(e, f64 ? "CLBlastDdot" : "CLBlastSdot", code);
+    }
+    if (op != BENCH_FORWARD) {
+        code = f64 ? CLBlastDscal(s->n, scale, s->d, 0, 1, &e->queue, NULL)
+                   : CLBlastSscal(s->n, (float)scale, s->d, 0, 1, &e->queue, NULL);
+        if (code != CLBlastSuccess)
+            return fail_clblast(e, f64 ? "CLBlastDscal" : "CLBlastSscal", code);
+    }
+    return STEP_OK;
+}
+
+static step enqueue_empty(bench_env *e)
+{
+    size_t one = 1;
+    cl_int err = clEnqueueNDRangeKernel(e->queue, e->empty, 1, NULL, &one, &one, 0, NULL, NULL);
+
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, "clEnqueueNDRangeKernel(empty)", err);
+}
+
+/* One timed run: from the first enqueue to clFinish (the host loop: around the loop). */
+static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, double *us)
+{
+    double start;
+    step rc = STEP_OK;
+    cl_int err;
+
+    if (m == BENCH_CLBLAST) {
+        /* Untimed: axpy overwrites d, so each run starts again from d = x. */
+        err = clEnqueueCopyBuffer(e->queue, s->x, s->d, 0, 0, s->bytes, 0, NULL, NULL);
+        if (err == CL_SUCCESS)
+            err = clFinish(e->queue);
+        if (err != CL_SUCCESS)
+            return fail_cl(e, "clEnqueueCopyBuffer(x to d)", err);
+    }
+    start = now_us();
+    switch (m) {
+    case BENCH_CLMSE:
+        rc = enqueue_clmse(e, s, op);
+        break;
+    case BENCH_HOST:
+        run_host(e, s, op);
+        *us = now_us() - start;
+        return STEP_OK;
+    case BENCH_CLBLAST:
+        rc = enqueue_clblast(e, s, op);
+        break;
+    default:
+        rc = enqueue_empty(e);
+        break;
+    }
+    if (rc != STEP_OK)
+        return rc;
+    err = clFinish(e->queue);
+    if (err != CL_SUCCESS)
+        return fail_cl(e, "clFinish", err);
+    *us = now_us() - start;
+    return STEP_OK;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Warm-up runs, then timed ones; *median_us is their median. */
+static step measure(bench_env *e, bench_size *s, bench_op op, bench_method m, double *median_us)
+{
+    int small = s->n < BENCH_SMALL_N;
+    size_t warmup = m == BENCH_EMPTY ? BENCH_EMPTY_WARMUP
+                    : small          ? BENCH_WARMUP_SMALL
+                                     : BENCH_WARMUP_LARGE;
+    size_t min_runs = e->repeat * (small || m == BENCH_EMPTY ? BENCH_SMALL_FACTOR : 1u);
+    size_t runs = 0;
+    double us = 0.0, warm_us = 0.0, timed_us = 0.0;
+
+    /* Warm up for a number of runs and for a while: on a busy machine the threads of one
+     * method (POCL's, OpenMP's) need some time to take the cores back from the other's. */
+    for (size_t i = 0; i < warmup || warm_us < BENCH_WARMUP_US; i++) {
+        step rc = run_once(e, s, op, m, &us);
+
+        if (rc != STEP_OK)
+            return rc;
+        warm_us += us;
+    }
+    /* Short runs go on for a while: on a shared machine a neighbour can stall one of our
+     * threads for a scheduler tick or two (4-8 ms) at a time, for a few hundred milliseconds,
+     * and a median of only R runs taken inside such a stretch would report the stall. */
+    while (runs < min_runs || (timed_us < BENCH_CELL_US && runs < e->max_runs)) {
+        step rc = run_once(e, s, op, m, &us);
+
+        if (rc != STEP_OK)
+            return rc;
+        e->times_us[runs++] = us;
+        timed_us += us;
+    }
+    qsort(e->times_us, runs, sizeof *e->times_us, compare_double);
+    *median_us = runs % 2 ? e->times_us[runs / 2]
+                          : (e->times_us[runs / 2 - 1] + e->times_us[runs / 2]) / 2.0;
+    return STEP_OK;
+}
+
+/* ---- checks --------------------------------------------------------------------------------- */
+
+/* NaN fails, which `fabs(a - b) > tol * fabs(b)` would let through. */
+static int within_relative(double value, double reference, double tolerance)
+{
+    double d = value - reference, bound = tolerance * (reference < 0 ? -reference : reference);
+
+    return d <= bound && d >= -bound;
+}
+
+static step read_value(bench_env *e, cl_mem buffer, size_t index, double *out)
+{
+    union {
+        float f;
+        double d;
+    } v;
+    cl_int err = clEnqueueReadBuffer(e->queue, buffer, CL_TRUE, index * e->elsize, e->elsize, &v,
+                                     0, NULL, NULL);
+
+    if (err != CL_SUCCESS)
+        return fail_cl(e, "clEnqueueReadBuffer", err);
+    *out = e->dtype == CLMSE_DTYPE_F64 ? v.d : (double)v.f;
+    return STEP_OK;
+}
+
+static double host_value(const bench_env *e, const void *array, size_t index)
+{
+    return e->dtype == CLMSE_DTYPE_F64 ? ((const double *)array)[index]
+                                       : (double)((const float *)array)[index];
+}
+
+/* After the forward runs: clmse's loss and CLBlast's last dot (of a fresh d = x - y) against
+ * the host loop's mean. */
+static step check_forward(bench_env *e, bench_size *s)
+{
+    double mean = s->host_sum / (double)s->n, loss, dot;
+    step rc;
+
+    if ((rc = read_value(e, s->loss, 0, &loss)) != STEP_OK ||
+        (rc = read_value(e, s->dot, 0, &dot)) != STEP_OK)
+        return rc;
+    if (!within_relative(loss, mean, BENCH_TOL_CLMSE)) {
+        fprintf(stderr, "clmse bench: warning: n=%zu: clmse's loss %.9g differs from the host "
+                "loop's %.9g by more than %g relative\n", s->n, loss, mean, BENCH_TOL_CLMSE);
+        e->mismatch = 1;
+    }
+    if (!within_relative(dot / (double)s->n, mean, BENCH_TOL_CLBLAST)) {
+        fprintf(stderr, "clmse bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
+                "host loop's mean %.9g by more than %g relative\n", s->n, dot / (double)s->n,
+                mean, BENCH_TOL_CLBLAST);
+        e->mismatch = 1;
+    }
+    return STEP_OK;
+}
+
+/* After the backward runs: a few elements of clmse's gradients against the host loop's, so
+ * that a backward that skipped its writes cannot pass as fast. */
+static step check_backward(bench_env *e, bench_size *s)
+{
+    size_t at[3] = {0, s->n / 2, s->n - 1};
+
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        cl_mem device[2] = {s->gx, s->gy};
+        const void *host[2] = {s->hgx, s->hgy};
+        const char *names[2] = {"grad_input", "grad_target"};
+
+        for (int g = 0; g < 2; g++) {
+            double got, want = host_value(e, host[g], at[k]);
+            step rc = read_value(e, device[g], at[k], &got);
+
+            if (rc != STEP_OK)
+                return rc;
+            if (!within_relative(got, want, BENCH_TOL_GRAD)) {
+                fprintf(stderr, "clmse bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
+                        "loop's %.9g\n", s->n, names[g], at[k], got, want);
+                e->mismatch = 1;
+            }
+        }
+    }
+    return STEP_OK;
+}
+
+/* ---- one N ---------------------------------------------------------------------------------- */
+
+static void size_release(bench_size *s)
+{
+    cl_mem *mems[] = {&s->x, &s->y, &s->gx, &s->gy, &s->d, &s->loss, &s->dot};
+
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (*mems[i])
+            clReleaseMemObject(*mems[i]);
+    free(s->hx);
+    free(s->hy);
+    free(s->hgx);
+    free(s->hgy);
+    memset(s, 0, sizeof *s);
+}
+
+static step create_buffer(bench_env *e, size_t bytes, cl_mem *out)
+{
+    cl_int err = CL_SUCCESS;
+
+    *out = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err == CL_SUCCESS)
+        return STEP_OK;
+    *out = NULL;
+    if (cl_out_of_memory(err)) {
+        snprintf(e->skip, sizeof e->skip, "clCreateBuffer(%zu bytes) returned %d%s", bytes,
+                 (int)err, cl_error_name(err));
+        return STEP_SKIP;
+    }
+    return fail_cl(e, "clCreateBuffer", err);
+}
+
+static step size_setup(bench_env *e, bench_size *s)
+{
+    cl_mem *arrays[] = {&s->x, &s->y, &s->gx, &s->gy, &s->d};
+    clmse_status st = CLMSE_SUCCESS;
+    cl_int err;
+    step rc;
+
+    if (s->bytes > e->max_alloc) {
+        snprintf(e->skip, sizeof e->skip, "%zu bytes per array exceed the device's "
+                 "CL_DEVICE_MAX_MEM_ALLOC_SIZE of %llu", s->bytes,
+                 (unsigned long long)e->max_alloc);
+        return STEP_SKIP;
+    }
+    if (s->bytes > e->global_mem / BENCH_BUFFERS) {
+        snprintf(e->skip, sizeof e->skip, "%u arrays of %zu bytes exceed the device's "
+                 "CL_DEVICE_GLOBAL_MEM_SIZE of %llu", BENCH_BUFFERS, s->bytes,
+                 (unsigned long long)e->global_mem);
+        return STEP_SKIP;
+    }
+    s->hx = malloc(s->bytes);
+    s->hy = malloc(s->bytes);
+    s->hgx = malloc(s->bytes);
+    s->hgy = malloc(s->bytes);
+    if (!s->hx || !s->hy || !s->hgx || !s->hgy) {
+        snprintf(e->skip, sizeof e->skip, "out of host memory for 4 arrays of %zu bytes",
+                 s->bytes);
+        return STEP_SKIP;
+    }
+    if (e->dtype == CLMSE_DTYPE_F64) {
+        bench_host_fill_f64(s->hx, s->n, BENCH_SEED_X);
+        bench_host_fill_f64(s->hy, s->n, BENCH_SEED_Y);
+    } else {
+        bench_host_fill_f32(s->hx, s->n, BENCH_SEED_X);
+        bench_host_fill_f32(s->hy, s->n, BENCH_SEED_Y);
+    }
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
+        if ((rc = create_buffer(e, s->bytes, arrays[i])) != STEP_OK)
+            return rc;
+    if ((rc = create_buffer(e, e->elsize, &s->loss)) != STEP_OK ||
+        (rc = create_buffer(e, e->elsize, &s->dot)) != STEP_OK)
+        return rc;
+    /* Some drivers allocate on first use, so an out-of-memory can surface here. */
+    err = clEnqueueWriteBuffer(e->queue, s->x, CL_TRUE, 0, s->bytes, s->hx, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        err = clEnqueueWriteBuffer(e->queue, s->y, CL_TRUE, 0, s->bytes, s->hy, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return fail_cl(e, "clEnqueueWriteBuffer", err);
+
+    if (e->dtype == CLMSE_DTYPE_F64) {
+        if ((st = clmse_tensor_init(&s->tx, s->x, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
+            (st = clmse_tensor_init(&s->ty, s->y, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
+            (st = clmse_tensor_init(&s->tgx, s->gx, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
+            (st = clmse_tensor_init(&s->tgy, s->gy, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
+            (st = clmse_tensor_init(&s->tloss, s->loss, CLMSE_DTYPE_F64, 0, NULL, NULL, 0)))
+            return fail_clmse(e, st, "clmse_tensor_init");
+    }
+    return STEP_OK;
+}
+
+static step bench_size_run(bench_env *e, size_t n, bench_result *r)
+{
+    bench_size s;
+    step rc = STEP_OK;
+    double empty_us = 0.0;
+
+    memset(&s, 0, sizeof s);
+    memset(r, 0, sizeof *r);
+    r->n = s.n = n;
+    s.bytes = n * e->elsize; /* n <= SIZE_MAX / sizeof(double), checked when parsed */
+    e->skip[0] = '\0';
+    e->sizing = 1;
+
+    rc = size_setup(e, &s);
+    for (int op = 0; op < BENCH_OPS && rc == STEP_OK; op++) {
+        for (int m = 0; m < BENCH_EMPTY && rc == STEP_OK; m++)
+            rc = measure(e, &s, (bench_op)op, (bench_method)m, &r->median_us[op][m]);
+        if (rc == STEP_OK && op == BENCH_FORWARD)
+            rc = check_forward(e, &s);
+        if (rc == STEP_OK && op == BENCH_BACKWARD)
+            rc = check_backward(e, &s);
+    }
+    if (rc == STEP_OK)
+        rc = measure(e, &s, BENCH_FORWARD, BENCH_EMPTY, &empty_us);
+    for (int op = 0; op < BENCH_OPS; op++)
+        r->median_us[op][BENCH_EMPTY] = empty_us;
+    r->measured = rc == STEP_OK;
+    size_release(&s);
+    e->sizing = 0;
+    return rc;
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
+
+static void print_table_head(void)
+{
+    printf("\n%10s  %-8s %10s %10s %10s %9s | %6s %6s %7s | %6s %7s %6s\n", "N", "op", "clmse",
+           "host", "clblast", "empty", "clmse", "host", "clblast", "clmse", "clblast", "clmse");
+    printf("%10s  %-8s %10s %10s %10s %9s | %6s %6s %7s | %6s %7s %6s\n", "", "", "(us)", "(us)",
+           "(us)", "(us)", "GB/s", "GB/s", "GB/s", "/host", "/host", "/empty");
+}
+
+static void print_rows(const bench_env *e, const bench_result *r)
+{
+    for (int op = 0; op < BENCH_OPS; op++) {
+        const double *t = r->median_us[op];
+        /* Bytes a call must move: read x and y; the backward and fused also write both. */
+        double bytes = (double)r->n * (double)e->elsize * (op == BENCH_FORWARD ? 2.0 : 4.0);
+        char empty_ratio[16] = "-";
+
+        if (r->n < BENCH_SMALL_N && t[BENCH_EMPTY] > 0)
+            snprintf(empty_ratio, sizeof empty_ratio, "%.2f", t[BENCH_CLMSE] / t[BENCH_EMPTY]);
+        printf("%10zu  %-8s %10.1f %10.1f %10.1f %9.1f | %6.2f %6.2f %7.2f | %6.2f %7.2f %6s\n",
+               r->n, op_names[op], t[BENCH_CLMSE], t[BENCH_HOST], t[BENCH_CLBLAST],
+               t[BENCH_EMPTY], bytes / t[BENCH_CLMSE] / 1e3, bytes / t[BENCH_HOST] / 1e3,
+               bytes / t[BENCH_CLBLAST] / 1e3, t[BENCH_CLMSE] / t[BENCH_HOST],
+               t[BENCH_CLBLAST] / t[BENCH_HOST], empty_ratio);
+    }
+    fflush(stdout);
+}
+
+static void print_results(const bench_env *e, const bench_result *results, size_t count)
+{
+    const char *dtype = e->dtype == CLMSE_DTYPE_F64 ? "f64" : "f32";
+
+    putchar('\n');
+    for (size_t i = 0; i < count; i++)
+        for (int op = 0; op < BENCH_OPS && results[i].measured; op++)
+            for (int m = 0; m < BENCH_METHODS; m++)
+                printf("RESULT op=%s dtype=%s n=%zu method=%s median_us=%.1f\n", op_names[op],
+                       dtype, results[i].n, method_names[m], results[i].median_us[op][m]);
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+static step build_empty_kernel(bench_env *e)
+{
+    const char *source = empty_source;
+    cl_int err = CL_SUCCESS;
+
+    e->empty_program = clCreateProgramWithSource(e->clctx, 1, &source, NULL, &err);
+    if (err != CL_SUCCESS) {
+        e->empty_program = NULL;
+        return fail_cl(e, "clCreateProgramWithSource(empty)", err);
+    }
+    err = clBuildProgram(e->empty_program, 1, &e->device, "", NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char log[2048] = "";
+
+        clGetProgramBuildInfo(e->empty_program, e->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1,
+                              log, NULL);
+        fail_cl(e, "clBuildProgram(empty)", err);
+        fprintf(stderr, "%s\n", log);
+        return STEP_FAIL;
+    }
+    e->empty = clCreateKernel(e->empty_program, "empty", &err);
+    if (err != CL_SUCCESS) {
+        e->empty = NULL;
+        return fail_cl(e, "clCreateKernel(empty)", err);
+    }
+    return STEP_OK;
+}
+
+static int add_size(size_t *sizes, size_t *count, const char *value)
+{
+    size_t n;
+
+    if (cli_parse_count("bench", "--n", value, SIZE_MAX / sizeof(double), &n) != 0)
+        return CLI_EXIT_USAGE;
+    if (*count == BENCH_MAX_SIZES)
+        return cli_usage_error("bench", "at most %d sizes may be given with --n",
+                               BENCH_MAX_SIZES);
+    sizes[(*count)++] = n;
+    return CLI_EXIT_OK;
+}
+
+/* Whether the folder that is to hold `path` lets us create files, so that a plot that could
+ * never be written is refused before the run rather than after it. */
+static int check_plot_path(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 1;
+
+    if (len >= sizeof dir)
+        return cli_usage_error("bench", "the plot's file name '%s' is too long", path);
+    if (!slash)
+        memcpy(dir, ".", 2);
+    else if (len == 0)
+        memcpy(dir, "/", 2);
+    else {
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_usage_error("bench", "cannot write the plot '%s': %s: %s", path, dir,
+                               strerror(errno));
+    return CLI_EXIT_OK;
+}
+
+static int compare_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void print_header(const bench_env *e, const clmse_device_info *info)
+{
+    char date[64] = "unknown";
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (localtime_r(&now, &tm))
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %z", &tm);
+    printf("clmse %s bench\n", clmse_version());
+    printf("device: %u:%u %s (%s)\n", info->platform_index, info->device_index, info->name,
+           info->platform_name);
+    printf("OpenMP threads: %d\n", bench_host_threads());
+    printf("date: %s\n", date);
+    printf("dtype %s, reduction mean; each time is the median of %zu or more runs (%zu below\n"
+           "N = 2^20; more while they take under %.1f s in all) after a warm-up, from the first\n"
+           "enqueue to clFinish, in microseconds\n",
+           clmse_dtype_name(e->dtype), e->repeat, e->repeat * BENCH_SMALL_FACTOR,
+           BENCH_CELL_US / 1e6);
+}
+
+static void print_notes(void)
+{
+    printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also "
+           "write both\ngradients) over its median. CLBlast: forward = axpy + dot, backward = "
+           "axpy + scal (one\ngradient), fused = axpy + dot + scal. The empty kernel's time is "
+           "the launch floor.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    clmse_context_options options = {0};
+    clmse_device_info info;
+    bench_env e;
+    bench_result *results = NULL;
+    size_t sizes[BENCH_MAX_SIZES], count = 0, unique = 0, measured = 0;
+    const char *plot = NULL;
+    clmse_status st;
+    cl_int err;
+    int rc = CLI_EXIT_RUNTIME;
+
+    memset(&e, 0, sizeof e);
+    e.dtype = CLMSE_DTYPE_F32;
+    e.repeat = BENCH_DEFAULT_REPEAT;
+    for (int i = 1; i < argc; i++) {
+        const char *value;
+
+        if (cli_is_help(argv[i])) {
+            bench_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (cli_option_value(argc, argv, &i, "--device", &value)) {
+            if (!value)
+                return cli_usage_error("bench", "option '--device' needs a value");
+            options.device = value;
+        } else if (cli_option_value(argc, argv, &i, "--n", &value)) {
+            if (add_size(sizes, &count, value) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+        } else if (cli_option_value(argc, argv, &i, "--repeat", &value)) {
+            if (cli_parse_count("bench", "--repeat", value, BENCH_MAX_REPEAT, &e.repeat) != 0)
+                return CLI_EXIT_USAGE;
+        } else if (cli_option_value(argc, argv, &i, "--dtype", &value)) {
+            if (value && strcmp(value, "f32") == 0)
+                e.dtype = CLMSE_DTYPE_F32;
+            else if (value && strcmp(value, "f64") == 0)
+                e.dtype = CLMSE_DTYPE_F64;
+            else
+                return cli_usage_error("bench", "option '--dtype' needs f32 or f64, not '%s'",
+                                       value ? value : "");
+        } else if (cli_option_value(argc, argv, &i, "--plot", &value)) {
+            if (!value || !value[0])
+                return cli_usage_error("bench", "option '--plot' needs a file name");
+            if (check_plot_path(value) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            plot = value;
+        } else {
+            return cli_unknown_argument("bench", argv[i]);
+        }
+    }
+    if (count == 0) {
+        count = sizeof default_sizes / sizeof default_sizes[0];
+        memcpy(sizes, default_sizes, sizeof default_sizes);
+    }
+    /* Increasing order, each size once: the table and the plot read left to right. */
+    qsort(sizes, count, sizeof sizes[0], compare_size);
+    for (size_t i = 0; i < count; i++)
+        if (unique == 0 || sizes[i] != sizes[unique - 1])
+            sizes[unique++] = sizes[i];
+    count = unique;
+    e.elsize = clmse_dtype_size(e.dtype);
+
+    st = clmse_context_create(&options, &e.ctx);
+    if (st != CLMSE_SUCCESS) {
+        const char *details = clmse_context_last_error(NULL);
+
+        fprintf(stderr, "clmse bench: %s: %s\n", clmse_status_string(st),
+                details[0] ? details : "clmse_context_create");
+        /* A malformed --device is the command line's fault; one from CLMSE_DEVICE is not. */
+        if (st == CLMSE_ERROR_INVALID_DEVICE_SPEC && options.device && options.device[0])
+            return CLI_EXIT_USAGE;
+        return CLI_EXIT_RUNTIME;
+    }
+    if ((st = clmse_context_get_cl(e.ctx, &e.clctx, &e.device, &e.queue)) != CLMSE_SUCCESS ||
+        (st = clmse_context_device_info(e.ctx, &info)) != CLMSE_SUCCESS) {
+        fail_clmse(&e, st, "clmse_context_device_info");
+        goto cleanup;
+    }
+    if (e.dtype == CLMSE_DTYPE_F64 && !info.has_fp64) {
+        fprintf(stderr, "clmse bench: %s: %s has no fp64, so --dtype f64 cannot run on it\n",
+                clmse_status_string(CLMSE_ERROR_UNSUPPORTED_DTYPE), info.name);
+        goto cleanup;
+    }
+    err = clGetDeviceInfo(e.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof e.max_alloc,
+                          &e.max_alloc, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(e.device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof e.global_mem,
+                              &e.global_mem, NULL);
+    if (err != CL_SUCCESS) {
+        fail_cl(&e, "clGetDeviceInfo", err);
+        goto cleanup;
+    }
+    e.max_runs = e.repeat * BENCH_SMALL_FACTOR;
+    if (e.max_runs < BENCH_MAX_RUNS)
+        e.max_runs = BENCH_MAX_RUNS;
+    e.times_us = malloc(e.max_runs * sizeof *e.times_us);
+    results = calloc(count, sizeof *results);
+    if (!e.times_us || !results) {
+        fprintf(stderr, "clmse bench: %s\n", clmse_status_string(CLMSE_ERROR_OUT_OF_HOST_MEMORY));
+        goto cleanup;
+    }
+    if (build_empty_kernel(&e) != STEP_OK)
+        goto cleanup;
+
+    print_header(&e, &info);
+    print_table_head();
+    fflush(stdout);
+    for (size_t i = 0; i < count; i++) {
+        step srs = bench_size_run(&e, sizes[i], &results[i]);
+
+        if (srs == STEP_FAIL)
+            goto cleanup;
+        if (srs == STEP_SKIP) {
+            printf("%10zu  skipped: %s\n", sizes[i], e.skip);
+            fflush(stdout);
+            continue;
+        }
+        measured++;
+        print_rows(&e, &results[i]);
+    }
+    print_notes();
+    print_results(&e, results, count);
+    fflush(stdout);
+
+    rc = CLI_EXIT_OK;
+    if (plot && measured > 0) {
+        char title[CLMSE_INFO_STRING + 64], why[512];
+
+        snprintf(title, sizeof title, "clmse bench: MSELoss (mean), %s, %s",
+                 clmse_dtype_name(e.dtype), info.name);
+        if (bench_plot_png(plot, title, results, count, why, sizeof why) != 0) {
+            fprintf(stderr, "clmse bench: cannot write the plot: %s\n", why);
+            rc = CLI_EXIT_RUNTIME;
+        } else {
+            printf("plot written to %s\n", plot);
+        }
+    } else if (plot) {
+        fprintf(stderr, "clmse bench: no size could be measured, so no plot was written\n");
+    }
+    if (e.mismatch) {
+        fprintf(stderr, "clmse bench: some results disagree with the host loop; the timings "
+                "may not measure the intended work\n");
+        rc = CLI_EXIT_RUNTIME;
+    }
+
+cleanup:
+    if (e.empty)
+        clReleaseKernel(e.empty);
+    if (e.empty_program)
+        clReleaseProgram(e.empty_program);
+    /* CLBlast keeps the programs it built for this context until asked to let them go. */
+    CLBlastClearCache();
+    clmse_context_release(e.ctx);
+    free(e.times_us);
+    free(results);
+    return rc;
+}
