@@ -1001,12 +1001,13 @@ START_TEST(test_same_dtype)
 }
 END_TEST
 
-/* Input dtype, target dtype. bfloat16 with float64 is left to test_round_once_from_double. */
+/* Input dtype, target dtype. */
 static const clmse_dtype k_mixed[][2] = {
     {CLMSE_DTYPE_F16, CLMSE_DTYPE_F32},  {CLMSE_DTYPE_F32, CLMSE_DTYPE_F16},
     {CLMSE_DTYPE_BF16, CLMSE_DTYPE_F32}, {CLMSE_DTYPE_BF16, CLMSE_DTYPE_F16},
     {CLMSE_DTYPE_F32, CLMSE_DTYPE_F64},  {CLMSE_DTYPE_F64, CLMSE_DTYPE_F32},
     {CLMSE_DTYPE_F16, CLMSE_DTYPE_F64},  {CLMSE_DTYPE_F64, CLMSE_DTYPE_F16},
+    {CLMSE_DTYPE_BF16, CLMSE_DTYPE_F64}, {CLMSE_DTYPE_F64, CLMSE_DTYPE_BF16},
 };
 #define N_MIXED ((int)(sizeof k_mixed / sizeof k_mixed[0]))
 
@@ -1081,16 +1082,26 @@ END_TEST
 
 START_TEST(test_round_once_from_double)
 {
-    /* SUSPECTED LIBRARY BUG if this fails (see the report): a float16 / bfloat16 gradient of a
-     * float64-promoted pair must be rounded once from the double value (clmse.h: "rounded
-     * once"); rounding to float first turns an above-tie value into an exact tie.
-     * x = 1 (narrow), y = -(2^-k + 2^-m) (f64), 'none' with g = 0.5:
-     * grad_input = (2 * (x - y)) * 0.5 = 1 + 2^-k + 2^-m exactly, just above the tie between 1
-     * and its successor, so it must round up. Through float it becomes the tie 1 + 2^-k and
-     * rounds to even (down). _i 0: float16 (k = 11, m = 40); _i 1: bfloat16 (k = 8, m = 30). */
-    const clmse_dtype d = _i ? CLMSE_DTYPE_BF16 : CLMSE_DTYPE_F16;
-    const int k = _i ? 8 : 11, m = _i ? 30 : 40;
-    const double xv = 1.0, yv = -(th_pow2(-k) + th_pow2(-m)), gv = 0.5;
+    /* A float16 / bfloat16 gradient of a float64-promoted pair must be rounded once from the
+     * double value (clmse.h: "rounded once"); rounding to float first would turn these
+     * above-tie values into exact ties, which then round to even (down).
+     * x = base (narrow), y = -(2^-k + 2^-m) (f64), 'none' with g = 0.5: grad_input =
+     * (2 * (x - y)) * 0.5 = base + 2^-k + 2^-m exactly, just above the tie between base and its
+     * successor, so it must round up. */
+    static const struct {
+        clmse_dtype d;
+        double base;
+        int k, m;
+    } cases[4] = {
+        {CLMSE_DTYPE_F16, 1.0, 11, 40},   /* normal: tie 1 + 2^-11 */
+        {CLMSE_DTYPE_BF16, 1.0, 8, 30},   /* normal: tie 1 + 2^-8 */
+        {CLMSE_DTYPE_F16, 0.0, 25, 60},   /* subnormal: tie 2^-25, half the smallest */
+        {CLMSE_DTYPE_BF16, 0.0, 134, 160}, /* subnormal: tie 2^-134 */
+    };
+    const clmse_dtype d = cases[_i].d;
+    const double xv = cases[_i].base, gv = 0.5;
+    const double yv = -(th_pow2(-cases[_i].k) + th_pow2(-cases[_i].m));
+    const double v = xv - yv; /* exact */
     const size_t s[1] = {1};
     const layout l = c_order(1, s, 0);
     dt *x = dt_make(d, &l, &xv, BUF_DEVICE), *y = dt_make(CLMSE_DTYPE_F64, &l, &yv, BUF_DEVICE);
@@ -1102,8 +1113,7 @@ START_TEST(test_round_once_from_double)
     CHECK_OK(g_ctx, clmse_mse(g_ctx, &a, 0, NULL, &ev));
     finish_event(ev);
     unsigned char *got = dt_read(gx);
-    const uint64_t want = encode(d, 1.0 + th_pow2(-k) + th_pow2(-m));
-    const uint64_t via_float = encode(d, (double)(float)(1.0 + th_pow2(-k) + th_pow2(-m)));
+    const uint64_t want = encode(d, v), via_float = encode(d, (double)(float)v);
     ck_assert_uint_ne(want, via_float); /* the case really separates the two */
     ck_assert_msg(load_el(got, d, 0) == want,
                   "%s grad_input of a float64 pair = %#x, want %#x (%#x is rounding through "
@@ -1604,7 +1614,7 @@ Suite *make_tensor_mse_suite(void)
     tcase_add_loop_test(tc, test_half_explicit, 0, 2);
     tc = th_device_tcase(s, "round_once_from_double");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, test_round_once_from_double, 0, 2);
+    tcase_add_loop_test(tc, test_round_once_from_double, 0, 4);
     tc = th_device_tcase(s, "edge");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_empty);
