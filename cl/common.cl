@@ -157,25 +157,6 @@ acc_t acc_merge(acc_t a, acc_t b)
 /* Once the sum is Inf or NaN its error terms are meaningless (Inf - Inf): keep the sum. */
 res_t acc_sum(acc_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
 #if CLMSE_ACC_KIND == 2
-typedef struct {
-    double8 s, c;
-} acc8_t;
-#define ACC8_ZERO ((acc8_t){(double8)(0.0), (double8)(0.0)})
-acc8_t acc8_add(acc8_t a, double8 t)
-{
-    const double8 s = a.s + t;
-    const double8 e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
-    a.c += e;
-    a.s = s;
-    return a;
-}
-acc_t acc8_lane(acc8_t a, int k)
-{
-    double s[8], c[8];
-    vstore8(a.s, 0, s);
-    vstore8(a.c, 0, c);
-    return (double2)(s[k], c[k]);
-}
 /* (sum + compensation) / n with one rounding in practice: the quotient of the sum, corrected by
  * the exact remainder (fma) plus the compensation. n < 2^53 converts exactly. */
 res_t acc_mean(acc_t a, ulong n)
@@ -200,26 +181,33 @@ res_t acc_mean(acc_t a, ulong n)
     const float r = fma(-q, nh, s) - q * nl;
     return q + r / nh;
 }
+#endif
+
+/* Eight lanes of Neumaier pairs for the contiguous kernels' vector loops. */
+#if CLMSE_ACC_KIND == 2
+typedef double8 lane8_t;
+#else
+typedef float8 lane8_t;
+#endif
 typedef struct {
-    float8 s, c;
+    lane8_t s, c;
 } acc8_t;
-#define ACC8_ZERO ((acc8_t){(float8)(0.0f), (float8)(0.0f)})
-acc8_t acc8_add(acc8_t a, float8 t)
+#define ACC8_ZERO ((acc8_t){(lane8_t)(0), (lane8_t)(0)})
+acc8_t acc8_add(acc8_t a, lane8_t t)
 {
-    const float8 s = a.s + t;
-    const float8 e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
+    const lane8_t s = a.s + t;
+    const lane8_t e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
     a.c += e;
     a.s = s;
     return a;
 }
 acc_t acc8_lane(acc8_t a, int k)
 {
-    float s[8], c[8];
+    scalar_acc_t s[8], c[8];
     vstore8(a.s, 0, s);
     vstore8(a.c, 0, c);
-    return (float2)(s[k], c[k]);
+    return (acc_t)(s[k], c[k]);
 }
-#endif
 #endif
 
 /* Folds the eight lanes in a fixed order, so the result never depends on the compiler. */

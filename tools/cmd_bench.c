@@ -114,25 +114,6 @@ static void bench_usage(FILE *out)
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-static const char *cl_error_name(cl_int err)
-{
-    switch (err) {
-    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
-        return " (CL_MEM_OBJECT_ALLOCATION_FAILURE)";
-    case CL_OUT_OF_RESOURCES:
-        return " (CL_OUT_OF_RESOURCES)";
-    case CL_OUT_OF_HOST_MEMORY:
-        return " (CL_OUT_OF_HOST_MEMORY)";
-    case CL_INVALID_VALUE:
-        return " (CL_INVALID_VALUE)";
-    case CL_INVALID_BUFFER_SIZE:
-        return " (CL_INVALID_BUFFER_SIZE)";
-    case CL_BUILD_PROGRAM_FAILURE:
-        return " (CL_BUILD_PROGRAM_FAILURE)";
-    default:
-        return "";
-    }
-}
 
 /* Failures that a smaller N would not have: skip the size rather than stop. */
 static int cl_out_of_memory(cl_int err)
@@ -159,11 +140,11 @@ static step fail_cl(bench_env *e, const char *call, cl_int err)
 {
     if (e->sizing && cl_out_of_memory(err)) {
         snprintf(e->skip, sizeof e->skip, "%s returned %d%s", call, (int)err,
-                 cl_error_name(err));
+                 cli_cl_error_name(err));
         return STEP_SKIP;
     }
     fprintf(stderr, "clmse bench: %s: %s returned %d%s\n",
-            clmse_status_string(CLMSE_ERROR_OPENCL), call, (int)err, cl_error_name(err));
+            clmse_status_string(CLMSE_ERROR_OPENCL), call, (int)err, cli_cl_error_name(err));
     return STEP_FAIL;
 }
 
@@ -469,7 +450,7 @@ static step create_buffer(bench_env *e, size_t bytes, cl_mem *out)
     *out = NULL;
     if (cl_out_of_memory(err)) {
         snprintf(e->skip, sizeof e->skip, "clCreateBuffer(%zu bytes) returned %d%s", bytes,
-                 (int)err, cl_error_name(err));
+                 (int)err, cli_cl_error_name(err));
         return STEP_SKIP;
     }
     return fail_cl(e, "clCreateBuffer", err);

@@ -73,29 +73,12 @@ static int report(clmse_status st, const clmse_context *ctx, const char *what)
     return CLI_EXIT_RUNTIME;
 }
 
-static const char *cl_error_name(cl_int err)
-{
-    switch (err) {
-    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
-        return " (CL_MEM_OBJECT_ALLOCATION_FAILURE)";
-    case CL_OUT_OF_RESOURCES:
-        return " (CL_OUT_OF_RESOURCES)";
-    case CL_OUT_OF_HOST_MEMORY:
-        return " (CL_OUT_OF_HOST_MEMORY)";
-    case CL_INVALID_VALUE:
-        return " (CL_INVALID_VALUE)";
-    case CL_INVALID_BUFFER_SIZE:
-        return " (CL_INVALID_BUFFER_SIZE)";
-    default:
-        return "";
-    }
-}
 
 /* Our own OpenCL calls have no clmse status; report them in the same shape. */
 static int report_cl(const char *call, cl_int err)
 {
     fprintf(stderr, "clmse demo: %s: %s returned %d%s\n", clmse_status_string(CLMSE_ERROR_OPENCL),
-            call, (int)err, cl_error_name(err));
+            call, (int)err, cli_cl_error_name(err));
     return CLI_EXIT_RUNTIME;
 }
 
@@ -364,7 +347,7 @@ static int run_timing(const clmse_context_options *options, size_t n, size_t rep
         b.grad_target = clCreateBuffer(clctx, CL_MEM_WRITE_ONLY, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
         fprintf(stderr, "clmse demo: %s: clCreateBuffer(%zu bytes) returned %d%s\n",
-                clmse_status_string(CLMSE_ERROR_OPENCL), bytes, (int)err, cl_error_name(err));
+                clmse_status_string(CLMSE_ERROR_OPENCL), bytes, (int)err, cli_cl_error_name(err));
         goto cleanup;
     }
     if (bench_upload(&b, queue, n, &reference) != CLI_EXIT_OK)

@@ -77,3 +77,23 @@ int cli_unknown_argument(const char *cmd, const char *arg)
         return cli_usage_error(cmd, "unknown option '%s'", arg);
     return cli_usage_error(cmd, "unexpected argument '%s'", arg);
 }
+
+const char *cli_cl_error_name(cl_int err)
+{
+    switch (err) {
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
+        return " (CL_MEM_OBJECT_ALLOCATION_FAILURE)";
+    case CL_OUT_OF_RESOURCES:
+        return " (CL_OUT_OF_RESOURCES)";
+    case CL_OUT_OF_HOST_MEMORY:
+        return " (CL_OUT_OF_HOST_MEMORY)";
+    case CL_INVALID_VALUE:
+        return " (CL_INVALID_VALUE)";
+    case CL_INVALID_BUFFER_SIZE:
+        return " (CL_INVALID_BUFFER_SIZE)";
+    case CL_BUILD_PROGRAM_FAILURE:
+        return " (CL_BUILD_PROGRAM_FAILURE)";
+    default:
+        return "";
+    }
+}

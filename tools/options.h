@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Command-line parsing helpers shared by the clmse subcommands. */
+/* Command-line parsing and error-naming helpers shared by the clmse subcommands. */
 #ifndef CLMSE_TOOLS_OPTIONS_H
 #define CLMSE_TOOLS_OPTIONS_H
 
 #include <stddef.h>
+
+#include "clmse.h" /* cl_int */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -32,5 +34,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 
 /* cli_usage_error() for an argument nobody claimed: "unknown option" or "unexpected argument". */
 int cli_unknown_argument(const char *cmd, const char *arg);
+
+/* " (CL_NAME)" for the OpenCL errors the tool's own buffer and program calls may meet, else "". */
+const char *cli_cl_error_name(cl_int err);
 
 #endif /* CLMSE_TOOLS_OPTIONS_H */
