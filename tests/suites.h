@@ -17,5 +17,6 @@ Suite *make_mse_suite(void);
 Suite *make_errors_suite(void);
 Suite *make_clblast_suite(void);
 Suite *make_tensor_mse_suite(void);
+Suite *make_stress_suite(void);
 
 #endif /* CLMSE_TESTS_SUITES_H */
