@@ -58,6 +58,7 @@ int main(void)
     srunner_add_suite(sr, make_clblast_suite());
     srunner_add_suite(sr, make_tensor_mse_suite());
     srunner_add_suite(sr, make_stress_suite());
+    srunner_add_suite(sr, make_lifecycle_suite());
     srunner_run_all(sr, CK_ENV);
     int run = srunner_ntests_run(sr);
     int failed = srunner_ntests_failed(sr);

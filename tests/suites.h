@@ -18,5 +18,6 @@ Suite *make_errors_suite(void);
 Suite *make_clblast_suite(void);
 Suite *make_tensor_mse_suite(void);
 Suite *make_stress_suite(void);
+Suite *make_lifecycle_suite(void);
 
 #endif /* CLMSE_TESTS_SUITES_H */
