@@ -3,7 +3,8 @@
 # One command from a fresh Debian 12 machine to a working clmse:
 #   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
 #   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
-#                              check the installed package and the .deb, then build with
+#                              run the host tests under valgrind, check the installed
+#                              package and the .deb, then build with
 #                              ASan + UBSan and run every test again
 set -euo pipefail
 
@@ -22,7 +23,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
     libclblast-dev check)
 # Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch.
-test_packages=(python3-numpy python3-torch)
+test_packages=(python3-numpy python3-torch valgrind)
 
 # install_missing PACKAGE...
 install_missing() {
@@ -70,6 +71,11 @@ demo)
 test)
     build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
     run_tests "$root/build-ci"
+    # The host-only suites (status, npy, tensor) in one process under memcheck. The device
+    # suites stay with ASan: POCL's LLVM under valgrind is slow and reports its own leaks.
+    echo "== valgrind: host test runner"
+    CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+        "$root/build-ci/tests/clmse_host_tests"
     # Install into a prefix, build the examples with find_package and pkg-config, build the
     # .deb and (as root) install it. Not on the sanitizer build: its library needs ASan's runtime.
     "$root/tools/check_install.sh" "$root/build-ci"
