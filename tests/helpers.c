@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 TCase *th_device_tcase(Suite *s, const char *name)
 {
@@ -268,3 +269,15 @@ float th_half_to_float(uint16_t h) { return (float)th_decode_format(h, 10, 5); }
 uint16_t th_bf16_from_double(double v) { return (uint16_t)th_round_format(v, 7, 8); }
 uint16_t th_bf16_from_float(float f) { return th_bf16_from_double((double)f); }
 float th_bf16_to_float(uint16_t b) { return (float)th_decode_format(b, 7, 8); }
+
+void th_assert_still_pending(cl_event ev)
+{
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    cl_int status = -1;
+    ck_assert_int_eq(clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
+                                    &status, NULL),
+                     CL_SUCCESS);
+    ck_assert_msg(status > CL_COMPLETE, "event status %d before the user event completed",
+                  status);
+}

@@ -64,6 +64,9 @@ void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total);
 void th_buffer_read(clmse_context *ctx, cl_mem buf, size_t total, float *dst, cl_event ev);
 /* Index of the first non-sentinel element in [from, to), or `to` if all are sentinel. */
 size_t th_first_non_sentinel(const float *v, size_t from, size_t to);
+/* Waits long enough for a call that ignored its wait list to finish, then asserts `ev` has
+ * still not completed (the call is gated by a user event not yet set). */
+void th_assert_still_pending(cl_event ev);
 /* Asserts every element of buf (total floats) is still the sentinel. */
 void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total);
 
