@@ -67,8 +67,8 @@ clmse_status clmse__check_floating(clmse_context *ctx, const char *what, clmse_d
 clmse_status clmse_promote_dtypes(clmse_dtype a, clmse_dtype b, clmse_dtype *out)
 {
     CLMSE_CHECK_ARG(NULL, out != NULL, "clmse_promote_dtypes: out is NULL");
-    CLMSE_FORWARD(clmse__check_floating(NULL, "the first dtype", a));
-    CLMSE_FORWARD(clmse__check_floating(NULL, "the second dtype", b));
+    CLMSE_FORWARD(clmse__check_floating(NULL, "clmse_promote_dtypes: the first operand", a));
+    CLMSE_FORWARD(clmse__check_floating(NULL, "clmse_promote_dtypes: the second operand", b));
     if (a == b)
         *out = a;
     else if (a == CLMSE_DTYPE_F64 || b == CLMSE_DTYPE_F64)

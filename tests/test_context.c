@@ -407,6 +407,26 @@ START_TEST(test_adopt_refcounts)
 }
 END_TEST
 
+/* The application may release its handles as soon as clmse has adopted them: clmse's own
+ * references keep the context and queue alive until clmse_context_release. */
+START_TEST(test_adopt_then_app_releases)
+{
+    unsetenv("CLMSE_DEVICE");
+    raw_cl r;
+    raw_open(&r, 0);
+    clmse_context *ctx = NULL;
+    clmse_status st = clmse_context_create_from_cl(r.context, r.device, r.queue, NULL, &ctx);
+    ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s", clmse_status_string(st),
+                  clmse_context_last_error(NULL));
+    raw_close(&r);
+    assert_example_mean(ctx);
+    cl_context c = NULL;
+    ck_assert_int_eq(clmse_context_get_cl(ctx, &c, NULL, NULL), CLMSE_SUCCESS);
+    ck_assert_uint_ge(context_refs(c), 1);
+    clmse_context_release(ctx);
+}
+END_TEST
+
 START_TEST(test_adopt_errors)
 {
     unsetenv("CLMSE_DEVICE");
@@ -691,6 +711,7 @@ Suite *make_context_suite(void)
     tc = th_device_tcase(s, "adopt");
     tcase_add_test(tc, test_adopt_refcounts);
     tcase_add_test(tc, test_adopt_errors);
+    tcase_add_test(tc, test_adopt_then_app_releases);
     tcase_add_test(tc, test_adopt_out_of_order);
     tcase_add_test(tc, test_out_of_order_pipeline);
     tc = th_device_tcase(s, "accumulation");
