@@ -3,9 +3,9 @@
 # One command from a fresh Debian 12 machine to a working clmse:
 #   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
 #   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
-#                              run the host tests under valgrind, check the installed
-#                              package and the .deb, then build with
-#                              ASan + UBSan and run every test again
+#                              run the host tests, the errors suite and the tool under
+#                              valgrind, check the installed package and the .deb, then
+#                              build with ASan + UBSan and run every test again
 set -euo pipefail
 
 mode=${1:-}
@@ -71,11 +71,9 @@ demo)
 test)
     build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
     run_tests "$root/build-ci"
-    # The host-only suites (status, npy, tensor) in one process under memcheck. The device
-    # suites stay with ASan: POCL's LLVM under valgrind is slow and reports its own leaks.
-    echo "== valgrind: host test runner"
-    CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-        "$root/build-ci/tests/clmse_host_tests"
+    # Memcheck over the host suites, the errors suite and the clmse tool. The other device
+    # suites stay with ASan: under valgrind, POCL spends minutes compiling each kernel.
+    "$root/tools/valgrind.sh" "$root/build-ci"
     # Install into a prefix, build the examples with find_package and pkg-config, build the
     # .deb and (as root) install it. Not on the sanitizer build: its library needs ASan's runtime.
     "$root/tools/check_install.sh" "$root/build-ci"
