@@ -77,7 +77,11 @@ extern "C" {
 
 /* ---- status codes ------------------------------------------------------------------------ */
 /* 1xx: the caller's mistake; 2xx: the environment; 3xx: OpenCL and compilation; 9xx: ours.
- * Values never change once released. */
+ * Values never change once released. A failing OpenCL call gives OUT_OF_HOST_MEMORY for
+ * CL_OUT_OF_HOST_MEMORY, OUT_OF_DEVICE_MEMORY for CL_OUT_OF_RESOURCES and
+ * CL_MEM_OBJECT_ALLOCATION_FAILURE, BUILD_FAILED for a failed build, INVALID_ARGUMENT where it
+ * refused the caller's objects, and ERROR_OPENCL otherwise; clmse_context_last_cl_error() has
+ * the raw code. */
 #define CLMSE_STATUS_MAP(X)                                                              \
     X(SUCCESS, 0, "success")                                                             \
     X(ERROR_INVALID_ARGUMENT, 100, "invalid argument")                                   \
@@ -173,14 +177,16 @@ typedef struct clmse_device_info {
  * Counts the devices of every OpenCL platform.
  * @param[out] count  number of devices (0 is not an error when a platform exists).
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_NO_PLATFORM,
- *         CLMSE_ERROR_OPENCL. Messages: clmse_context_last_error(NULL).
+ *         CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
+ *         Messages: clmse_context_last_error(NULL).
  */
 CLMSE_API clmse_status clmse_device_count(size_t *count);
 
 /**
  * Describes the index-th device in platform order (0 <= index < clmse_device_count()).
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, index out of range),
- *         CLMSE_ERROR_NO_PLATFORM, CLMSE_ERROR_OPENCL.
+ *         CLMSE_ERROR_NO_PLATFORM, CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+ *         CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
  */
 CLMSE_API clmse_status clmse_device_get_info(size_t index, clmse_device_info *info);
 
@@ -192,7 +198,7 @@ CLMSE_API clmse_status clmse_device_get_info(size_t index, clmse_device_info *in
  * @param[out] index  index usable with clmse_device_get_info().
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_INVALID_DEVICE_SPEC
  *         (malformed "P:D"), CLMSE_ERROR_NO_DEVICE (nothing matches), CLMSE_ERROR_NO_PLATFORM,
- *         CLMSE_ERROR_OPENCL.
+ *         CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
  */
 CLMSE_API clmse_status clmse_device_select(const char *spec, size_t *index);
 
@@ -214,7 +220,8 @@ typedef struct clmse_context_options {
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_INVALID_DEVICE_SPEC,
  *         CLMSE_ERROR_NO_PLATFORM, CLMSE_ERROR_NO_DEVICE, CLMSE_ERROR_UNSUPPORTED_DEVICE
  *         (CLMSE_ACCUMULATE_DOUBLE without fp64), CLMSE_ERROR_OUT_OF_HOST_MEMORY,
- *         CLMSE_ERROR_OPENCL. The message is in clmse_context_last_error(NULL).
+ *         CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL. The message is in
+ *         clmse_context_last_error(NULL).
  */
 CLMSE_API clmse_status clmse_context_create(const clmse_context_options *options,
                                             clmse_context **out);
@@ -225,7 +232,8 @@ CLMSE_API clmse_status clmse_context_create(const clmse_context_options *options
  * in-order or out-of-order; it must belong to `context` and `device`.
  * @param[in] options  may be NULL; its `device` field must be NULL here.
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL or mismatched objects),
- *         CLMSE_ERROR_UNSUPPORTED_DEVICE, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OPENCL.
+ *         CLMSE_ERROR_UNSUPPORTED_DEVICE, CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+ *         CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
  */
 CLMSE_API clmse_status clmse_context_create_from_cl(cl_context context, cl_device_id device,
                                                     cl_command_queue queue,
@@ -266,7 +274,8 @@ CLMSE_API cl_int clmse_context_last_cl_error(const clmse_context *ctx);
  * Common statuses: CLMSE_SUCCESS, CLMSE_ERROR_INVALID_HANDLE, CLMSE_ERROR_INVALID_ARGUMENT
  * (NULL buffer, wait list inconsistent), CLMSE_ERROR_INVALID_REDUCTION,
  * CLMSE_ERROR_BUFFER_TOO_SMALL, CLMSE_ERROR_SIZE_OVERFLOW, CLMSE_ERROR_BUILD_FAILED,
- * CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
+ * CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
+ * A failed call leaves the context usable: the next call may succeed.
  */
 
 /**
@@ -409,7 +418,7 @@ typedef struct clmse_mse_args {
  *         result of the wrong dtype), CLMSE_ERROR_UNSUPPORTED_DTYPE (f64 without fp64),
  *         CLMSE_ERROR_SHAPE_MISMATCH, CLMSE_ERROR_INVALID_LAYOUT, CLMSE_ERROR_BUFFER_TOO_SMALL
  *         (a view reaches past its buffer), CLMSE_ERROR_SIZE_OVERFLOW, CLMSE_ERROR_BUILD_FAILED,
- *         CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
+ *         CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
  */
 CLMSE_API clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args,
                                  cl_uint num_wait, const cl_event *wait_list, cl_event *event);

@@ -54,11 +54,19 @@ static clmse_status finish_create(cl_context cl_ctx, cl_device_id dev, cl_comman
     ctx->accumulation = acc;
 
     cl_device_fp_config fcfg = 0;
-    if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof(fcfg), &fcfg, NULL) ==
-        CL_SUCCESS)
-        ctx->correct_fp32_div = (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    cl_int err = clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof(fcfg), &fcfg, NULL);
+    if (err != CL_SUCCESS) {
+        st = clmse__cl_fail(NULL, err, "clGetDeviceInfo(CL_DEVICE_SINGLE_FP_CONFIG)");
+        goto fail;
+    }
+    ctx->correct_fp32_div = (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
 
     if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        st = clmse__fail(NULL, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "pthread_mutex_init failed");
+        goto fail;
+    }
+    if (pthread_mutex_init(&ctx->error_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ctx->lock);
         st = clmse__fail(NULL, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "pthread_mutex_init failed");
         goto fail;
     }
@@ -109,10 +117,12 @@ static clmse_status check_adopted(cl_context context, cl_device_id device, cl_co
     cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof(qctx), &qctx, NULL);
     if (err == CL_SUCCESS)
         err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof(qdev), &qdev, NULL);
-    if (err != CL_SUCCESS)
+    if (err == CL_INVALID_COMMAND_QUEUE)
         return clmse__fail(NULL, CLMSE_ERROR_INVALID_ARGUMENT, err,
                            "the queue is not a valid cl_command_queue (%s)",
                            clmse__cl_error_name(err));
+    if (err != CL_SUCCESS) /* the runtime failed, not the caller's queue */
+        return clmse__cl_fail(NULL, err, "clGetCommandQueueInfo");
     CLMSE_CHECK_ARG(NULL, qctx == context, "the queue belongs to another cl_context");
     CLMSE_CHECK_ARG(NULL, qdev == device, "the queue belongs to another cl_device_id");
 
@@ -121,9 +131,11 @@ static clmse_status check_adopted(cl_context context, cl_device_id device, cl_co
     err = clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof(ndev), &ndev, NULL);
     if (err == CL_SUCCESS && ndev <= 64)
         err = clGetContextInfo(context, CL_CONTEXT_DEVICES, sizeof(devs[0]) * ndev, devs, NULL);
-    if (err != CL_SUCCESS)
+    if (err == CL_INVALID_CONTEXT)
         return clmse__fail(NULL, CLMSE_ERROR_INVALID_ARGUMENT, err,
                            "the cl_context is not valid (%s)", clmse__cl_error_name(err));
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(NULL, err, "clGetContextInfo");
     for (cl_uint i = 0; i < ndev && i < 64; i++)
         if (devs[i] == device)
             return CLMSE_SUCCESS;
@@ -176,6 +188,7 @@ void clmse_context_release(clmse_context *ctx)
     clReleaseDevice(ctx->device);
     clReleaseContext(ctx->cl_ctx);
     pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->error_lock);
     free(ctx);
 }
 

@@ -60,13 +60,18 @@ static clmse_status enumerate(device_entry **out, size_t *count)
     return CLMSE_SUCCESS;
 }
 
-static void get_string(cl_device_id dev, cl_device_info what, char *dst)
+/* CL_INVALID_VALUE means the device does not answer the query (too old for it, or a value
+ * longer than our buffer): the field stays empty. Any other error is a real failure. */
+static cl_int optional(cl_int err) { return err == CL_INVALID_VALUE ? CL_SUCCESS : err; }
+
+/* dst is always a valid string, empty unless the query succeeded. */
+static cl_int get_string(cl_device_id dev, cl_device_info what, char *dst)
 {
-    dst[0] = '\0';
-    size_t len = 0;
-    if (clGetDeviceInfo(dev, what, CLMSE_INFO_STRING - 1, dst, &len) != CL_SUCCESS)
+    cl_int err = clGetDeviceInfo(dev, what, CLMSE_INFO_STRING - 1, dst, NULL);
+    if (err != CL_SUCCESS)
         dst[0] = '\0';
     dst[CLMSE_INFO_STRING - 1] = '\0';
+    return optional(err);
 }
 
 static int has_extension(const char *extensions, const char *name)
@@ -87,16 +92,23 @@ clmse_status clmse__device_fill_info(cl_device_id dev, cl_platform_id plat, unsi
     memset(info, 0, sizeof(*info));
     info->platform_index = pi;
     info->device_index = di;
-    if (clGetPlatformInfo(plat, CL_PLATFORM_NAME, CLMSE_INFO_STRING - 1, info->platform_name,
-                          NULL) != CL_SUCCESS)
+    cl_int err = clGetPlatformInfo(plat, CL_PLATFORM_NAME, CLMSE_INFO_STRING - 1,
+                                   info->platform_name, NULL);
+    if (err != CL_SUCCESS)
         info->platform_name[0] = '\0';
-    get_string(dev, CL_DEVICE_NAME, info->name);
-    get_string(dev, CL_DEVICE_VENDOR, info->vendor);
-    get_string(dev, CL_DEVICE_VERSION, info->version);
-    get_string(dev, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version);
-    get_string(dev, CL_DRIVER_VERSION, info->driver_version);
-
-    cl_int err = clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof(info->type), &info->type, NULL);
+    if (optional(err) != CL_SUCCESS)
+        return clmse__cl_fail(NULL, err, "clGetPlatformInfo(CL_PLATFORM_NAME)");
+    err = get_string(dev, CL_DEVICE_NAME, info->name);
+    if (err == CL_SUCCESS)
+        err = get_string(dev, CL_DEVICE_VENDOR, info->vendor);
+    if (err == CL_SUCCESS)
+        err = get_string(dev, CL_DEVICE_VERSION, info->version);
+    if (err == CL_SUCCESS)
+        err = get_string(dev, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version);
+    if (err == CL_SUCCESS)
+        err = get_string(dev, CL_DRIVER_VERSION, info->driver_version);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof(info->type), &info->type, NULL);
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof(cl_uint),
                               &info->compute_units, NULL);
@@ -113,21 +125,28 @@ clmse_status clmse__device_fill_info(cl_device_id dev, cl_platform_id plat, unsi
         return clmse__cl_fail(NULL, err, "clGetDeviceInfo");
 
     size_t ext_len = 0;
-    char *ext = NULL;
-    if (clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len) == CL_SUCCESS &&
-        (ext = calloc(ext_len + 1, 1)) != NULL &&
-        clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, ext_len, ext, NULL) == CL_SUCCESS) {
+    err = clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len);
+    char *ext = err == CL_SUCCESS ? calloc(ext_len + 1, 1) : NULL;
+    if (err == CL_SUCCESS && ext == NULL)
+        return clmse__fail(NULL, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
+                           "no memory for the device's extension list");
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, ext_len, ext, NULL);
+    if (err == CL_SUCCESS) {
         info->has_fp64 = has_extension(ext, "cl_khr_fp64");
         info->has_fp16 = has_extension(ext, "cl_khr_fp16");
     }
     free(ext);
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(NULL, err, "clGetDeviceInfo(CL_DEVICE_EXTENSIONS)");
     /* OpenCL 1.2+ devices may report double support only through the FP config. */
     cl_device_fp_config dcfg = 0;
-    if (!info->has_fp64 &&
-        clGetDeviceInfo(dev, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof(dcfg), &dcfg, NULL) ==
-            CL_SUCCESS &&
-        dcfg != 0)
-        info->has_fp64 = 1;
+    if (!info->has_fp64) {
+        err = optional(clGetDeviceInfo(dev, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof(dcfg), &dcfg, NULL));
+        if (err != CL_SUCCESS)
+            return clmse__cl_fail(NULL, err, "clGetDeviceInfo(CL_DEVICE_DOUBLE_FP_CONFIG)");
+        info->has_fp64 = dcfg != 0;
+    }
     return CLMSE_SUCCESS;
 }
 
@@ -185,20 +204,21 @@ static int icase_equal(const char *a, const char *b)
     return strlen(a) == strlen(b) && icase_contains(a, b);
 }
 
-static cl_device_type type_of(cl_device_id dev)
+/* Sets *found to the first device of `type`, or -1. A failed query is an error, not "no":
+ * guessing would silently pick another device. */
+static clmse_status first_of_type(const device_entry *list, size_t n, cl_device_type type,
+                                  long *found)
 {
-    cl_device_type t = 0;
-    if (clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof(t), &t, NULL) != CL_SUCCESS)
-        return 0;
-    return t;
-}
-
-static long first_of_type(const device_entry *list, size_t n, cl_device_type type)
-{
-    for (size_t i = 0; i < n; i++)
-        if (type_of(list[i].device) & type)
-            return (long)i;
-    return -1;
+    *found = -1;
+    for (size_t i = 0; i < n && *found < 0; i++) {
+        cl_device_type t = 0;
+        cl_int err = clGetDeviceInfo(list[i].device, CL_DEVICE_TYPE, sizeof(t), &t, NULL);
+        if (err != CL_SUCCESS)
+            return clmse__cl_fail(NULL, err, "clGetDeviceInfo(CL_DEVICE_TYPE)");
+        if (t & type)
+            *found = (long)i;
+    }
+    return CLMSE_SUCCESS;
 }
 
 /* Picks an index in `list` for `spec`; the message names the spec and what exists. */
@@ -211,9 +231,9 @@ static clmse_status pick(const device_entry *list, size_t n, const char *spec, s
     }
     long found = -1;
     if (spec == NULL || spec[0] == '\0') {
-        found = first_of_type(list, n, CL_DEVICE_TYPE_GPU);
+        CLMSE_FORWARD(first_of_type(list, n, CL_DEVICE_TYPE_GPU, &found));
         if (found < 0)
-            found = first_of_type(list, n, CL_DEVICE_TYPE_ACCELERATOR);
+            CLMSE_FORWARD(first_of_type(list, n, CL_DEVICE_TYPE_ACCELERATOR, &found));
         if (found < 0 && n > 0)
             found = 0;
         if (found < 0)
@@ -231,15 +251,17 @@ static clmse_status pick(const device_entry *list, size_t n, const char *spec, s
             if (list[i].pi == p && list[i].di == d)
                 found = (long)i;
     } else if (icase_equal(spec, "gpu")) {
-        found = first_of_type(list, n, CL_DEVICE_TYPE_GPU);
+        CLMSE_FORWARD(first_of_type(list, n, CL_DEVICE_TYPE_GPU, &found));
     } else if (icase_equal(spec, "cpu")) {
-        found = first_of_type(list, n, CL_DEVICE_TYPE_CPU);
+        CLMSE_FORWARD(first_of_type(list, n, CL_DEVICE_TYPE_CPU, &found));
     } else if (icase_equal(spec, "accelerator")) {
-        found = first_of_type(list, n, CL_DEVICE_TYPE_ACCELERATOR);
+        CLMSE_FORWARD(first_of_type(list, n, CL_DEVICE_TYPE_ACCELERATOR, &found));
     } else {
         for (size_t i = 0; i < n && found < 0; i++) {
             char name[CLMSE_INFO_STRING];
-            get_string(list[i].device, CL_DEVICE_NAME, name);
+            cl_int err = get_string(list[i].device, CL_DEVICE_NAME, name);
+            if (err != CL_SUCCESS)
+                return clmse__cl_fail(NULL, err, "clGetDeviceInfo(CL_DEVICE_NAME)");
             if (icase_contains(name, spec))
                 found = (long)i;
         }
@@ -249,7 +271,7 @@ static clmse_status pick(const device_entry *list, size_t n, const char *spec, s
                     "%s '%s' matches no device; available:", origin, spec);
         for (size_t i = 0; i < n; i++) {
             char name[CLMSE_INFO_STRING], line[CLMSE_INFO_STRING + 32];
-            get_string(list[i].device, CL_DEVICE_NAME, name);
+            get_string(list[i].device, CL_DEVICE_NAME, name); /* a hint: empty will do */
             snprintf(line, sizeof line, " [%u:%u] %s", list[i].pi, list[i].di, name);
             clmse__append_error(NULL, line);
         }
@@ -294,13 +316,12 @@ clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info)
     unsigned pi = (unsigned)-1, di = (unsigned)-1;
     device_entry *list;
     size_t n;
-    if (enumerate(&list, &n) == CLMSE_SUCCESS) {
-        for (size_t i = 0; i < n; i++)
-            if (list[i].device == dev) {
-                pi = list[i].pi;
-                di = list[i].di;
-            }
-        free(list);
-    }
+    CLMSE_FORWARD(enumerate(&list, &n));
+    for (size_t i = 0; i < n; i++)
+        if (list[i].device == dev) {
+            pi = list[i].pi;
+            di = list[i].di;
+        }
+    free(list);
     return clmse__device_fill_info(dev, plat, pi, di, info);
 }

@@ -11,14 +11,23 @@
 static _Thread_local char thread_error[CLMSE__ERROR_CAP];
 static _Thread_local cl_int thread_cl_error;
 
+/* A context's slot is locked while written: threads sharing it may fail at the same time, some
+ * before taking ctx->lock (validation) and some while holding it (enqueueing). */
 static char *error_slot(clmse_context *ctx, cl_int **cl_slot)
 {
     if (ctx != NULL && ctx->magic == CLMSE__CONTEXT_MAGIC) {
+        pthread_mutex_lock(&ctx->error_lock);
         *cl_slot = &ctx->last_cl_error;
         return ctx->last_error;
     }
     *cl_slot = &thread_cl_error;
     return thread_error;
+}
+
+static void error_slot_done(clmse_context *ctx, const char *buf)
+{
+    if (buf != thread_error)
+        pthread_mutex_unlock(&ctx->error_lock);
 }
 
 clmse_status clmse__fail(clmse_context *ctx, clmse_status status, cl_int cl_err, const char *fmt,
@@ -32,6 +41,7 @@ clmse_status clmse__fail(clmse_context *ctx, clmse_status status, cl_int cl_err,
     va_end(ap);
     *cl_slot = cl_err;
     clmse__debug("%s: %s", clmse_status_string(status), buf);
+    error_slot_done(ctx, buf);
     return status;
 }
 
@@ -42,6 +52,7 @@ void clmse__append_error(clmse_context *ctx, const char *text)
     size_t used = strlen(buf);
     if (used + 1 < CLMSE__ERROR_CAP)
         snprintf(buf + used, CLMSE__ERROR_CAP - used, "%s", text);
+    error_slot_done(ctx, buf);
 }
 
 const char *clmse__cl_error_name(cl_int err)

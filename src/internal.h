@@ -68,7 +68,8 @@ struct clmse_context {
     size_t num_programs;
     cl_mem scratch; /* per-group partial sums, grown on demand */
     size_t scratch_size;
-    cl_event last_scratch_use; /* the last command reading scratch: the next writer waits */
+    cl_event last_scratch_use; /* the last command using scratch: the next writer waits */
+    pthread_mutex_t error_lock; /* guards last_error and last_cl_error: calls fail unlocked */
     char last_error[CLMSE__ERROR_CAP];
     cl_int last_cl_error;
 };
@@ -151,6 +152,10 @@ clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source);
 /* Checks that [offset, offset+count) elements of `elem` bytes fit in `buf`. */
 clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf, size_t offset,
                                 size_t count, size_t elem);
+/* Its arithmetic alone, against a buffer of `size` bytes (elem > 0); no OpenCL call, so the
+ * fuzzer (fuzz/fuzz_tensor.c) reaches it. CLMSE_ERROR_SIZE_OVERFLOW or _BUFFER_TOO_SMALL. */
+clmse_status clmse__check_span(clmse_context *ctx, const char *what, size_t size, size_t offset,
+                               size_t count, size_t elem);
 clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes);
 
 /* ---- tensors (tensor.c) ---- */
@@ -178,6 +183,9 @@ cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count);
 clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
                               cl_event extra, cl_event *stack, cl_event **list, cl_uint *count);
 void clmse__wait_list_free(cl_event *list, cl_event *stack);
+/* Records `ev` (retained) as the last command using scratch. A pass that writes partials is
+ * one too: should its epilogue fail to enqueue, the next writer must still wait for it. */
+void clmse__scratch_use(clmse_context *ctx, cl_event ev);
 /* Enqueues clmse_reduce_final of `p` folding `groups` partials into out[oo] and records it as
  * the scratch buffer's last reader. */
 clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, cl_uint groups,

@@ -142,7 +142,17 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
     clmse__wait_list_free(list, stack);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_pass)");
+    if (partials)
+        clmse__scratch_use(ctx, *done);
     return CLMSE_SUCCESS;
+}
+
+void clmse__scratch_use(clmse_context *ctx, cl_event ev)
+{
+    clRetainEvent(ev);
+    if (ctx->last_scratch_use)
+        clReleaseEvent(ctx->last_scratch_use);
+    ctx->last_scratch_use = ev;
 }
 
 clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, cl_uint groups,
@@ -163,10 +173,7 @@ clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, c
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &size, &size, num_wait, wait, done);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_reduce_final)");
-    if (ctx->last_scratch_use)
-        clReleaseEvent(ctx->last_scratch_use);
-    clRetainEvent(*done);
-    ctx->last_scratch_use = *done;
+    clmse__scratch_use(ctx, *done);
     return CLMSE_SUCCESS;
 }
 

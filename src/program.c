@@ -173,14 +173,16 @@ cleanup:
 }
 
 /* The largest work-group a built kernel accepts on this device (register pressure may make it
- * smaller than the device maximum). */
-static size_t kernel_wg_limit(clmse_context *ctx, cl_kernel k)
+ * smaller than the device maximum). A failed query is an error: read as a limit of 0 it would
+ * shrink the plan for good, or blame the device. */
+static clmse_status kernel_wg_limit(clmse_context *ctx, cl_kernel k, size_t *limit)
 {
-    size_t limit = 0;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof(limit), &limit,
-                                 NULL) != CL_SUCCESS)
-        return 0;
-    return limit;
+    *limit = 0;
+    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                          sizeof(*limit), limit, NULL);
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)");
+    return CLMSE_SUCCESS;
 }
 
 static void program_release(clmse__program *p)
@@ -209,13 +211,20 @@ clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *ke
             return clmse__fail(ctx, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "program cache is full");
         clmse__program *p = &ctx->programs[ctx->num_programs];
         CLMSE_FORWARD(build(ctx, key, &plan, options, p));
-        size_t pass_limit = SIZE_MAX;
-        for (int k = 0; k < CLMSE__MAX_KERNELS; k++)
+        size_t pass_limit = SIZE_MAX, final_limit = 0;
+        clmse_status st = CLMSE_SUCCESS;
+        for (int k = 0; k < CLMSE__MAX_KERNELS && st == CLMSE_SUCCESS; k++)
             if (k != CLMSE__K_FINAL && p->kernels[k] != NULL) {
-                size_t limit = kernel_wg_limit(ctx, p->kernels[k]);
+                size_t limit = 0;
+                st = kernel_wg_limit(ctx, p->kernels[k], &limit);
                 pass_limit = limit < pass_limit ? limit : pass_limit;
             }
-        size_t final_limit = kernel_wg_limit(ctx, p->kernels[CLMSE__K_FINAL]);
+        if (st == CLMSE_SUCCESS)
+            st = kernel_wg_limit(ctx, p->kernels[CLMSE__K_FINAL], &final_limit);
+        if (st != CLMSE_SUCCESS) {
+            program_release(p);
+            return st;
+        }
         if (pass_limit >= plan.wg && final_limit >= plan.final_wg) {
             ctx->num_programs++;
             *out = p;

@@ -311,6 +311,8 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     clmse__wait_list_free(list, stack);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_nd_pass)");
+    if (partials)
+        clmse__scratch_use(ctx, *done);
     return CLMSE_SUCCESS;
 }
 

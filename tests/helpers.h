@@ -18,6 +18,14 @@
 /* A tcase with TH_DEVICE_TIMEOUT, already added to `s`. */
 TCase *th_device_tcase(Suite *s, const char *name);
 
+/* ---- device runners ---- */
+/* Called first in a device runner's main: looks for a device in a child process. Returns -1 to
+ * go on, or main's exit code: 77 (none: a CTest skip) or EXIT_FAILURE (none, but
+ * CLMSE_REQUIRE_DEVICE=1). */
+int th_device_gate(void);
+/* Runs sr's suites with CK_ENV and frees it; main's exit code, a failure when no test ran. */
+int th_run_suites(SRunner *sr, const char *runner);
+
 /* ---- data ---- */
 typedef struct th_rng {
     uint64_t state;

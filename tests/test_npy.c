@@ -711,6 +711,73 @@ START_TEST(test_writer_refuses)
 }
 END_TEST
 
+/* The stream entry points (the fuzzer's): an image in memory read with its size known and
+ * unknown (a pipe's case), whole and one byte short. */
+START_TEST(test_streams)
+{
+    const double v[3] = {1.0, -0.0, 2.5};
+    const size_t shape[1] = {3};
+    char err[ERR_LEN] = "", *buf = NULL;
+    size_t len = 0;
+    npy_array w, r;
+    npy_status st;
+    FILE *f;
+
+    fill_array(&w, CLMSE_DTYPE_F64, 1, shape, (void *)v);
+    f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(npy_write_stream(f, &w, err, sizeof err), NPY_OK);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_uint_eq(len, 128 + sizeof v); /* the 69-byte preamble and dict pad to 128 */
+    for (int known = 0; known < 2; known++)
+        for (size_t cut = 0; cut < 2; cut++) {
+            const size_t n = len - cut;
+
+            f = fmemopen(buf, n, "rb");
+            ck_assert_ptr_nonnull(f);
+            st = npy_read_stream(f, known ? (uintmax_t)n : NPY_SIZE_UNKNOWN, &r, err,
+                                 sizeof err);
+            fclose(f);
+            if (cut) {
+                ck_assert_msg(st == NPY_ERR_TRUNCATED_DATA, "known %d: %d %s", known, st, err);
+                ck_assert_ptr_null(r.data);
+                continue;
+            }
+            ck_assert_msg(st == NPY_OK, "known %d: %s", known, err);
+            ck_assert_uint_eq(r.count, 3);
+            ck_assert_int_eq(r.trailing, 0);
+            ck_assert_mem_eq(r.data, v, sizeof v);
+            npy_free(&r);
+        }
+    ck_assert_int_eq(npy_read_stream(NULL, 0, &r, NULL, 0), NPY_ERR_ARGUMENT);
+    ck_assert_int_eq(npy_write_stream(NULL, &w, NULL, 0), NPY_ERR_ARGUMENT);
+    free(buf);
+}
+END_TEST
+
+/* Regression (fuzz/fuzz_npy.c): the reader takes an empty array whose other sizes multiply
+ * past SIZE_MAX, so the writer must too, wherever the 0 is; it used to refuse (2^40, 2^40, 0). */
+START_TEST(test_write_empty_huge)
+{
+    static const size_t shapes[][3] = {{(size_t)1 << 40, (size_t)1 << 40, 0},
+                                       {0, (size_t)1 << 40, (size_t)1 << 40},
+                                       {(size_t)1 << 40, 0, (size_t)1 << 40}};
+    char err[ERR_LEN] = "";
+    npy_array w, r;
+
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        fill_array(&w, CLMSE_DTYPE_F32, 3, shapes[i], NULL);
+        ck_assert_msg(npy_write_atomic(path_of("eh.npy"), &w, err, sizeof err) == NPY_OK,
+                      "shape %zu: %s", i, err);
+        read_ok(path_of("eh.npy"), &r);
+        ck_assert_uint_eq(r.count, 0);
+        ck_assert_ptr_null(r.data);
+        ck_assert_mem_eq(r.shape, shapes[i], sizeof shapes[i]);
+        npy_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_format_shape)
 {
     const size_t s[8] = {2, 3, 4, 5, 6, 7, 8, 9};
@@ -882,6 +949,8 @@ Suite *make_npy_suite(void)
     tcase_add_test(write, test_header_layout);
     tcase_add_test(write, test_atomic_write);
     tcase_add_test(write, test_writer_refuses);
+    tcase_add_test(write, test_streams);
+    tcase_add_test(write, test_write_empty_huge);
     tcase_add_test(write, test_format_shape);
     suite_add_tcase(s, write);
 

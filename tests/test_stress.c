@@ -220,6 +220,56 @@ END_TEST
 START_TEST(test_per_thread_contexts) { run_stress(0); }
 END_TEST
 
+/* Calls that fail on a shared context record its last error at the same time, some before they
+ * take the context lock (argument checks); ThreadSanitizer builds see any unguarded write. */
+#define FAIL_CALLS 200
+
+typedef struct failing_job {
+    clmse_context *ctx;
+    cl_mem buf;
+    unsigned wrong; /* calls that did not fail as expected */
+} failing_job;
+
+static void *failing_worker(void *arg)
+{
+    failing_job *job = arg;
+    for (int i = 0; i < FAIL_CALLS; i++)
+        if (clmse_mse_forward_f32(job->ctx, (clmse_reduction)7, 1, job->buf, 0, job->buf, 0,
+                                  job->buf, 0, 0, NULL, NULL) != CLMSE_ERROR_INVALID_REDUCTION)
+            job->wrong++;
+    return NULL;
+}
+
+START_TEST(test_shared_context_failures)
+{
+    clmse_context *ctx = th_context_create();
+    cl_context cc = NULL;
+    ck_assert_int_eq(clmse_context_get_cl(ctx, &cc, NULL, NULL), CLMSE_SUCCESS);
+    cl_int err = CL_SUCCESS;
+    cl_mem buf = clCreateBuffer(cc, CL_MEM_READ_WRITE, sizeof(float), NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    failing_job one = {ctx, buf, 0};
+    failing_worker(&one);
+    char want[256];
+    snprintf(want, sizeof want, "%s", clmse_context_last_error(ctx));
+    ck_assert_uint_eq(one.wrong, 0);
+    pthread_t threads[STRESS_THREADS];
+    failing_job jobs[STRESS_THREADS];
+    for (unsigned t = 0; t < STRESS_THREADS; t++) {
+        jobs[t] = (failing_job){ctx, buf, 0};
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, failing_worker, &jobs[t]), 0);
+    }
+    for (unsigned t = 0; t < STRESS_THREADS; t++)
+        pthread_join(threads[t], NULL);
+    for (unsigned t = 0; t < STRESS_THREADS; t++)
+        ck_assert_uint_eq(jobs[t].wrong, 0);
+    /* Every call wrote the single-threaded message: whatever the interleaving, it reads whole. */
+    ck_assert_str_eq(clmse_context_last_error(ctx), want);
+    clReleaseMemObject(buf);
+    clmse_context_release(ctx);
+}
+END_TEST
+
 Suite *make_stress_suite(void)
 {
     Suite *s = suite_create("stress");
@@ -228,5 +278,6 @@ Suite *make_stress_suite(void)
     tcase_set_timeout(tc, 3600);
     tcase_add_test(tc, test_shared_context);
     tcase_add_test(tc, test_per_thread_contexts);
+    tcase_add_test(tc, test_shared_context_failures);
     return s;
 }

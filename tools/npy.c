@@ -441,18 +441,11 @@ static npy_status read_error(FILE *f, char *err, size_t errlen, npy_status trunc
 
 npy_status npy_read(const char *path, npy_array *out, char *err, size_t errlen)
 {
-    npy_array a;
-    FILE *f = NULL;
-    char *header = NULL;
-    unsigned char pre[12];
+    FILE *f;
     struct stat sb;
-    uintmax_t file_size = 0, data_offset;
-    int have_size = 0, swap = 0;
-    size_t n, len_bytes, header_len, bytes = 0;
-    char shape_text[256];
+    uintmax_t size = NPY_SIZE_UNKNOWN;
     npy_status st;
 
-    npy_init(&a);
     npy_init(out);
     if (!path || !out)
         return fail(err, errlen, NPY_ERR_ARGUMENT, "npy_read: NULL argument");
@@ -461,15 +454,35 @@ npy_status npy_read(const char *path, npy_array *out, char *err, size_t errlen)
         return fail(err, errlen, NPY_ERR_OPEN, "cannot open: %s", strerror(errno));
     if (fstat(fileno(f), &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) {
-            st = fail(err, errlen, NPY_ERR_OPEN, "cannot read: it is a directory");
-            goto cleanup;
+            fclose(f);
+            return fail(err, errlen, NPY_ERR_OPEN, "cannot read: it is a directory");
         }
         /* Knowing the size lets a lying header be refused before anything is allocated. */
-        if (S_ISREG(sb.st_mode) && sb.st_size >= 0) {
-            have_size = 1;
-            file_size = (uintmax_t)sb.st_size;
-        }
+        if (S_ISREG(sb.st_mode) && sb.st_size >= 0)
+            size = (uintmax_t)sb.st_size;
     }
+    st = npy_read_stream(f, size, out, err, errlen);
+    fclose(f);
+    return st;
+}
+
+npy_status npy_read_stream(FILE *f, uintmax_t size, npy_array *out, char *err, size_t errlen)
+{
+    npy_array a;
+    char *header = NULL;
+    unsigned char pre[12];
+    const int have_size = size != NPY_SIZE_UNKNOWN;
+    const uintmax_t file_size = have_size ? size : 0;
+    uintmax_t data_offset;
+    int swap = 0;
+    size_t n, len_bytes, header_len, bytes = 0;
+    char shape_text[256];
+    npy_status st;
+
+    npy_init(&a);
+    npy_init(out);
+    if (!f || !out)
+        return fail(err, errlen, NPY_ERR_ARGUMENT, "npy_read_stream: NULL argument");
 
     n = fread(pre, 1, 8, f);
     if (n == 0 && !ferror(f)) {
@@ -588,8 +601,6 @@ npy_status npy_read(const char *path, npy_array *out, char *err, size_t errlen)
 cleanup:
     free(header);
     npy_free(&a);
-    if (f)
-        fclose(f);
     return st;
 }
 
@@ -633,28 +644,34 @@ static int write_le(FILE *f, const void *data, size_t count, size_t itemsize)
     return 1;
 }
 
-npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen,
-                          char *err, size_t errlen)
-{
-    /* The dict is at most ~300 bytes at rank 8; the space for padding to NPY_ALIGN is added. */
-    char header[512 + NPY_ALIGN], shape_text[256];
+/* A validated array's preamble and padded header, ready to be written before its data. */
+typedef struct npy_image {
     unsigned char pre[12];
+    /* The dict is at most ~300 bytes at rank 8; the space for padding to NPY_ALIGN is added. */
+    char header[512 + NPY_ALIGN];
+    size_t pre_len, header_len, count, itemsize;
+} npy_image;
+
+static npy_status build_image(const npy_array *a, npy_image *img, char *err, size_t errlen)
+{
+    char shape_text[256];
     const char *descr;
     size_t itemsize = 0, count = 1, dict_len, header_len, pre_len;
-    int fd = -1, n, saved;
-    FILE *f;
+    int n;
 
-    if (!path || !a || !tmp || tmplen == 0)
-        return fail(err, errlen, NPY_ERR_ARGUMENT, "npy_write_temp: NULL argument");
-    tmp[0] = '\0';
     descr = float_descr(a->dtype, &itemsize);
     if (!descr)
         return fail(err, errlen, NPY_ERR_ARGUMENT, "cannot write dtype %d: only float16, "
                     "float32 and float64 are written", (int)a->dtype);
     if (a->ndim > CLMSE_MAX_NDIM)
         return fail(err, errlen, NPY_ERR_ARGUMENT, "cannot write rank %u", (unsigned)a->ndim);
-    for (uint32_t i = 0; i < a->ndim; i++) {
-        if (a->shape[i] != 0 && count > SIZE_MAX / a->shape[i])
+    /* Counted as the reader counts: a 0 anywhere makes the array empty, whatever the other
+     * sizes multiply to, so that every array it returns can be written back. */
+    for (uint32_t i = 0; i < a->ndim; i++)
+        if (a->shape[i] == 0)
+            count = 0;
+    for (uint32_t i = 0; i < a->ndim && count != 0; i++) {
+        if (count > SIZE_MAX / a->shape[i])
             return fail(err, errlen, NPY_ERR_OVERFLOW, "shape overflows size_t");
         count *= a->shape[i];
     }
@@ -663,22 +680,68 @@ npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_
                     "array count %zu or data do not match its shape", a->count);
 
     npy_format_shape(shape_text, sizeof shape_text, a->ndim, a->shape);
-    n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }",
-                 descr, a->fortran_order ? "True" : "False", shape_text);
-    if (n < 0 || (size_t)n + NPY_ALIGN >= sizeof header)
+    n = snprintf(img->header, sizeof img->header,
+                 "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }", descr,
+                 a->fortran_order ? "True" : "False", shape_text);
+    if (n < 0 || (size_t)n + NPY_ALIGN >= sizeof img->header)
         return fail(err, errlen, NPY_ERR_ARGUMENT, "header too long");
     dict_len = (size_t)n;
     /* Version 1.0 stores the header length in 16 bits; 2.0 only differs in using 32. */
     pre_len = dict_len + 1 + 10 > 65535 ? 12 : 10;
     header_len = dict_len + 1;
     header_len += (NPY_ALIGN - (pre_len + header_len) % NPY_ALIGN) % NPY_ALIGN;
-    memset(header + dict_len, ' ', header_len - 1 - dict_len);
-    header[header_len - 1] = '\n';
-    memcpy(pre, NPY_MAGIC, NPY_MAGIC_LEN);
-    pre[6] = pre_len == 10 ? 1 : 2;
-    pre[7] = 0;
+    memset(img->header + dict_len, ' ', header_len - 1 - dict_len);
+    img->header[header_len - 1] = '\n';
+    memcpy(img->pre, NPY_MAGIC, NPY_MAGIC_LEN);
+    img->pre[6] = pre_len == 10 ? 1 : 2;
+    img->pre[7] = 0;
     for (size_t i = 0; i < pre_len - 8; i++)
-        pre[8 + i] = (unsigned char)(header_len >> (8 * i));
+        img->pre[8 + i] = (unsigned char)(header_len >> (8 * i));
+    img->pre_len = pre_len;
+    img->header_len = header_len;
+    img->count = count;
+    img->itemsize = itemsize;
+    return NPY_OK;
+}
+
+/* Writes the preamble, the header and the data; 0 on a short write. */
+static int write_image(FILE *f, const npy_image *img, const void *data)
+{
+    return fwrite(img->pre, 1, img->pre_len, f) == img->pre_len &&
+           fwrite(img->header, 1, img->header_len, f) == img->header_len &&
+           (img->count == 0 || write_le(f, data, img->count, img->itemsize));
+}
+
+npy_status npy_write_stream(FILE *f, const npy_array *a, char *err, size_t errlen)
+{
+    npy_image img;
+    npy_status st;
+
+    if (!f || !a)
+        return fail(err, errlen, NPY_ERR_ARGUMENT, "npy_write_stream: NULL argument");
+    if ((st = build_image(a, &img, err, errlen)) != NPY_OK)
+        return st;
+    errno = 0;
+    if (!write_image(f, &img, a->data))
+        return fail(err, errlen, NPY_ERR_IO, "write failed: %s",
+                    errno ? strerror(errno) : "short write");
+    return NPY_OK;
+}
+
+npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen,
+                          char *err, size_t errlen)
+{
+    npy_image img;
+    npy_status st;
+    int fd = -1, n, saved;
+    FILE *f;
+
+    if (!path || !a || !tmp || tmplen == 0)
+        return fail(err, errlen, NPY_ERR_ARGUMENT, "npy_write_temp: NULL argument");
+    tmp[0] = '\0';
+    /* Everything is checked before the temporary file exists. */
+    if ((st = build_image(a, &img, err, errlen)) != NPY_OK)
+        return st;
 
     /* O_EXCL: never write through a stale or planted file (or symlink) of the same name. */
     for (int attempt = 0; attempt < NPY_TMP_ATTEMPTS; attempt++) {
@@ -710,8 +773,7 @@ npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_
         return NPY_ERR_IO;
     }
     errno = 0;
-    if (fwrite(pre, 1, pre_len, f) != pre_len || fwrite(header, 1, header_len, f) != header_len ||
-        (count > 0 && !write_le(f, a->data, count, itemsize)) || fflush(f) != 0 ||
+    if (!write_image(f, &img, a->data) || fflush(f) != 0 ||
         (fsync(fileno(f)) != 0 && errno != EINVAL)) {
         saved = errno;
         fclose(f);

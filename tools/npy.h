@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clmse.h" /* clmse_dtype and CLMSE_MAX_NDIM only: npy.c calls no library function */
 
@@ -75,6 +76,17 @@ void npy_free(npy_array *a);
  */
 npy_status npy_read(const char *path, npy_array *out, char *err, size_t errlen);
 
+/* npy_read_stream's `size` for a stream whose length is not known (a pipe). */
+#define NPY_SIZE_UNKNOWN UINTMAX_MAX
+
+/*
+ * npy_read() on an open stream, from its current position; f is left open. `size` is the
+ * number of bytes left in it, or NPY_SIZE_UNKNOWN: a known size refuses a header that claims
+ * more data than there is before allocating, an unknown one finds out by reading. npy_read
+ * passes a regular file's size; the fuzzer (fuzz/fuzz_npy.c) feeds memory through fmemopen().
+ */
+npy_status npy_read_stream(FILE *f, uintmax_t size, npy_array *out, char *err, size_t errlen);
+
 /*
  * Writes `a` as a .npy file: format 1.0 (2.0 when the header exceeds 65535 bytes),
  * little-endian, header padded with spaces to a multiple of 64 bytes ending in '\n'.
@@ -85,6 +97,13 @@ npy_status npy_read(const char *path, npy_array *out, char *err, size_t errlen);
  */
 npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen,
                           char *err, size_t errlen);
+
+/*
+ * Writes `a` as npy_write_temp() formats it to an open stream, without flushing or syncing;
+ * npy_write_temp() checks and formats through the same code.
+ * @return NPY_OK, NPY_ERR_ARGUMENT, NPY_ERR_OVERFLOW, NPY_ERR_IO.
+ */
+npy_status npy_write_stream(FILE *f, const npy_array *a, char *err, size_t errlen);
 
 /* rename(tmp, path): atomic replacement of `path` on POSIX file systems. */
 npy_status npy_commit(const char *tmp, const char *path, char *err, size_t errlen);
