@@ -4,8 +4,9 @@
 #   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
 #   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
 #                              run the host tests, the errors suite and the tool under
-#                              valgrind, check the installed package and the .deb, then
-#                              build with ASan + UBSan and run every test again
+#                              valgrind, check the installed package and the .deb, build
+#                              with ASan + UBSan and run every test again, run the stress
+#                              tests under ThreadSanitizer, and fuzz each libFuzzer target
 set -euo pipefail
 
 mode=${1:-}
@@ -22,8 +23,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
     libclblast-dev check)
-# Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch.
-test_packages=(python3-numpy python3-torch valgrind)
+# Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch; clang and
+# its runtimes build the libFuzzer targets of fuzz/.
+test_packages=(python3-numpy python3-torch valgrind clang libclang-rt-14-dev)
 
 # install_missing PACKAGE...
 install_missing() {
@@ -79,6 +81,14 @@ test)
     "$root/tools/check_install.sh" "$root/build-ci"
     build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCLMSE_WERROR=ON -DCLMSE_SANITIZE=ON
     run_tests "$root/build-asan"
+    # ThreadSanitizer over the thread-stress suite and the shared-context tests.
+    echo "== ThreadSanitizer"
+    "$root/tools/tsan.sh" "$root/build-tsan"
+    # A short burst of each libFuzzer target over its seed corpus (tools/fuzz.sh runs 10^6).
+    echo "== fuzzing"
+    CC=clang build "$root/build-fuzz" -DCLMSE_FUZZ=ON -DBUILD_SHARED_LIBS=OFF \
+        -DCLMSE_BUILD_TESTS=OFF -DCLMSE_BUILD_CLI=OFF -DCLMSE_WERROR=ON
+    ctest --test-dir "$root/build-fuzz" --output-on-failure -L fuzz
     echo "== all tests passed"
     ;;
 esac
