@@ -3,6 +3,7 @@
  * the same with and without a known size, and what parses survives a write and a re-read. */
 #define _POSIX_C_SOURCE 200809L /* fmemopen, open_memstream */
 
+#include "fuzz_check.h"
 #include "npy.h"
 
 #include <math.h>
@@ -10,17 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): it must hold in release builds too, and name the failing condition. */
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
 
 #define ERR_LEN 512
 

@@ -2,21 +2,12 @@
 /* libFuzzer target for tensor descriptor validation: clmse_tensor_init, clmse__tensor_extent,
  * clmse__check_span, clmse_broadcast_shapes and clmse_promote_dtypes against a model of what
  * they must accept, computed apart from the library with the compiler's overflow builtins. */
+#include "fuzz_check.h"
 #include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
 
 /* Ranks up to 10: 9 and 10 must be refused. */
 #define MAX_RANK (CLMSE_MAX_NDIM + 2)

@@ -165,6 +165,15 @@ float th_grad(float scale, float a, float b, float g)
     return r;
 }
 
+cl_device_id th_default_device(void)
+{
+    clmse_context *ctx = th_context_create();
+    cl_device_id dev = NULL;
+    CHECK_OK(ctx, clmse_context_get_cl(ctx, NULL, &dev, NULL));
+    clmse_context_release(ctx);
+    return dev;
+}
+
 clmse_context *th_context_create(void)
 {
     clmse_context *ctx = NULL;

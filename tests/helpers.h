@@ -58,6 +58,15 @@ float th_scale(clmse_reduction reduction, size_t n);
 float th_grad(float scale, float a, float b, float g);
 
 /* ---- OpenCL plumbing (all assert success through Check) ---- */
+/* Asserts that `call` returned CLMSE_SUCCESS, showing the status and the context's message. */
+#define CHECK_OK(ctx, call)                                                                   \
+    do {                                                                                      \
+        clmse_status st_ = (call);                                                            \
+        ck_assert_msg(st_ == CLMSE_SUCCESS, "%s: %s: %s", #call, clmse_status_string(st_),    \
+                      clmse_context_last_error(ctx));                                         \
+    } while (0)
+/* The device clmse_context_create() picks by default (a root device: never released). */
+cl_device_id th_default_device(void);
 clmse_context *th_context_create(void);
 /* Returns NULL only when the device cannot do `acc` (DOUBLE without fp64). */
 clmse_context *th_context_create_acc(clmse_accumulation acc);

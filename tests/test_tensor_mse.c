@@ -10,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK_OK(ctx, call)                                                                   \
-    do {                                                                                      \
-        clmse_status st_ = (call);                                                            \
-        ck_assert_msg(st_ == CLMSE_SUCCESS, "%s: %s: %s", #call, clmse_status_string(st_),    \
-                      clmse_context_last_error(ctx));                                         \
-    } while (0)
-
 enum { TAIL = 3 }; /* guarded elements after every view */
 
 static const clmse_reduction k_reductions[3] = {CLMSE_REDUCTION_NONE, CLMSE_REDUCTION_MEAN,
