@@ -258,7 +258,10 @@ CLMSE_API int clmse_context_accumulation(clmse_context *ctx);
 
 /** Details of the last failure on `ctx` (or, for NULL, of the last context-less failure on
  *  this thread): the step, the OpenCL call, and for build failures the whole build log.
- *  Never NULL; "" when there was none. */
+ *  Never NULL; "" when there was none. The text is the context's own buffer: each failure
+ *  writes a whole message under a lock, but a thread reading it while another thread's call
+ *  on the same context fails may see the newer message, or a mix of the two. Read it right
+ *  after your own failing call, or give each thread its own context. */
 CLMSE_API const char *clmse_context_last_error(const clmse_context *ctx);
 
 /** The raw OpenCL error code behind the last failure (CL_SUCCESS if it was not OpenCL's). */

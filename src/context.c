@@ -127,18 +127,24 @@ static clmse_status check_adopted(cl_context context, cl_device_id device, cl_co
     CLMSE_CHECK_ARG(NULL, qdev == device, "the queue belongs to another cl_device_id");
 
     cl_uint ndev = 0;
-    cl_device_id devs[64];
+    cl_device_id *devs = NULL;
     err = clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof(ndev), &ndev, NULL);
-    if (err == CL_SUCCESS && ndev <= 64)
-        err = clGetContextInfo(context, CL_CONTEXT_DEVICES, sizeof(devs[0]) * ndev, devs, NULL);
+    if (err == CL_SUCCESS && (devs = calloc(ndev ? ndev : 1, sizeof(*devs))) == NULL)
+        return clmse__fail(NULL, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
+                           "no memory for the cl_context's %u devices", ndev);
+    if (err == CL_SUCCESS)
+        err = clGetContextInfo(context, CL_CONTEXT_DEVICES, sizeof(*devs) * ndev, devs, NULL);
+    int member = 0;
+    for (cl_uint i = 0; err == CL_SUCCESS && i < ndev; i++)
+        member |= devs[i] == device;
+    free(devs);
     if (err == CL_INVALID_CONTEXT)
         return clmse__fail(NULL, CLMSE_ERROR_INVALID_ARGUMENT, err,
                            "the cl_context is not valid (%s)", clmse__cl_error_name(err));
     if (err != CL_SUCCESS)
         return clmse__cl_fail(NULL, err, "clGetContextInfo");
-    for (cl_uint i = 0; i < ndev && i < 64; i++)
-        if (devs[i] == device)
-            return CLMSE_SUCCESS;
+    if (member)
+        return CLMSE_SUCCESS;
     return clmse__fail(NULL, CLMSE_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
                        "the cl_device_id is not one of the cl_context's devices");
 }

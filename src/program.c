@@ -108,18 +108,20 @@ static void format_options(const clmse_context *ctx, const clmse__program_key *k
 static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err,
                                  const char *options)
 {
-    clmse__fail(ctx, CLMSE_ERROR_BUILD_FAILED, err,
-                "clBuildProgram for '%s' with options '%s' failed: %s (%d); build log:\n",
-                ctx->info.name, options, clmse__cl_error_name(err), (int)err);
+    /* The log is fetched first so the message is written in one go: another thread failing on
+     * the same context between two writes would splice its message into this one. */
     size_t len = 0;
+    char *log = NULL;
     if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) ==
-        CL_SUCCESS) {
-        char *log = calloc(len + 1, 1);
-        if (log != NULL && clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, len,
-                                                 log, NULL) == CL_SUCCESS)
-            clmse__append_error(ctx, log);
-        free(log);
-    }
+            CL_SUCCESS &&
+        (log = calloc(len + 1, 1)) != NULL &&
+        clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) !=
+            CL_SUCCESS)
+        log[0] = '\0';
+    clmse__fail(ctx, CLMSE_ERROR_BUILD_FAILED, err,
+                "clBuildProgram for '%s' with options '%s' failed: %s (%d); build log:\n%s",
+                ctx->info.name, options, clmse__cl_error_name(err), (int)err, log ? log : "");
+    free(log);
     return CLMSE_ERROR_BUILD_FAILED;
 }
 
