@@ -174,6 +174,33 @@ cl_device_id th_default_device(void)
     return dev;
 }
 
+cl_command_queue th_cl_open(cl_device_id dev, cl_command_queue_properties props,
+                            cl_context *context)
+{
+    cl_int err = CL_SUCCESS;
+    *context = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    cl_command_queue q = clCreateCommandQueue(*context, dev, props, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    return q;
+}
+
+cl_uint th_context_refs(cl_context c)
+{
+    cl_uint n = 0;
+    ck_assert_int_eq(clGetContextInfo(c, CL_CONTEXT_REFERENCE_COUNT, sizeof n, &n, NULL),
+                     CL_SUCCESS);
+    return n;
+}
+
+cl_uint th_queue_refs(cl_command_queue q)
+{
+    cl_uint n = 0;
+    ck_assert_int_eq(clGetCommandQueueInfo(q, CL_QUEUE_REFERENCE_COUNT, sizeof n, &n, NULL),
+                     CL_SUCCESS);
+    return n;
+}
+
 clmse_context *th_context_create(void)
 {
     clmse_context *ctx = NULL;

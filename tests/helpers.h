@@ -67,6 +67,12 @@ float th_grad(float scale, float a, float b, float g);
     } while (0)
 /* The device clmse_context_create() picks by default (a root device: never released). */
 cl_device_id th_default_device(void);
+/* A new cl_context on `dev` alone and a queue on it with `props` (the caller releases both). */
+cl_command_queue th_cl_open(cl_device_id dev, cl_command_queue_properties props,
+                            cl_context *context);
+/* CL_CONTEXT_REFERENCE_COUNT / CL_QUEUE_REFERENCE_COUNT, asserting the query succeeds. */
+cl_uint th_context_refs(cl_context c);
+cl_uint th_queue_refs(cl_command_queue q);
 clmse_context *th_context_create(void);
 /* Returns NULL only when the device cannot do `acc` (DOUBLE without fp64). */
 clmse_context *th_context_create_acc(clmse_accumulation acc);

@@ -86,11 +86,7 @@ static void raw_open(raw_cl *r, cl_command_queue_properties props)
                      CL_SUCCESS);
     ck_assert_str_eq(name, info.name);
 
-    cl_int err = CL_SUCCESS;
-    r->context = clCreateContext(NULL, 1, &r->device, NULL, NULL, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    r->queue = clCreateCommandQueue(r->context, r->device, props, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
+    r->queue = th_cl_open(r->device, props, &r->context);
 }
 
 static void raw_close(raw_cl *r)
@@ -99,31 +95,15 @@ static void raw_close(raw_cl *r)
     ck_assert_int_eq(clReleaseContext(r->context), CL_SUCCESS);
 }
 
-static cl_uint context_refs(cl_context c)
-{
-    cl_uint n = 0;
-    ck_assert_int_eq(clGetContextInfo(c, CL_CONTEXT_REFERENCE_COUNT, sizeof n, &n, NULL),
-                     CL_SUCCESS);
-    return n;
-}
-
-static cl_uint queue_refs(cl_command_queue q)
-{
-    cl_uint n = 0;
-    ck_assert_int_eq(clGetCommandQueueInfo(q, CL_QUEUE_REFERENCE_COUNT, sizeof n, &n, NULL),
-                     CL_SUCCESS);
-    return n;
-}
-
 /* pocl drops the references its finished commands hold from a worker thread, a moment after
  * clFinish returns, so wait (bounded) for the count to settle before calling it a leak. */
 static void assert_refs_settle(cl_context c, cl_uint want_c, cl_command_queue q, cl_uint want_q)
 {
     struct timespec tick = {0, 10 * 1000 * 1000};
-    for (int i = 0; i < 300 && (context_refs(c) != want_c || queue_refs(q) != want_q); i++)
+    for (int i = 0; i < 300 && (th_context_refs(c) != want_c || th_queue_refs(q) != want_q); i++)
         nanosleep(&tick, NULL);
-    ck_assert_uint_eq(context_refs(c), want_c);
-    ck_assert_uint_eq(queue_refs(q), want_q);
+    ck_assert_uint_eq(th_context_refs(c), want_c);
+    ck_assert_uint_eq(th_queue_refs(q), want_q);
 }
 
 /* ==== devices ============================================================================= */
@@ -381,14 +361,14 @@ START_TEST(test_adopt_refcounts)
     unsetenv("CLMSE_DEVICE");
     raw_cl r;
     raw_open(&r, 0);
-    cl_uint c0 = context_refs(r.context), q0 = queue_refs(r.queue);
+    cl_uint c0 = th_context_refs(r.context), q0 = th_queue_refs(r.queue);
 
     clmse_context *ctx = NULL;
     clmse_status st = clmse_context_create_from_cl(r.context, r.device, r.queue, NULL, &ctx);
     ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s", clmse_status_string(st),
                   clmse_context_last_error(NULL));
-    ck_assert_uint_eq(context_refs(r.context), c0 + 1);
-    ck_assert_uint_eq(queue_refs(r.queue), q0 + 1);
+    ck_assert_uint_eq(th_context_refs(r.context), c0 + 1);
+    ck_assert_uint_eq(th_queue_refs(r.queue), q0 + 1);
 
     cl_context c = NULL;
     cl_device_id d = NULL;
@@ -422,7 +402,7 @@ START_TEST(test_adopt_then_app_releases)
     assert_example_mean(ctx);
     cl_context c = NULL;
     ck_assert_int_eq(clmse_context_get_cl(ctx, &c, NULL, NULL), CLMSE_SUCCESS);
-    ck_assert_uint_ge(context_refs(c), 1);
+    ck_assert_uint_ge(th_context_refs(c), 1);
     clmse_context_release(ctx);
 }
 END_TEST
@@ -437,7 +417,7 @@ START_TEST(test_adopt_errors)
     ck_assert_int_eq(err, CL_SUCCESS);
     cl_command_queue foreign_q = clCreateCommandQueue(other, r.device, 0, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
-    cl_uint c0 = context_refs(r.context), q0 = queue_refs(r.queue);
+    cl_uint c0 = th_context_refs(r.context), q0 = th_queue_refs(r.queue);
 
     clmse_context *ctx = NOT_NULL_CTX;
     ck_assert_int_eq(clmse_context_create_from_cl(r.context, r.device, foreign_q, NULL, &ctx),
@@ -475,8 +455,8 @@ START_TEST(test_adopt_errors)
     ck_assert_ptr_null(ctx);
 
     /* A refused adoption must not keep references. */
-    ck_assert_uint_eq(context_refs(r.context), c0);
-    ck_assert_uint_eq(queue_refs(r.queue), q0);
+    ck_assert_uint_eq(th_context_refs(r.context), c0);
+    ck_assert_uint_eq(th_queue_refs(r.queue), q0);
 
     ck_assert_int_eq(clReleaseCommandQueue(foreign_q), CL_SUCCESS);
     ck_assert_int_eq(clReleaseContext(other), CL_SUCCESS);

@@ -659,18 +659,6 @@ static void sweep_devices(unsigned long *points)
     }
 }
 
-static cl_uint refcount(cl_context c, cl_command_queue q)
-{
-    cl_uint n = 0;
-    if (q)
-        ck_assert_int_eq(clGetCommandQueueInfo(q, CL_QUEUE_REFERENCE_COUNT, sizeof n, &n, NULL),
-                         CL_SUCCESS);
-    else
-        ck_assert_int_eq(clGetContextInfo(c, CL_CONTEXT_REFERENCE_COUNT, sizeof n, &n, NULL),
-                         CL_SUCCESS);
-    return n;
-}
-
 /* clmse_context_create_from_cl on the test's own cl_context and queue: after each failure the
  * application's objects have exactly the references they had. */
 static void sweep_adopt(unsigned long *points)
@@ -688,14 +676,11 @@ static void sweep_adopt(unsigned long *points)
     CHECK_OK(helper, clmse_context_device_info(helper, &ref));
     const int acc = clmse_context_accumulation(helper);
 
-    cl_int err = CL_SUCCESS;
-    cl_context c = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    cl_command_queue q = clCreateCommandQueue(c, dev, 0, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
+    cl_context c = NULL;
+    cl_command_queue q = th_cl_open(dev, 0, &c);
     clmse_context_release(helper);
     check_refs(&no_refs, "adoption setup", 0);
-    const cl_uint c_refs = refcount(c, NULL), q_refs = refcount(c, q);
+    const cl_uint c_refs = th_context_refs(c), q_refs = th_queue_refs(q);
 
     clmse_context *ctx = NULL;
     clf_arm(0);
@@ -709,8 +694,8 @@ static void sweep_adopt(unsigned long *points)
         check_failure("clmse_context_create_from_cl", k, API_ADOPT, st, NULL);
         ck_assert_ptr_null(ctx);
         check_refs(&no_refs, "clmse_context_create_from_cl", k);
-        ck_assert_uint_eq(refcount(c, NULL), c_refs);
-        ck_assert_uint_eq(refcount(c, q), q_refs);
+        ck_assert_uint_eq(th_context_refs(c), c_refs);
+        ck_assert_uint_eq(th_queue_refs(q), q_refs);
         CHECK_OK(NULL, clmse_context_create_from_cl(c, dev, q, NULL, &ctx));
         check_twin(ctx, &ref, acc, "clmse_context_create_from_cl");
         clmse_context_release(ctx);
@@ -725,10 +710,10 @@ static void sweep_adopt(unsigned long *points)
     /* The runtime's finished commands keep references to the queue for a while (pocl frees
      * them on a thread of its own). */
     ck_assert_int_eq(clFinish(q), CL_SUCCESS);
-    for (int i = 0; i < 500 && (refcount(c, NULL) != c_refs || refcount(c, q) != q_refs); i++)
+    for (int i = 0; i < 500 && (th_context_refs(c) != c_refs || th_queue_refs(q) != q_refs); i++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    ck_assert_uint_eq(refcount(c, NULL), c_refs);
-    ck_assert_uint_eq(refcount(c, q), q_refs);
+    ck_assert_uint_eq(th_context_refs(c), c_refs);
+    ck_assert_uint_eq(th_queue_refs(q), q_refs);
     ck_assert_int_eq(clReleaseCommandQueue(q), CL_SUCCESS);
     ck_assert_int_eq(clReleaseContext(c), CL_SUCCESS);
     *points += n;
@@ -914,12 +899,8 @@ START_TEST(test_orphaned_pass_orders_scratch)
         printf("fault: device has no out-of-order queues, nothing to test\n");
         return;
     }
-    cl_int err = CL_SUCCESS;
-    cl_context c = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    cl_command_queue q =
-        clCreateCommandQueue(c, dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
+    cl_context c = NULL;
+    cl_command_queue q = th_cl_open(dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &c);
     clmse_context *ctx = NULL;
     CHECK_OK(NULL, clmse_context_create_from_cl(c, dev, q, NULL, &ctx));
     bench b;
@@ -939,6 +920,7 @@ START_TEST(test_orphaned_pass_orders_scratch)
     ck_assert_int_eq(clEnqueueReadBuffer(q, b.out, CL_TRUE, 0, sizeof want, &want, 0, NULL, NULL),
                      CL_SUCCESS);
 
+    cl_int err = CL_SUCCESS;
     cl_event gate = clCreateUserEvent(c, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
     clf_arm(n);
@@ -1087,12 +1069,9 @@ START_TEST(test_no_fp64_accumulation)
                   "clmse_context_create: the message names no cause: '%s'", msg);
     check_refs(&no_refs, "clmse_context_create(DOUBLE) refused", 0);
 
-    cl_int err = CL_SUCCESS;
-    cl_context c = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    cl_command_queue q = clCreateCommandQueue(c, dev, 0, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    const cl_uint c_refs = refcount(c, NULL), q_refs = refcount(c, q);
+    cl_context c = NULL;
+    cl_command_queue q = th_cl_open(dev, 0, &c);
+    const cl_uint c_refs = th_context_refs(c), q_refs = th_queue_refs(q);
     ctx = (clmse_context *)&ctx;
     st = clmse_context_create_from_cl(c, dev, q, &opt, &ctx);
     ck_assert_int_eq(st, CLMSE_ERROR_UNSUPPORTED_DEVICE);
@@ -1102,8 +1081,8 @@ START_TEST(test_no_fp64_accumulation)
                       strstr(msg, info.name) != NULL,
                   "clmse_context_create_from_cl: the message names no cause: '%s'", msg);
     check_refs(&no_refs, "clmse_context_create_from_cl(DOUBLE) refused", 0);
-    ck_assert_uint_eq(refcount(c, NULL), c_refs);
-    ck_assert_uint_eq(refcount(c, q), q_refs);
+    ck_assert_uint_eq(th_context_refs(c), c_refs);
+    ck_assert_uint_eq(th_queue_refs(q), q_refs);
 
     const clmse_accumulation fine[2] = {CLMSE_ACCUMULATE_AUTO, CLMSE_ACCUMULATE_COMPENSATED};
     for (int i = 0; i < 2; i++) {
@@ -1116,8 +1095,8 @@ START_TEST(test_no_fp64_accumulation)
         clmse_context_release(ctx);
     }
     check_refs(&no_refs, "fp64-less contexts released", 0);
-    ck_assert_uint_eq(refcount(c, NULL), c_refs);
-    ck_assert_uint_eq(refcount(c, q), q_refs);
+    ck_assert_uint_eq(th_context_refs(c), c_refs);
+    ck_assert_uint_eq(th_queue_refs(q), q_refs);
     ck_assert_int_eq(clReleaseCommandQueue(q), CL_SUCCESS);
     ck_assert_int_eq(clReleaseContext(c), CL_SUCCESS);
 }
@@ -1479,22 +1458,19 @@ END_TEST
 START_TEST(test_lifecycle_adopt_release)
 {
     cl_device_id dev = th_default_device();
-    cl_int err = CL_SUCCESS;
-    cl_context c = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    cl_command_queue q = clCreateCommandQueue(c, dev, 0, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    const cl_uint c_refs = refcount(c, NULL), q_refs = refcount(c, q);
+    cl_context c = NULL;
+    cl_command_queue q = th_cl_open(dev, 0, &c);
+    const cl_uint c_refs = th_context_refs(c), q_refs = th_queue_refs(q);
     refs held;
     for (int i = 0; i < LIFE_ROUNDS; i++) {
         clmse_context *ctx = NULL;
         CHECK_OK(NULL, clmse_context_create_from_cl(c, dev, q, NULL, &ctx));
-        ck_assert_uint_eq(refcount(c, NULL), c_refs + 1);
-        ck_assert_uint_eq(refcount(c, q), q_refs + 1);
+        ck_assert_uint_eq(th_context_refs(c), c_refs + 1);
+        ck_assert_uint_eq(th_queue_refs(q), q_refs + 1);
         check_lifecycle(ctx, &held, "create_from_cl + release", i);
-        ck_assert_msg(refcount(c, NULL) == c_refs && refcount(c, q) == q_refs,
+        ck_assert_msg(th_context_refs(c) == c_refs && th_queue_refs(q) == q_refs,
                       "round %d: the cl_context has %u references (%u before), the queue %u "
-                      "(%u before)", i, refcount(c, NULL), c_refs, refcount(c, q), q_refs);
+                      "(%u before)", i, th_context_refs(c), c_refs, th_queue_refs(q), q_refs);
     }
     ck_assert_int_eq(held.n[CLF_CONTEXT], 1);
     ck_assert_int_eq(held.n[CLF_QUEUE], 1);
