@@ -12,6 +12,8 @@
  *   CLMSE_CPU_SHAPE      1: one work-item streams a contiguous chunk (CPU devices);
  *                        0: work-groups stride over the data and fold in local memory.
  *   CLMSE_WG_SIZE        stage-1 work-group size (a power of two; 1 in the CPU shape).
+ *   CLMSE_VEC            CPU shape: elements per vector load and accumulator lanes (2, 4, 8
+ *                        or 16).
  *   CLMSE_FINAL_WG_SIZE  stage-2 work-group size (a power of two).
  *   CLMSE_GENERAL        defined: build mse_nd.cl's general kernels; undefined: mse.cl's
  *                        contiguous ones (float32/float64 only). One program holds one set.
@@ -42,6 +44,9 @@
 #ifndef CLMSE_WG_SIZE
 #define CLMSE_WG_SIZE 256
 #endif
+#ifndef CLMSE_VEC
+#define CLMSE_VEC 8
+#endif
 #ifndef CLMSE_FINAL_WG_SIZE
 #define CLMSE_FINAL_WG_SIZE 256
 #endif
@@ -57,15 +62,20 @@ typedef float wide_t;
 
 #if CLMSE_COMPUTE_DOUBLE
 typedef double compute_t;
-typedef double8 compute8_t;
+#define COMPUTEV_T VEC(double)
 #else
 typedef float compute_t;
-typedef float8 compute8_t;
+#define COMPUTEV_T VEC(float)
 #endif
 
 /* ---- storage: element types and their loads and stores, by clmse_dtype id ---- */
 #define CLMSE_CAT_(a, b) a##b
 #define CLMSE_CAT(a, b) CLMSE_CAT_(a, b)
+/* Vector types of CLMSE_VEC lanes for the CPU shape's loops: VEC(float) is floatN (of a
+ * built-in type name; COMPUTEV_T is compute_t's). */
+#define VEC(t) CLMSE_CAT(t, CLMSE_VEC)
+#define VLOAD CLMSE_CAT(vload, CLMSE_VEC)
+#define VSTORE CLMSE_CAT(vstore, CLMSE_VEC)
 #define STORAGE_0 float
 #define STORAGE_1 double
 #define STORAGE_2 half
@@ -108,20 +118,22 @@ typedef STORAGE(CLMSE_OUT_DTYPE) out_t;
 #if CLMSE_ACC_KIND == 1
 
 typedef double acc_t;
-typedef double8 acc8_t;
 typedef double res_t;
 #define ACC_ZERO 0.0
-#define ACC8_ZERO ((double8)(0.0))
 
 acc_t acc_add(acc_t a, compute_t t) { return a + (double)t; }
 acc_t acc_merge(acc_t a, acc_t b) { return a + b; }
-acc8_t acc8_add(acc8_t a, compute8_t t) { return a + convert_double8(t); }
-acc_t acc8_lane(acc8_t a, int k)
+#if CLMSE_CPU_SHAPE
+typedef VEC(double) accv_t;
+#define ACCV_ZERO ((accv_t)(0.0))
+accv_t accv_add(accv_t a, COMPUTEV_T t) { return a + CLMSE_CAT(convert_double, CLMSE_VEC)(t); }
+acc_t accv_lane(accv_t a, int k)
 {
-    double v[8];
-    vstore8(a, 0, v);
+    double v[CLMSE_VEC];
+    VSTORE(a, 0, v);
     return v[k];
 }
+#endif
 res_t acc_sum(acc_t a) { return a; }
 /* Double division is correctly rounded in OpenCL, and n < 2^53 converts exactly. */
 res_t acc_mean(acc_t a, ulong n) { return a / (double)n; }
@@ -132,10 +144,12 @@ res_t acc_mean(acc_t a, ulong n) { return a / (double)n; }
 typedef double scalar_acc_t;
 typedef double2 acc_t;
 #define ACC_ZERO ((double2)(0.0, 0.0))
+#define LANEV_T VEC(double)
 #else
 typedef float scalar_acc_t;
 typedef float2 acc_t;
 #define ACC_ZERO ((float2)(0.0f, 0.0f))
+#define LANEV_T VEC(float)
 #endif
 typedef scalar_acc_t res_t;
 
@@ -183,38 +197,38 @@ res_t acc_mean(acc_t a, ulong n)
 }
 #endif
 
-/* Eight lanes of Neumaier pairs for the contiguous kernels' vector loops. */
-#if CLMSE_ACC_KIND == 2
-typedef double8 lane8_t;
-#else
-typedef float8 lane8_t;
-#endif
+#if CLMSE_CPU_SHAPE
+/* CLMSE_VEC lanes of Neumaier pairs for the contiguous kernels' vector loops. */
+typedef LANEV_T lanev_t;
 typedef struct {
-    lane8_t s, c;
-} acc8_t;
-#define ACC8_ZERO ((acc8_t){(lane8_t)(0), (lane8_t)(0)})
-acc8_t acc8_add(acc8_t a, lane8_t t)
+    lanev_t s, c;
+} accv_t;
+#define ACCV_ZERO ((accv_t){(lanev_t)(0), (lanev_t)(0)})
+accv_t accv_add(accv_t a, lanev_t t)
 {
-    const lane8_t s = a.s + t;
-    const lane8_t e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
+    const lanev_t s = a.s + t;
+    const lanev_t e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
     a.c += e;
     a.s = s;
     return a;
 }
-acc_t acc8_lane(acc8_t a, int k)
+acc_t accv_lane(accv_t a, int k)
 {
-    scalar_acc_t s[8], c[8];
-    vstore8(a.s, 0, s);
-    vstore8(a.c, 0, c);
+    scalar_acc_t s[CLMSE_VEC], c[CLMSE_VEC];
+    VSTORE(a.s, 0, s);
+    VSTORE(a.c, 0, c);
     return (acc_t)(s[k], c[k]);
 }
 #endif
+#endif
 
-/* Folds the eight lanes in a fixed order, so the result never depends on the compiler. */
-acc_t acc8_fold(acc8_t a)
+#if CLMSE_CPU_SHAPE
+/* Folds the lanes in a fixed order, so the result never depends on the compiler. */
+acc_t accv_fold(accv_t a)
 {
-    acc_t r = acc8_lane(a, 0);
-    for (int k = 1; k < 8; k++)
-        r = acc_merge(r, acc8_lane(a, k));
+    acc_t r = accv_lane(a, 0);
+    for (int k = 1; k < CLMSE_VEC; k++)
+        r = acc_merge(r, accv_lane(a, k));
     return r;
 }
+#endif

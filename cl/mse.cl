@@ -12,7 +12,8 @@
  *
  * Launch geometry (chosen by the host plan, never from timing):
  *   CPU shape: local size 1; item k owns elements [k * chunk, (k + 1) * chunk) and streams them
- *              with vload8 into eight lane accumulators folded in a fixed order; no barriers.
+ *              with CLMSE_VEC-wide loads into as many lane accumulators, folded in a fixed
+ *              order; no barriers.
  *   GPU shape: local size CLMSE_WG_SIZE; item j of the grid visits j, j + global size, ...
  *              (coalesced), then the group folds in local memory with a fixed tree.
  * partials[k] is written for group k (CPU shape: item k); a launch of one group writes the
@@ -78,29 +79,30 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
     const ulong end = min(n, begin + chunk);
     CLMSE_APPLY_OFFSETS();
 
-    acc8_t lanes = ACC8_ZERO;
+    accv_t lanes = ACCV_ZERO;
     ulong i = begin;
-    for (; i + 8 <= end; i += 8) {
-        const compute8_t xv = vload8(0, x + i), yv = vload8(0, y + i);
-        const compute8_t d = xv - yv;
-        const compute8_t t = d * d;
+    for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {
+        const COMPUTEV_T xv = VLOAD(0, x + i), yv = VLOAD(0, y + i);
+        const COMPUTEV_T d = xv - yv;
+        const COMPUTEV_T t = d * d;
         if (loss)
-            vstore8(t, 0, loss + i);
+            VSTORE(t, 0, loss + i);
         if (gx || gy) {
-            const compute8_t g = gout ? (gstride ? vload8(0, gout + i) : (compute8_t)(gout[0]))
-                                      : (compute8_t)(1);
+            const COMPUTEV_T g = gout ? (gstride ? VLOAD(0, gout + i)
+                                                     : (COMPUTEV_T)(gout[0]))
+                                          : (COMPUTEV_T)(1);
             if (gx)
-                vstore8((scale * d) * g, 0, gx + i);
+                VSTORE((scale * d) * g, 0, gx + i);
             if (gy)
-                vstore8((scale * (yv - xv)) * g, 0, gy + i);
+                VSTORE((scale * (yv - xv)) * g, 0, gy + i);
         }
-        lanes = acc8_add(lanes, t);
+        lanes = accv_add(lanes, t);
     }
     acc_t tail = ACC_ZERO;
     for (; i < end; i++)
         tail = acc_add(tail, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
     if (partials || direct)
-        clmse_emit_partial(partials, item, acc_merge(acc8_fold(lanes), tail), direct, direct_o,
+        clmse_emit_partial(partials, item, acc_merge(accv_fold(lanes), tail), direct, direct_o,
                            mean, n);
 }
 

@@ -60,6 +60,8 @@ static clmse_status finish_create(cl_context cl_ctx, cl_device_id dev, cl_comman
         goto fail;
     }
     ctx->correct_fp32_div = (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    clmse__plans_init(ctx);
+    clmse__tuning_load(ctx, opt ? opt->tuning_file : NULL);
 
     if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
         st = clmse__fail(NULL, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "pthread_mutex_init failed");

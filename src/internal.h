@@ -13,15 +13,11 @@
 #define CLMSE__MAX_PROGRAMS 32
 #define CLMSE__MAX_KERNELS 4
 
-/* Where and how a kernel runs: fixed per device and program, never derived from timing or from
- * the element count, so a given (device, n) always reduces in the same order. */
-typedef struct clmse__plan {
-    int cpu_shape;       /* 1: one work-item streams a contiguous chunk; 0: grid-stride groups */
-    size_t wg;           /* stage-1 work-group size */
-    size_t max_groups;   /* stage-1 work-group count cap */
-    size_t min_per_item; /* elements a work-item should at least get before more are used */
-    size_t final_wg;     /* stage-2 (single group) size */
-} clmse__plan;
+/* The plan table: float32 and float64 (clmse_dtype 0 and 1) x clmse_op x clmse_size_class. */
+#define CLMSE__PLAN_DTYPES 2
+#define CLMSE__PLAN_OPS 3
+#define CLMSE__PLAN_CLASSES 3
+#define CLMSE__TUNING_CAP 4608 /* a path and the reason a file was ignored */
 
 /* What a program is specialised for. Fast: the contiguous float32/float64 kernels of mse.cl
  * (x == y == out); general: the strided, broadcasting, any-dtype kernels of mse_nd.cl. */
@@ -34,10 +30,11 @@ typedef struct clmse__program_key {
 enum { CLMSE__K_PASS, CLMSE__K_FINAL, CLMSE__K_GRAD_X, CLMSE__K_GRAD_Y };
 
 typedef struct clmse__program {
-    char options[512];
+    char request[512]; /* the build options of the plan asked for */
+    char options[512]; /* those it was built with */
     cl_program program;
     cl_kernel kernels[CLMSE__MAX_KERNELS];
-    clmse__plan plan;
+    clmse_plan plan; /* its build geometry; a work-group size the kernels refuse is halved */
 } clmse__program;
 
 /* One request on contiguous buffers of one dtype, float32 (the _f32 entry points) or float64
@@ -64,6 +61,11 @@ struct clmse_context {
     clmse_device_info info;
     clmse_accumulation accumulation; /* resolved: DOUBLE or COMPENSATED */
     int correct_fp32_div;            /* device rounds float division correctly */
+    /* Guarded by lock; fixed geometry per entry, so a given n always reduces the same way. */
+    clmse_plan plans[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];
+    clmse_plan_source plan_sources[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];
+    char tuning_path[4096]; /* the file looked for ("" when disabled or no directory known) */
+    char tuning[CLMSE__TUNING_CAP]; /* what came of it, for clmse_context_tuning() */
     clmse__program programs[CLMSE__MAX_PROGRAMS];
     size_t num_programs;
     cl_mem scratch; /* per-group partial sums, grown on demand */
@@ -136,12 +138,23 @@ clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
 /* ---- handles (context.c) ---- */
 clmse_status clmse__check_context(clmse_context *ctx);
 
-/* ---- programs and plans (program.c, plan.c) ---- */
-clmse__plan clmse__plan_default(const clmse_context *ctx, int general);
-/* Returns the built program for `key` on this context, building it on first use. Call with the
- * context's lock held. */
+/* ---- programs and plans (program.c, plan.c, tuning.c) ---- */
+clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_dtype dtype, clmse_op op,
+                               clmse_size_class size_class);
+/* The fixed plan of the general (strided) kernels. */
+clmse_plan clmse__plan_general(const clmse_context *ctx);
+/* 0 when the device can take `p`; else 1 with the reason in why. */
+int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why,
+                        size_t cap);
+/* Fills the table with the defaults. */
+void clmse__plans_init(clmse_context *ctx);
+/* Loads the tuning file named by `file` (as clmse_context_options.tuning_file) into the table,
+ * recording the outcome in ctx->tuning. Never fails: a bad file leaves the defaults. */
+void clmse__tuning_load(clmse_context *ctx, const char *file);
+/* Returns the program for `key` built with `plan`'s geometry, building it on first use. Call
+ * with the context's lock held. */
 clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *key,
-                                clmse__program **out);
+                                const clmse_plan *plan, clmse__program **out);
 /* The accumulator kind (CLMSE_ACC_KIND) for data computed in `compute` precision. */
 int clmse__acc_kind(const clmse_context *ctx, int compute_double);
 void clmse__programs_release(clmse_context *ctx);

@@ -13,21 +13,23 @@ static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
 
 static size_t clamp(size_t v, size_t lo, size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* A function of the plan and n alone, so a given n always reduces in the same order. */
-static geometry geometry_for(const clmse__plan *p, size_t n)
+/* A function of the plan and n alone, so a given n always reduces in the same order. `wg` is
+ * the work-group size the program was built with (the plan's, unless the kernel refused it). */
+static geometry geometry_for(const clmse_plan *p, size_t wg, size_t n)
 {
     geometry g;
-    if (p->cpu_shape) {
+    if (p->shape == CLMSE_SHAPE_CPU) {
         size_t items = clamp(ceil_div(n, p->min_per_item), 1, p->max_groups);
-        size_t chunk = ceil_div(ceil_div(n, items), 8) * 8; /* whole float8 steps per item */
+        /* whole vector steps per item */
+        size_t chunk = ceil_div(ceil_div(n, items), p->vector_width) * p->vector_width;
         g.groups = ceil_div(n, chunk);
         g.global = g.groups;
         g.local = 1;
         g.chunk = chunk;
     } else {
-        g.groups = clamp(ceil_div(n, p->wg * p->min_per_item), 1, p->max_groups);
-        g.local = p->wg;
-        g.global = g.groups * p->wg;
+        g.groups = clamp(ceil_div(n, wg * p->min_per_item), 1, p->max_groups);
+        g.local = wg;
+        g.global = g.groups * wg;
         g.chunk = 0;
     }
     return g;
@@ -169,7 +171,7 @@ clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, c
     cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_reduce_final)");
-    const size_t size = p->plan.final_wg;
+    const size_t size = p->plan.final_work_group_size;
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &size, &size, num_wait, wait, done);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_reduce_final)");
@@ -181,14 +183,18 @@ static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
 {
     clmse__program *p = NULL;
     const clmse__program_key key = {0, c->dtype, c->dtype, c->dtype};
-    CLMSE_FORWARD(clmse__program_get(ctx, &key, &p));
+    const clmse_op op = c->out == NULL ? CLMSE_OP_BACKWARD
+                        : c->gx != NULL || c->gy != NULL ? CLMSE_OP_FUSED
+                                                         : CLMSE_OP_FORWARD;
+    const clmse_plan *plan = &ctx->plans[c->dtype][op][clmse_size_class_of(c->n)];
+    CLMSE_FORWARD(clmse__program_get(ctx, &key, plan, &p));
     const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
     cl_event pass_done = NULL, final_done = NULL;
     clmse_status st = CLMSE_SUCCESS;
     geometry geo = {0, 0, 0, 0};
 
     if (c->n > 0) {
-        geo = geometry_for(&p->plan, c->n);
+        geo = geometry_for(plan, p->plan.work_group_size, c->n);
         if (reduce && geo.groups > 1 &&
             (st = clmse__scratch_reserve(ctx, geo.groups * 16)) != CLMSE_SUCCESS)
             return st;

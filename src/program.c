@@ -93,16 +93,17 @@ int clmse__acc_kind(const clmse_context *ctx, int compute_double)
 }
 
 static void format_options(const clmse_context *ctx, const clmse__program_key *key,
-                           const clmse__plan *p, char *buf, size_t cap)
+                           const clmse_plan *p, char *buf, size_t cap)
 {
     const int compute_double = key->x == CLMSE_DTYPE_F64 || key->y == CLMSE_DTYPE_F64;
     snprintf(buf, cap,
              "%s -DCLMSE_ACC_KIND=%d -DCLMSE_COMPUTE_DOUBLE=%d -DCLMSE_X_DTYPE=%d "
              "-DCLMSE_Y_DTYPE=%d -DCLMSE_OUT_DTYPE=%d -DCLMSE_CPU_SHAPE=%d -DCLMSE_WG_SIZE=%zu "
-             "-DCLMSE_FINAL_WG_SIZE=%zu%s",
+             "-DCLMSE_VEC=%zu -DCLMSE_FINAL_WG_SIZE=%zu%s",
              cl_std_option(&ctx->info), clmse__acc_kind(ctx, compute_double), compute_double,
-             (int)key->x, (int)key->y, (int)key->out, p->cpu_shape, p->wg, p->final_wg,
-             key->general ? " -DCLMSE_GENERAL=1" : "");
+             (int)key->x, (int)key->y, (int)key->out, p->shape == CLMSE_SHAPE_CPU,
+             p->work_group_size, p->shape == CLMSE_SHAPE_CPU ? p->vector_width : 8,
+             p->final_work_group_size, key->general ? " -DCLMSE_GENERAL=1" : "");
 }
 
 static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err,
@@ -131,7 +132,7 @@ static const char *const general_kernels[CLMSE__MAX_KERNELS] = {
     "clmse_mse_nd_pass", "clmse_reduce_final", "clmse_mse_nd_grad_x", "clmse_mse_nd_grad_y"};
 
 static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
-                          const clmse__plan *plan, const char *options, clmse__program *out)
+                          const clmse_plan *plan, const char *options, clmse__program *out)
 {
     clmse_status st = CLMSE_SUCCESS;
     char *source = NULL;
@@ -198,19 +199,29 @@ static void program_release(clmse__program *p)
 }
 
 clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *key,
-                                clmse__program **out)
+                                const clmse_plan *requested, clmse__program **out)
 {
-    clmse__plan plan = clmse__plan_default(ctx, key->general);
+    clmse_plan plan = *requested;
+    char request[512];
+    /* Found by what was asked for: a program whose work-group size had to be halved is still
+     * the answer to the original request. */
+    format_options(ctx, key, &plan, request, sizeof request);
+    for (size_t i = 0; i < ctx->num_programs; i++)
+        if (strcmp(ctx->programs[i].request, request) == 0) {
+            *out = &ctx->programs[i];
+            return CLMSE_SUCCESS;
+        }
     for (int attempt = 0; attempt < 12; attempt++) {
         char options[512];
         format_options(ctx, key, &plan, options, sizeof options);
-        for (size_t i = 0; i < ctx->num_programs; i++)
-            if (strcmp(ctx->programs[i].options, options) == 0) {
-                *out = &ctx->programs[i];
-                return CLMSE_SUCCESS;
-            }
-        if (ctx->num_programs == CLMSE__MAX_PROGRAMS)
-            return clmse__fail(ctx, CLMSE_ERROR_INTERNAL, CL_SUCCESS, "program cache is full");
+        if (ctx->num_programs == CLMSE__MAX_PROGRAMS) {
+            /* Full (a tuner trying plans): the oldest goes. Enqueued work keeps its kernels. */
+            program_release(&ctx->programs[0]);
+            memmove(&ctx->programs[0], &ctx->programs[1],
+                    sizeof(ctx->programs[0]) * (CLMSE__MAX_PROGRAMS - 1));
+            memset(&ctx->programs[CLMSE__MAX_PROGRAMS - 1], 0, sizeof(ctx->programs[0]));
+            ctx->num_programs--;
+        }
         clmse__program *p = &ctx->programs[ctx->num_programs];
         CLMSE_FORWARD(build(ctx, key, &plan, options, p));
         size_t pass_limit = SIZE_MAX, final_limit = 0;
@@ -227,19 +238,20 @@ clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *ke
             program_release(p);
             return st;
         }
-        if (pass_limit >= plan.wg && final_limit >= plan.final_wg) {
+        if (pass_limit >= plan.work_group_size && final_limit >= plan.final_work_group_size) {
+            snprintf(p->request, sizeof p->request, "%s", request);
             ctx->num_programs++;
             *out = p;
             return CLMSE_SUCCESS;
         }
         /* The device cannot run this geometry: halve what is too large and build again. */
         program_release(p);
-        if (plan.wg <= 1 && plan.final_wg <= 1)
+        if (plan.work_group_size <= 1 && plan.final_work_group_size <= 1)
             break;
-        if (pass_limit < plan.wg)
-            plan.wg /= 2;
-        if (final_limit < plan.final_wg)
-            plan.final_wg /= 2;
+        if (pass_limit < plan.work_group_size)
+            plan.work_group_size /= 2;
+        if (final_limit < plan.final_work_group_size)
+            plan.final_work_group_size /= 2;
     }
     return clmse__fail(ctx, CLMSE_ERROR_UNSUPPORTED_DEVICE, CL_SUCCESS,
                        "device '%s' cannot run the clmse kernels at any work-group size",

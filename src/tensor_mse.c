@@ -259,7 +259,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
                                  cl_event *done)
 {
     const cl_uint nd = p->cnd;
-    const size_t wg = prog->plan.wg, per_group = wg * prog->plan.min_per_item;
+    const size_t wg = prog->plan.work_group_size, per_group = wg * prog->plan.min_per_item;
     size_t g = p->numel / per_group + (p->numel % per_group != 0);
     g = g < 1 ? 1 : g > prog->plan.max_groups ? prog->plan.max_groups : g;
     *groups = g;
@@ -357,7 +357,7 @@ static clmse_status enqueue_grad(clmse_context *ctx, const plan_nd *p, const clm
     cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_nd_grad)");
-    const size_t wg = prog->plan.wg;
+    const size_t wg = prog->plan.work_group_size;
     const size_t global = (size_t)((m + wg - 1) / wg) * wg;
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, num_wait, wait, done);
     if (err != CL_SUCCESS)
@@ -370,7 +370,8 @@ static clmse_status enqueue_general(clmse_context *ctx, const clmse_mse_args *a,
 {
     const clmse__program_key key = {1, a->input->dtype, a->target->dtype, p->promoted};
     clmse__program *prog = NULL;
-    CLMSE_FORWARD(clmse__program_get(ctx, &key, &prog));
+    const clmse_plan plan = clmse__plan_general(ctx);
+    CLMSE_FORWARD(clmse__program_get(ctx, &key, &plan, &prog));
 
     const double s = a->reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)p->numel : 2.0;
     const scale_arg scale = {(cl_float)s, s, p->promoted == CLMSE_DTYPE_F64};

@@ -15,5 +15,6 @@ int main(void)
     srunner_add_suite(sr, make_tensor_mse_suite());
     srunner_add_suite(sr, make_stress_suite());
     srunner_add_suite(sr, make_lifecycle_suite());
+    srunner_add_suite(sr, make_plan_suite());
     return th_run_suites(sr, "device");
 }

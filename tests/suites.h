@@ -19,6 +19,7 @@ Suite *make_clblast_suite(void);
 Suite *make_tensor_mse_suite(void);
 Suite *make_stress_suite(void);
 Suite *make_lifecycle_suite(void);
+Suite *make_plan_suite(void);
 
 /* fault runner: interposes on libclmse's OpenCL calls */
 Suite *make_fault_suite(void);

@@ -13,8 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-/* N1 stays in one work-group everywhere; NBIG needs several, hence scratch and the epilogue. */
-enum { N1 = 1000, NBIG = 40000 };
+/* N1 stays in one work-group everywhere; NBIG (medium size class: 2^15 elements per item on a
+ * CPU) needs several, hence scratch and the epilogue. */
+enum { N1 = 1000, NBIG = 140000 };
 
 /* ==== what a failure must look like ===================================================== */
 
@@ -1424,7 +1425,7 @@ END_TEST
 /* Each round builds its programs again (POCL's cache keeps that cheap) and sizes scratch. */
 START_TEST(test_lifecycle_call_release)
 {
-    enum { N = 100003 }; /* several work-groups even on a CPU (2^15 per item): scratch */
+    enum { N = 200003 }; /* several work-groups even on a CPU (medium class): scratch */
     float *x = th_alloc_floats(N), *y = th_alloc_floats(N), *gx = th_alloc_floats(N),
           *gy = th_alloc_floats(N);
     float loss = 0.0f, want_loss = 0.0f;

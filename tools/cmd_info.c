@@ -11,7 +11,9 @@ static void info_usage(FILE *out)
 {
     fputs("Usage: clmse info [--device SPEC]\n\n"
           "Shows the library version and every OpenCL device as P:D, marking with '*' the\n"
-          "device clmse would use, and says what chose it.\n\n"
+          "device clmse would use, and says what chose it. For that device it then shows\n"
+          "the tuning file and the launch plan of every dtype, operation and size class,\n"
+          "with where each came from (default, tuned).\n\n"
           "Options:\n"
           "  --device SPEC  mark the device SPEC selects: gpu, cpu, accelerator, P:D, or part\n"
           "                 of a device name; default: $CLMSE_DEVICE, else the first GPU, else\n"
@@ -60,6 +62,52 @@ static void print_choice(const char *spec, const clmse_device_info *d)
     else
         printf("by default (CLMSE_DEVICE unset): first GPU, else first accelerator, "
                "else first device\n");
+}
+
+/* The chosen device's tuning file and plan table, from a context on it (no kernel builds). */
+static int print_plans(const clmse_device_info *d)
+{
+    char spec[64];
+    clmse_context *ctx = NULL;
+    clmse_context_options opt = {0};
+
+    snprintf(spec, sizeof spec, "%u:%u", d->platform_index, d->device_index);
+    opt.device = spec;
+    clmse_status st = clmse_context_create(&opt, &ctx);
+    if (st != CLMSE_SUCCESS) {
+        fprintf(stderr, "clmse info: %s: %s\n", clmse_status_string(st),
+                clmse_context_last_error(NULL));
+        return CLI_EXIT_RUNTIME;
+    }
+    printf("tuning file: %s\n", clmse_context_tuning(ctx));
+    printf("launch plans (contiguous data; strided and float16 data use a fixed plan):\n");
+    printf("  %-5s %-9s %-7s %-8s %-5s %6s %4s %7s %10s %8s\n", "dtype", "op", "size",
+           "source", "shape", "wg", "vec", "groups", "per_item", "final_wg");
+    for (int dt = 0; dt < 2 && st == CLMSE_SUCCESS; dt++) {
+        if (dt == CLMSE_DTYPE_F64 && !d->has_fp64)
+            continue;
+        for (int op = 0; op < 3 && st == CLMSE_SUCCESS; op++)
+            for (int c = 0; c < 3 && st == CLMSE_SUCCESS; c++) {
+                clmse_plan p;
+                clmse_plan_source src;
+
+                st = clmse_context_get_plan(ctx, (clmse_dtype)dt, (clmse_op)op,
+                                            (clmse_size_class)c, &p, &src);
+                if (st == CLMSE_SUCCESS)
+                    printf("  %-5s %-9s %-7s %-8s %-5s %6zu %4zu %7zu %10zu %8zu\n",
+                           dt ? "f64" : "f32", clmse_op_name((clmse_op)op),
+                           clmse_size_class_name((clmse_size_class)c),
+                           clmse_plan_source_name(src), clmse_plan_shape_name(p.shape),
+                           p.work_group_size, p.vector_width, p.max_groups, p.min_per_item,
+                           p.final_work_group_size);
+            }
+    }
+    if (st != CLMSE_SUCCESS)
+        fprintf(stderr, "clmse info: %s: %s\n", clmse_status_string(st),
+                clmse_context_last_error(ctx));
+    printf("  size classes: small n < 2^17, medium n < 2^22, large n >= 2^22\n");
+    clmse_context_release(ctx);
+    return st == CLMSE_SUCCESS ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
 }
 
 int cmd_info(int argc, char **argv)
@@ -127,5 +175,5 @@ int cmd_info(int argc, char **argv)
         return CLI_EXIT_RUNTIME;
     }
     print_choice(spec, &chosen);
-    return CLI_EXIT_OK;
+    return print_plans(&chosen);
 }

@@ -14,5 +14,6 @@ int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif /* CLMSE_TOOLS_COMMANDS_H */

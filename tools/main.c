@@ -18,6 +18,7 @@ static const command commands[] = {
     {"loss", cmd_loss, "MSE loss of two .npy files, and its gradients, written as .npy"},
     {"demo", cmd_demo, "check two worked examples, then time the fused forward+backward"},
     {"bench", cmd_bench, "time clmse against an OpenMP host loop, CLBlast and an empty kernel"},
+    {"tune", cmd_tune, "time candidate launch plans and write the device's tuning file"},
 };
 
 static const command *find_command(const char *name)
@@ -37,6 +38,8 @@ static void usage(FILE *out)
           "                  [--device SPEC] [--strict-shapes]\n"
           "       clmse bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
           "                   [--plot FILE.png]\n"
+          "       clmse tune [--device SPEC] [--dtype f32|f64] [--output FILE] [--quick]\n"
+          "                  [--dry-run]\n"
           "       clmse help [command] | --help | --version\n\n"
           "Commands:\n",
           out);

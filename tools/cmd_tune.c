@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/* `clmse tune`: times candidate launch plans on one device and writes the winners to the
+ * device's tuning file, which every later clmse context on that device loads. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under strict -std=c11 */
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clmse.h"
+#include "commands.h"
+#include "options.h"
+
+#define TUNE_ROUNDS 15        /* timed runs of every candidate, round-robin */
+#define TUNE_QUICK_ROUNDS 5
+#define TUNE_MAX_CANDIDATES 96
+#define TUNE_MARGIN 0.03 /* a candidate must beat the default by 3% to replace it */
+#define TUNE_TOLERANCE 1e-5 /* a candidate's loss against the default plan's, relative */
+
+/* The element count each size class is timed at. */
+static const size_t class_n[3] = {(size_t)1 << 15, (size_t)1 << 20, (size_t)1 << 24};
+
+typedef struct tune_env {
+    clmse_context *ctx;
+    cl_context clctx;
+    cl_command_queue queue;
+    clmse_device_info info;
+    clmse_dtype dtype;
+    size_t n, rounds;
+    cl_mem x, y, loss, gx, gy;
+    clmse_tensor tx, ty, tloss, tgx, tgy;
+} tune_env;
+
+static void tune_usage(FILE *out)
+{
+    fputs("Usage: clmse tune [--device SPEC] [--dtype f32|f64] [--output FILE] [--quick]\n"
+          "                  [--dry-run]\n\n"
+          "Times candidate launch plans (kernel shape, work-group size, vector width, groups,\n"
+          "elements per work-item) for forward, backward and fused MSE at one N per size\n"
+          "class (2^15, 2^20, 2^24), keeps a candidate only where it beats the default plan by\n"
+          "3% or more, and writes every plan to the device's tuning file, which each later\n"
+          "clmse context on this device loads ('clmse info' shows the plans and their source).\n"
+          "Forward and fused are tuned together and share a plan, so their losses stay equal\n"
+          "bit for bit.\n\n"
+          "Options:\n"
+          "  --device SPEC  gpu, cpu, accelerator, P:D, or part of a device name\n"
+          "  --dtype T      tune only f32 or only f64 (default: both, f64 where the device has\n"
+          "                 it); the other's plans are written as the defaults\n"
+          "  --output FILE  write there instead of the device's tuning file\n"
+          "  --quick        5 timed rounds per candidate instead of 15\n"
+          "  --dry-run      measure and report, write nothing\n"
+          "  --help         show this help\n",
+          out);
+}
+
+static double now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t count)
+{
+    qsort(v, count, sizeof *v, compare_double);
+    return count % 2 ? v[count / 2] : (v[count / 2 - 1] + v[count / 2]) / 2.0;
+}
+
+static int fail(const char *what, clmse_status st, const clmse_context *ctx)
+{
+    fprintf(stderr, "clmse tune: %s: %s: %s\n", what, clmse_status_string(st),
+            clmse_context_last_error(ctx));
+    return CLI_EXIT_RUNTIME;
+}
+
+static int fail_cl(const char *what, cl_int err)
+{
+    fprintf(stderr, "clmse tune: %s failed: %d%s\n", what, (int)err, cli_cl_error_name(err));
+    return CLI_EXIT_RUNTIME;
+}
+
+/* ---- candidates -------------------------------------------------------------------------- */
+
+static int same_plan(const clmse_plan *a, const clmse_plan *b)
+{
+    return a->shape == b->shape && a->work_group_size == b->work_group_size &&
+           a->vector_width == b->vector_width && a->max_groups == b->max_groups &&
+           a->min_per_item == b->min_per_item &&
+           a->final_work_group_size == b->final_work_group_size;
+}
+
+static int add(clmse_plan *list, size_t *count, const clmse_plan *p, const clmse_device_info *d)
+{
+    if (*count == TUNE_MAX_CANDIDATES || p->work_group_size > d->max_work_group_size ||
+        p->final_work_group_size > d->max_work_group_size ||
+        p->work_group_size * 16 > d->local_mem_size ||
+        p->final_work_group_size * 16 > d->local_mem_size)
+        return 0;
+    for (size_t i = 0; i < *count; i++)
+        if (same_plan(&list[i], p))
+            return 0;
+    list[(*count)++] = *p;
+    return 1;
+}
+
+/* The default first, then both shapes on every device: the defaults follow the device type,
+ * but a tuner should be able to find out that a device behaves like the other kind. */
+static size_t candidates(const tune_env *e, const clmse_plan *def, clmse_plan *list)
+{
+    const size_t cus = e->info.compute_units ? e->info.compute_units : 1;
+    static const size_t vecs[] = {4, 8, 16};
+    static const size_t per_cu[] = {1, 2, 4, 8};
+    static const size_t cpu_items[] = {(size_t)1 << 13, (size_t)1 << 15, (size_t)1 << 17};
+    static const size_t wgs[] = {64, 128, 256, 512};
+    static const size_t gpu_items[] = {4, 16, 64};
+    size_t count = 0;
+    clmse_plan p;
+
+    add(list, &count, def, &e->info);
+    for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
+        for (size_t g = 0; g < sizeof per_cu / sizeof per_cu[0]; g++)
+            for (size_t m = 0; m < sizeof cpu_items / sizeof cpu_items[0]; m++) {
+                p = (clmse_plan){CLMSE_SHAPE_CPU, 1, vecs[v], per_cu[g] * cus, cpu_items[m], 1};
+                add(list, &count, &p, &e->info);
+            }
+    for (size_t w = 0; w < sizeof wgs / sizeof wgs[0]; w++)
+        for (size_t g = 2; g <= 16; g *= 2)
+            for (size_t m = 0; m < sizeof gpu_items / sizeof gpu_items[0]; m++) {
+                size_t groups = g * cus > 65536 ? 65536 : g * cus;
+                p = (clmse_plan){CLMSE_SHAPE_GPU, wgs[w], 1, groups, gpu_items[m], wgs[w]};
+                add(list, &count, &p, &e->info);
+            }
+    return count;
+}
+
+/* ---- timing ------------------------------------------------------------------------------ */
+
+static clmse_status enqueue(tune_env *e, clmse_op op)
+{
+    if (e->dtype == CLMSE_DTYPE_F64) {
+        clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &e->tx, &e->ty, NULL, NULL, NULL, NULL};
+
+        if (op != CLMSE_OP_BACKWARD)
+            a.output = &e->tloss;
+        if (op != CLMSE_OP_FORWARD) {
+            a.grad_input = &e->tgx;
+            a.grad_target = &e->tgy;
+        }
+        return clmse_mse(e->ctx, &a, 0, NULL, NULL);
+    }
+    if (op == CLMSE_OP_FORWARD)
+        return clmse_mse_forward_f32(e->ctx, CLMSE_REDUCTION_MEAN, e->n, e->x, 0, e->y, 0,
+                                     e->loss, 0, 0, NULL, NULL);
+    if (op == CLMSE_OP_BACKWARD)
+        return clmse_mse_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, e->n, e->x, 0, e->y, 0, NULL,
+                                      0, e->gx, 0, e->gy, 0, 0, NULL, NULL);
+    return clmse_mse_forward_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, e->n, e->x, 0, e->y, 0,
+                                          e->loss, 0, NULL, 0, e->gx, 0, e->gy, 0, 0, NULL, NULL);
+}
+
+/* One run of `op` under plan p, enqueue to clFinish, in microseconds; < 0 on failure. */
+static double run_once(tune_env *e, clmse_size_class c, clmse_op op, const clmse_plan *p)
+{
+    clmse_status st = clmse_context_set_plan(e->ctx, e->dtype, op, c, p);
+    double start = now_us();
+
+    if (st == CLMSE_SUCCESS)
+        st = enqueue(e, op);
+    if (st != CLMSE_SUCCESS) {
+        fail("a candidate plan", st, e->ctx);
+        return -1.0;
+    }
+    cl_int err = clFinish(e->queue);
+    if (err != CL_SUCCESS) {
+        fail_cl("clFinish", err);
+        return -1.0;
+    }
+    return now_us() - start;
+}
+
+static int read_loss(tune_env *e, double *out)
+{
+    cl_int err;
+
+    if (e->dtype == CLMSE_DTYPE_F64) {
+        err = clEnqueueReadBuffer(e->queue, e->loss, CL_TRUE, 0, sizeof(double), out, 0, NULL,
+                                  NULL);
+    } else {
+        float f = 0.0f;
+
+        err = clEnqueueReadBuffer(e->queue, e->loss, CL_TRUE, 0, sizeof f, &f, 0, NULL, NULL);
+        *out = f;
+    }
+    return err == CL_SUCCESS ? 0 : fail_cl("clEnqueueReadBuffer(loss)", err);
+}
+
+/* Times every candidate for the ops in `ops` (their times add up), round-robin so that drift on
+ * a shared machine touches all alike. A candidate whose loss strays from the default's is
+ * dropped (scores[i] = INFINITY). Returns 0 or an exit code. */
+static int score(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t nops,
+                 const clmse_plan *list, size_t count, double *scores)
+{
+    double *times = malloc(sizeof(double) * count * e->rounds);
+    double reference = 0.0;
+
+    if (times == NULL) {
+        fprintf(stderr, "clmse tune: out of host memory\n");
+        return CLI_EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < count * e->rounds; i++)
+        times[i] = 0.0;
+    /* Warm-up (and kernel builds, untimed); the loss check. */
+    for (size_t i = 0; i < count; i++) {
+        scores[i] = 0.0;
+        for (size_t k = 0; k < nops; k++) {
+            double loss = 0.0;
+
+            if (run_once(e, c, ops[k], &list[i]) < 0.0) {
+                free(times);
+                return CLI_EXIT_RUNTIME;
+            }
+            if (ops[k] == CLMSE_OP_BACKWARD)
+                continue;
+            if (read_loss(e, &loss) != 0) {
+                free(times);
+                return CLI_EXIT_RUNTIME;
+            }
+            if (i == 0)
+                reference = loss;
+            else if (!(fabs(loss - reference) <= TUNE_TOLERANCE * fabs(reference)))
+                scores[i] = INFINITY;
+        }
+    }
+    for (size_t r = 0; r < e->rounds; r++)
+        for (size_t i = 0; i < count; i++)
+            for (size_t k = 0; k < nops && scores[i] == 0.0; k++) {
+                double us = run_once(e, c, ops[k], &list[i]);
+
+                if (us < 0.0) {
+                    free(times);
+                    return CLI_EXIT_RUNTIME;
+                }
+                times[i * e->rounds + r] += us;
+            }
+    for (size_t i = 0; i < count; i++)
+        if (scores[i] == 0.0)
+            scores[i] = median(times + i * e->rounds, e->rounds);
+    free(times);
+    return 0;
+}
+
+static void print_plan(const clmse_plan *p)
+{
+    printf("%s wg %zu vec %zu groups %zu per_item %zu final %zu",
+           clmse_plan_shape_name(p->shape), p->work_group_size, p->vector_width, p->max_groups,
+           p->min_per_item, p->final_work_group_size);
+}
+
+/* Tunes one (dtype, size class): forward with fused, then backward. */
+static int tune_class(tune_env *e, clmse_size_class c)
+{
+    static const clmse_op reduce_ops[] = {CLMSE_OP_FORWARD, CLMSE_OP_FUSED};
+    static const clmse_op grad_ops[] = {CLMSE_OP_BACKWARD};
+    struct {
+        const char *label;
+        const clmse_op *ops;
+        size_t nops;
+    } groups[] = {{"forward+fused", reduce_ops, 2}, {"backward", grad_ops, 1}};
+    clmse_plan list[TUNE_MAX_CANDIDATES], def;
+    double scores[TUNE_MAX_CANDIDATES];
+
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        clmse_status st = clmse_context_get_plan(e->ctx, e->dtype, groups[g].ops[0], c, &def,
+                                                 NULL);
+        if (st != CLMSE_SUCCESS)
+            return fail("clmse_context_get_plan", st, e->ctx);
+        size_t count = candidates(e, &def, list), best = 0;
+        int rc = score(e, c, groups[g].ops, groups[g].nops, list, count, scores);
+
+        if (rc != 0)
+            return rc;
+        for (size_t i = 1; i < count; i++)
+            if (scores[i] < scores[best])
+                best = i;
+        if (!(scores[best] < scores[0] * (1.0 - TUNE_MARGIN)))
+            best = 0;
+        for (size_t k = 0; k < groups[g].nops; k++) {
+            st = clmse_context_set_plan(e->ctx, e->dtype, groups[g].ops[k], c, &list[best]);
+            if (st != CLMSE_SUCCESS)
+                return fail("clmse_context_set_plan", st, e->ctx);
+        }
+        printf("  %-3s %-6s n=%-9zu %-14s %3zu candidates  default %10.1f us  chosen %10.1f us"
+               "  (%.2fx)  ",
+               e->dtype == CLMSE_DTYPE_F64 ? "f64" : "f32", clmse_size_class_name(c), e->n,
+               groups[g].label, count, scores[0], scores[best], scores[best] / scores[0]);
+        print_plan(&list[best]);
+        printf("%s\n", best == 0 ? " (the default)" : "");
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* ---- buffers ----------------------------------------------------------------------------- */
+
+static void release_buffers(tune_env *e)
+{
+    cl_mem *all[] = {&e->x, &e->y, &e->loss, &e->gx, &e->gy};
+
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (*all[i]) {
+            clReleaseMemObject(*all[i]);
+            *all[i] = NULL;
+        }
+}
+
+/* Buffers of n elements with values in [-1, 1) (a fixed sequence); tensors over them. */
+static int setup_buffers(tune_env *e, size_t n)
+{
+    const size_t el = clmse_dtype_size(e->dtype), bytes = n * el;
+    cl_mem *big[] = {&e->x, &e->y, &e->gx, &e->gy};
+    void *host = malloc(bytes);
+    cl_int err = CL_SUCCESS;
+    unsigned long long state = 0x9e3779b97f4a7c15ull;
+
+    e->n = n;
+    if (host == NULL) {
+        fprintf(stderr, "clmse tune: out of host memory for %zu elements\n", n);
+        return CLI_EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < 4 && err == CL_SUCCESS; i++)
+        *big[i] = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err == CL_SUCCESS)
+        e->loss = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, el, NULL, &err);
+    for (int b = 0; b < 2 && err == CL_SUCCESS; b++) {
+        for (size_t i = 0; i < n; i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            double v = (double)(state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+
+            if (e->dtype == CLMSE_DTYPE_F64)
+                ((double *)host)[i] = v;
+            else
+                ((float *)host)[i] = (float)v;
+        }
+        err = clEnqueueWriteBuffer(e->queue, b ? e->y : e->x, CL_TRUE, 0, bytes, host, 0, NULL,
+                                   NULL);
+    }
+    free(host);
+    if (err != CL_SUCCESS) {
+        release_buffers(e);
+        return fail_cl("clCreateBuffer/clEnqueueWriteBuffer", err);
+    }
+    const size_t shape[1] = {n}, one[1] = {1};
+    clmse_tensor *t[] = {&e->tx, &e->ty, &e->tgx, &e->tgy};
+    cl_mem m[] = {e->x, e->y, e->gx, e->gy};
+    clmse_status st = CLMSE_SUCCESS;
+
+    for (size_t i = 0; i < 4 && st == CLMSE_SUCCESS; i++)
+        st = clmse_tensor_init(t[i], m[i], e->dtype, 1, shape, NULL, 0);
+    if (st == CLMSE_SUCCESS)
+        st = clmse_tensor_init(&e->tloss, e->loss, e->dtype, 0, one, NULL, 0);
+    if (st != CLMSE_SUCCESS) {
+        release_buffers(e);
+        return fail("clmse_tensor_init", st, NULL);
+    }
+    return 0;
+}
+
+/* Reads the file back the way a user's context will, and says where it is. */
+static int check_written(const char *spec, const char *output)
+{
+    clmse_context_options opt = {0};
+    clmse_context *ctx = NULL;
+
+    opt.device = spec;
+    opt.tuning_file = output;
+    clmse_status st = clmse_context_create(&opt, &ctx);
+    if (st != CLMSE_SUCCESS)
+        return fail("clmse_context_create (reading the file back)", st, NULL);
+    const char *outcome = clmse_context_tuning(ctx);
+    int ok = strncmp(outcome, "loaded ", 7) == 0;
+    printf("tuning file: %s\n", outcome);
+    if (!ok)
+        fprintf(stderr, "clmse tune: the file written does not load: %s\n", outcome);
+    clmse_context_release(ctx);
+    return ok ? 0 : CLI_EXIT_RUNTIME;
+}
+
+/* ---- command ----------------------------------------------------------------------------- */
+
+static int parse(int argc, char **argv, const char **spec, const char **dtype,
+                 const char **output, int *quick, int *dry_run, int *help)
+{
+    for (int i = 1; i < argc; i++) {
+        const char **slot = NULL, *value = NULL;
+
+        if (cli_is_help(argv[i])) {
+            *help = 1;
+            return 0;
+        }
+        if (strcmp(argv[i], "--quick") == 0) {
+            *quick = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            *dry_run = 1;
+            continue;
+        }
+        if (cli_option_value(argc, argv, &i, "--device", &value))
+            slot = spec;
+        else if (cli_option_value(argc, argv, &i, "--dtype", &value))
+            slot = dtype;
+        else if (cli_option_value(argc, argv, &i, "--output", &value))
+            slot = output;
+        else
+            return cli_unknown_argument("tune", argv[i]);
+        if (value == NULL || value[0] == '\0')
+            return cli_usage_error("tune", "option '%s' needs a value", argv[i]);
+        *slot = value;
+    }
+    if (*dtype && strcmp(*dtype, "f32") != 0 && strcmp(*dtype, "f64") != 0)
+        return cli_usage_error("tune", "--dtype must be f32 or f64, not '%s'", *dtype);
+    return 0;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+    const char *spec = NULL, *dtype = NULL, *output = NULL;
+    int quick = 0, dry_run = 0, help = 0, rc;
+    tune_env e;
+    clmse_context_options opt = {0};
+
+    if ((rc = parse(argc, argv, &spec, &dtype, &output, &quick, &dry_run, &help)) != 0)
+        return rc;
+    if (help) {
+        tune_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    memset(&e, 0, sizeof e);
+    e.rounds = quick ? TUNE_QUICK_ROUNDS : TUNE_ROUNDS;
+    opt.device = spec;
+    opt.tuning_file = ""; /* start from the defaults, whatever a previous run wrote */
+    clmse_status st = clmse_context_create(&opt, &e.ctx);
+    if (st != CLMSE_SUCCESS) {
+        rc = fail("clmse_context_create", st, NULL);
+        return st == CLMSE_ERROR_INVALID_DEVICE_SPEC ? CLI_EXIT_USAGE : rc;
+    }
+    if ((st = clmse_context_device_info(e.ctx, &e.info)) != CLMSE_SUCCESS ||
+        (st = clmse_context_get_cl(e.ctx, &e.clctx, NULL, &e.queue)) != CLMSE_SUCCESS) {
+        rc = fail("clmse_context_device_info", st, e.ctx);
+        clmse_context_release(e.ctx);
+        return rc;
+    }
+    if (dtype && strcmp(dtype, "f64") == 0 && !e.info.has_fp64) {
+        fprintf(stderr, "clmse tune: device '%s' has no fp64\n", e.info.name);
+        clmse_context_release(e.ctx);
+        return CLI_EXIT_RUNTIME;
+    }
+    printf("clmse %s tune: %s (%s), %zu timed rounds per candidate\n", clmse_version(),
+           e.info.name, e.info.platform_name, e.rounds);
+    rc = 0;
+    for (int d = 0; d < 2 && rc == 0; d++) {
+        e.dtype = (clmse_dtype)d;
+        if ((d == CLMSE_DTYPE_F64 && !e.info.has_fp64) ||
+            (dtype && strcmp(dtype, d ? "f64" : "f32") != 0))
+            continue;
+        for (int c = 0; c < 3 && rc == 0; c++) {
+            rc = setup_buffers(&e, class_n[c]);
+            if (rc == 0)
+                rc = tune_class(&e, (clmse_size_class)c);
+            release_buffers(&e);
+        }
+    }
+    if (rc == 0 && !dry_run) {
+        st = clmse_context_save_tuning(e.ctx, output);
+        if (st != CLMSE_SUCCESS)
+            rc = fail("clmse_context_save_tuning", st, e.ctx);
+    }
+    clmse_context_release(e.ctx);
+    if (rc == 0 && !dry_run)
+        rc = check_written(spec, output);
+    return rc;
+}
