@@ -16,10 +16,13 @@
  *              order; no barriers.
  *   GPU shape: local size CLMSE_WG_SIZE; item j of the grid visits j, j + global size, ...
  *              (coalesced), then the group folds in local memory with a fixed tree.
- * partials[k] is written for group k (CPU shape: item k); a launch of one group writes the
- * loss to direct[direct_o] instead (see clmse_emit_partial). Results are bitwise reproducible
- * for a given device, build and n; forward, backward and fused compute d, the terms and the
- * partials identically, so the fused pass equals the separate ones bit for bit.
+ * GPU shape: partials[k] is written for group k, which clmse_reduce_final folds in a second
+ * launch; a launch of one group writes the loss to direct[direct_o] instead (see
+ * clmse_emit_partial). CPU shape: one launch in all; with several items the item taking the
+ * last `ticket` folds the partials and writes the loss (clmse_emit_or_fold). Results are
+ * bitwise reproducible for a given device, build, plan and n; forward, backward and fused
+ * compute d, the terms and the partials identically, so under one plan the fused pass equals
+ * the separate ones bit for bit.
  */
 
 #ifndef CLMSE_GENERAL
@@ -72,7 +75,7 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
                __global x_t *direct, const ulong direct_o, const int mean,
                __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
                const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
-               const ulong chunk)
+               const ulong chunk, __global volatile uint *ticket)
 {
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
@@ -101,9 +104,9 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
     acc_t tail = ACC_ZERO;
     for (; i < end; i++)
         tail = acc_add(tail, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
-    if (partials || direct)
-        clmse_emit_partial(partials, item, acc_merge(accv_fold(lanes), tail), direct, direct_o,
-                           mean, n);
+    if (direct)
+        clmse_emit_or_fold(partials, ticket, item, get_global_size(0),
+                           acc_merge(accv_fold(lanes), tail), direct, direct_o, mean, n);
 }
 
 #else /* GPU shape */
@@ -114,9 +117,10 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
                __global x_t *direct, const ulong direct_o, const int mean,
                __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
                const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
-               const ulong chunk)
+               const ulong chunk, __global volatile uint *ticket)
 {
     (void)chunk;
+    (void)ticket;
     __local acc_t scratch[CLMSE_WG_SIZE];
     CLMSE_APPLY_OFFSETS();
 

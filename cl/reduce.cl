@@ -35,6 +35,31 @@ void clmse_emit_partial(__global acc_t *partials, uint index, acc_t v, __global 
         partials[index] = v;
 }
 
+/* The CPU shape's single-launch epilogue. Each item stores its partial; the item that takes the
+ * last ticket folds all of them in index order, exactly as clmse_reduce_final with one item
+ * would, writes the loss and resets the ticket for the next launch. The ticket is an integer
+ * atomic: which item finishes last varies, the order of the fold never does. */
+void clmse_emit_or_fold(__global acc_t *partials, __global volatile uint *ticket, uint index,
+                        uint count, acc_t v, __global out_t *out, ulong out_offset, int mean,
+                        ulong n)
+{
+    if (ticket == NULL) { /* a single item: the loss itself */
+        clmse_emit_partial(NULL, index, v, out, out_offset, mean, n);
+        return;
+    }
+    partials[index] = v;
+    mem_fence(CLK_GLOBAL_MEM_FENCE); /* the partial is visible before the ticket is taken */
+    if (atomic_inc(ticket) != count - 1)
+        return;
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    __global volatile acc_t *all = (__global volatile acc_t *)partials;
+    acc_t acc = ACC_ZERO;
+    for (uint i = 0; i < count; i++)
+        acc = acc_merge(acc, all[i]);
+    *ticket = 0;
+    STORE(CLMSE_OUT_DTYPE)(out, out_offset, mean ? acc_mean(acc, n) : acc_sum(acc));
+}
+
 __kernel __attribute__((reqd_work_group_size(CLMSE_FINAL_WG_SIZE, 1, 1))) void
 clmse_reduce_final(__global const acc_t *partials, const uint count, const ulong n,
                    const int mean, __global out_t *out, const ulong out_offset)

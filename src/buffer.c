@@ -44,11 +44,19 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
     return clmse__check_span(ctx, what, size, offset, count, elem);
 }
 
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes)
+clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes, int ticket)
 {
+    cl_int err = CL_SUCCESS;
+    if (ticket && ctx->ticket == NULL) {
+        cl_uint zero = 0; /* kernels leave it 0 again when they finish */
+        cl_mem t = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                                  sizeof zero, &zero, &err);
+        if (err != CL_SUCCESS)
+            return clmse__cl_fail(ctx, err, "clCreateBuffer(ticket)");
+        ctx->ticket = t;
+    }
     if (ctx->scratch_size >= bytes)
         return CLMSE_SUCCESS;
-    cl_int err = CL_SUCCESS;
     cl_mem m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clCreateBuffer(scratch)");

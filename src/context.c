@@ -192,6 +192,8 @@ void clmse_context_release(clmse_context *ctx)
         clReleaseEvent(ctx->last_scratch_use);
     if (ctx->scratch)
         clReleaseMemObject(ctx->scratch);
+    if (ctx->ticket)
+        clReleaseMemObject(ctx->ticket);
     clReleaseCommandQueue(ctx->queue);
     clReleaseDevice(ctx->device);
     clReleaseContext(ctx->cl_ctx);

@@ -71,6 +71,7 @@ struct clmse_context {
     cl_mem scratch; /* per-group partial sums, grown on demand */
     size_t scratch_size;
     cl_event last_scratch_use; /* the last command using scratch: the next writer waits */
+    cl_mem ticket; /* one uint, 0 between launches: the CPU shape's last-item election */
     pthread_mutex_t error_lock; /* guards last_error and last_cl_error: calls fail unlocked */
     char last_error[CLMSE__ERROR_CAP];
     cl_int last_cl_error;
@@ -169,7 +170,8 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
  * fuzzer (fuzz/fuzz_tensor.c) reaches it. CLMSE_ERROR_SIZE_OVERFLOW or _BUFFER_TOO_SMALL. */
 clmse_status clmse__check_span(clmse_context *ctx, const char *what, size_t size, size_t offset,
                                size_t count, size_t elem);
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes);
+/* Grows scratch to `bytes`; with `ticket`, also creates the CPU shape's ticket counter. */
+clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes, int ticket);
 
 /* ---- tensors (tensor.c) ---- */
 int clmse__dtype_floating(clmse_dtype d);

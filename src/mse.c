@@ -107,9 +107,12 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
 {
     const cl_mem none = NULL;
     const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
-    /* A single group writes the loss itself; otherwise partials feed the epilogue. */
-    const int direct = reduce && geo->groups == 1;
-    const cl_mem partials = reduce && !direct ? ctx->scratch : NULL;
+    /* GPU shape: a single group writes the loss itself; otherwise partials feed the epilogue.
+     * CPU shape: the loss is always written in this launch, by the last item when several. */
+    const int cpu = p->plan.shape == CLMSE_SHAPE_CPU;
+    const int direct = reduce && (geo->groups == 1 || cpu);
+    const cl_mem partials = reduce && geo->groups > 1 ? ctx->scratch : NULL;
+    const cl_mem ticket = partials && cpu ? ctx->ticket : NULL;
     const cl_mem direct_out = direct ? c->out : NULL;
     const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
     const cl_ulong n = c->n, xo = c->xo, yo = c->yo, oo = c->oo, go = c->go, gxo = c->gxo,
@@ -128,7 +131,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
         {sizeof oo, &oo},       {sizeof mean, &mean},     {sizeof(cl_mem), c->g ? &c->g : &none},
         {sizeof go, &go},       {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},
         {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
-        scale,                  {sizeof chunk, &chunk},
+        scale,                  {sizeof chunk, &chunk},       {sizeof(cl_mem), &ticket},
     };
     cl_kernel k = p->kernels[CLMSE__K_PASS];
     cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
@@ -195,12 +198,13 @@ static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
 
     if (c->n > 0) {
         geo = geometry_for(plan, p->plan.work_group_size, c->n);
-        if (reduce && geo.groups > 1 &&
-            (st = clmse__scratch_reserve(ctx, geo.groups * 16)) != CLMSE_SUCCESS)
-            return st;
+        if (reduce && geo.groups > 1)
+            CLMSE_FORWARD(clmse__scratch_reserve(ctx, geo.groups * 16,
+                                                 p->plan.shape == CLMSE_SHAPE_CPU));
         CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
     }
-    if (reduce && geo.groups != 1) {
+    /* The GPU shape's epilogue; the CPU shape folds in its one launch (empty input aside). */
+    if (reduce && (c->n == 0 || (geo.groups > 1 && p->plan.shape != CLMSE_SHAPE_CPU))) {
         const int mean = c->reduction == CLMSE_REDUCTION_MEAN;
         st = c->n > 0 ? clmse__enqueue_final(ctx, p, (cl_uint)geo.groups, c->n, mean, c->out, c->oo,
                                              1, &pass_done, &final_done)

@@ -266,7 +266,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     /* A single group writes the loss itself; otherwise partials feed the epilogue. */
     const int direct = p->reduce && g == 1;
     if (p->reduce && !direct)
-        CLMSE_FORWARD(clmse__scratch_reserve(ctx, g * 16));
+        CLMSE_FORWARD(clmse__scratch_reserve(ctx, g * 16, 0));
 
     const cl_ulong n = p->numel;
     cl_ulong8 shape8;

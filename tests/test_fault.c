@@ -904,6 +904,10 @@ START_TEST(test_orphaned_pass_orders_scratch)
     cl_command_queue q = th_cl_open(dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &c);
     clmse_context *ctx = NULL;
     CHECK_OK(NULL, clmse_context_create_from_cl(c, dev, q, NULL, &ctx));
+    /* Only the GPU shape has an epilogue launch (the CPU shape folds in its one launch). */
+    const clmse_plan two_launches = {CLMSE_SHAPE_GPU, 64, 1, 8, 16, 64};
+    CHECK_OK(ctx, clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
+                                         clmse_size_class_of(NBIG), &two_launches));
     bench b;
     bench_open(&b, ctx);
 

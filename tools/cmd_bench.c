@@ -24,7 +24,6 @@
 #define BENCH_SMALL_FACTOR 10u          /* runs per cell below BENCH_SMALL_N: R times this */
 #define BENCH_WARMUP_SMALL 3u
 #define BENCH_WARMUP_LARGE 1u
-#define BENCH_EMPTY_WARMUP 3u
 #define BENCH_WARMUP_US 100e3 /* and at least this long in all */
 #define BENCH_CELL_US 200e3   /* timed runs continue until they add up to this much */
 #define BENCH_MAX_RUNS 100000u /* ... or until this many */
@@ -58,6 +57,7 @@ typedef struct bench_env {
     size_t max_runs;   /* timed runs of one cell at most */
     cl_ulong max_alloc, global_mem;
     double *times_us;  /* room for the most runs one cell takes */
+    double *empty_us;  /* the same, for the empty kernel's runs between clmse's */
     int sizing;        /* within one N: running out of memory skips it rather than stops */
     char skip[512];    /* why the current N is being skipped */
     int mismatch;      /* a result disagreed with the host loop */
@@ -305,25 +305,34 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Warm-up runs, then timed ones; *median_us is their median. */
-static step measure(bench_env *e, bench_size *s, bench_op op, bench_method m, double *median_us)
+static double median_of(double *v, size_t count)
 {
-    int small = s->n < BENCH_SMALL_N;
-    size_t warmup = m == BENCH_EMPTY ? BENCH_EMPTY_WARMUP
-                    : small          ? BENCH_WARMUP_SMALL
-                                     : BENCH_WARMUP_LARGE;
-    size_t min_runs = e->repeat * (small || m == BENCH_EMPTY ? BENCH_SMALL_FACTOR : 1u);
+    qsort(v, count, sizeof *v, compare_double);
+    return count % 2 ? v[count / 2] : (v[count / 2 - 1] + v[count / 2]) / 2.0;
+}
+
+/* Warm-up runs, then timed ones; *median_us is their median. clmse's runs alternate with the
+ * empty kernel's on the same queue (*empty_us, when not NULL), so that the two medians behind
+ * the clmse/empty ratio come from the same stretch of time on a shared machine. */
+static step measure(bench_env *e, bench_size *s, bench_op op, bench_method m, double *median_us,
+                    double *empty_us)
+{
+    int small = s->n < BENCH_SMALL_N, pair = empty_us != NULL;
+    size_t warmup = small ? BENCH_WARMUP_SMALL : BENCH_WARMUP_LARGE;
+    size_t min_runs = e->repeat * (small ? BENCH_SMALL_FACTOR : 1u);
     size_t runs = 0;
-    double us = 0.0, warm_us = 0.0, timed_us = 0.0;
+    double us = 0.0, warm_us = 0.0, timed_us = 0.0, empty = 0.0;
 
     /* Warm up for a number of runs and for a while: on a busy machine the threads of one
      * method (POCL's, OpenMP's) need some time to take the cores back from the other's. */
     for (size_t i = 0; i < warmup || warm_us < BENCH_WARMUP_US; i++) {
         step rc = run_once(e, s, op, m, &us);
 
+        if (rc == STEP_OK && pair)
+            rc = run_once(e, s, op, BENCH_EMPTY, &empty);
         if (rc != STEP_OK)
             return rc;
-        warm_us += us;
+        warm_us += us + empty;
     }
     /* Short runs go on for a while: on a shared machine a neighbour can stall one of our
      * threads for a scheduler tick or two (4-8 ms) at a time, for a few hundred milliseconds,
@@ -331,14 +340,17 @@ static step measure(bench_env *e, bench_size *s, bench_op op, bench_method m, do
     while (runs < min_runs || (timed_us < BENCH_CELL_US && runs < e->max_runs)) {
         step rc = run_once(e, s, op, m, &us);
 
+        if (rc == STEP_OK && pair)
+            rc = run_once(e, s, op, BENCH_EMPTY, &e->empty_us[runs]);
         if (rc != STEP_OK)
             return rc;
-        e->times_us[runs++] = us;
-        timed_us += us;
+        e->times_us[runs] = us;
+        timed_us += us + (pair ? e->empty_us[runs] : 0.0);
+        runs++;
     }
-    qsort(e->times_us, runs, sizeof *e->times_us, compare_double);
-    *median_us = runs % 2 ? e->times_us[runs / 2]
-                          : (e->times_us[runs / 2 - 1] + e->times_us[runs / 2]) / 2.0;
+    *median_us = median_of(e->times_us, runs);
+    if (pair)
+        *empty_us = median_of(e->empty_us, runs);
     return STEP_OK;
 }
 
@@ -519,8 +531,6 @@ static step bench_size_run(bench_env *e, size_t n, bench_result *r)
 {
     bench_size s;
     step rc = STEP_OK;
-    double empty_us = 0.0;
-
     memset(&s, 0, sizeof s);
     memset(r, 0, sizeof *r);
     r->n = s.n = n;
@@ -531,16 +541,13 @@ static step bench_size_run(bench_env *e, size_t n, bench_result *r)
     rc = size_setup(e, &s);
     for (int op = 0; op < BENCH_OPS && rc == STEP_OK; op++) {
         for (int m = 0; m < BENCH_EMPTY && rc == STEP_OK; m++)
-            rc = measure(e, &s, (bench_op)op, (bench_method)m, &r->median_us[op][m]);
+            rc = measure(e, &s, (bench_op)op, (bench_method)m, &r->median_us[op][m],
+                         m == BENCH_CLMSE ? &r->median_us[op][BENCH_EMPTY] : NULL);
         if (rc == STEP_OK && op == BENCH_FORWARD)
             rc = check_forward(e, &s);
         if (rc == STEP_OK && op == BENCH_BACKWARD)
             rc = check_backward(e, &s);
     }
-    if (rc == STEP_OK)
-        rc = measure(e, &s, BENCH_FORWARD, BENCH_EMPTY, &empty_us);
-    for (int op = 0; op < BENCH_OPS; op++)
-        r->median_us[op][BENCH_EMPTY] = empty_us;
     r->measured = rc == STEP_OK;
     size_release(&s);
     e->sizing = 0;
@@ -687,7 +694,7 @@ static void print_notes(void)
     printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also "
            "write both\ngradients) over its median. CLBlast: forward = axpy + dot, backward = "
            "axpy + scal (one\ngradient), fused = axpy + dot + scal. The empty kernel's time is "
-           "the launch floor.\n");
+           "the launch floor,\ntimed in runs alternating with clmse's on the same queue.\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -786,8 +793,9 @@ int cmd_bench(int argc, char **argv)
     if (e.max_runs < BENCH_MAX_RUNS)
         e.max_runs = BENCH_MAX_RUNS;
     e.times_us = malloc(e.max_runs * sizeof *e.times_us);
+    e.empty_us = malloc(e.max_runs * sizeof *e.empty_us);
     results = calloc(count, sizeof *results);
-    if (!e.times_us || !results) {
+    if (!e.times_us || !e.empty_us || !results) {
         fprintf(stderr, "clmse bench: %s\n", clmse_status_string(CLMSE_ERROR_OUT_OF_HOST_MEMORY));
         goto cleanup;
     }
@@ -844,6 +852,7 @@ cleanup:
     CLBlastClearCache();
     clmse_context_release(e.ctx);
     free(e.times_us);
+    free(e.empty_us);
     free(results);
     return rc;
 }

@@ -16,6 +16,8 @@
 #define TUNE_ROUNDS 15        /* timed runs of every candidate, round-robin */
 #define TUNE_QUICK_ROUNDS 5
 #define TUNE_MAX_CANDIDATES 96
+#define TUNE_SCREEN_ROUNDS 2 /* every candidate, before the finalists get the full rounds */
+#define TUNE_FINALISTS 6
 #define TUNE_MARGIN 0.03 /* a candidate must beat the default by 3% to replace it */
 #define TUNE_TOLERANCE 1e-5 /* a candidate's loss against the default plan's, relative */
 
@@ -39,7 +41,8 @@ static void tune_usage(FILE *out)
           "                  [--dry-run]\n\n"
           "Times candidate launch plans (kernel shape, work-group size, vector width, groups,\n"
           "elements per work-item) for forward, backward and fused MSE at one N per size\n"
-          "class (2^15, 2^20, 2^24), keeps a candidate only where it beats the default plan by\n"
+          "class (2^15, 2^20, 2^24): every candidate for 2 rounds, then the default and the 6\n"
+          "fastest for 15 more. It keeps a candidate only where it beats the default plan by\n"
           "3% or more, and writes every plan to the device's tuning file, which each later\n"
           "clmse context on this device loads ('clmse info' shows the plans and their source).\n"
           "Forward and fused are tuned together and share a plan, so their losses stay equal\n"
@@ -49,7 +52,7 @@ static void tune_usage(FILE *out)
           "  --dtype T      tune only f32 or only f64 (default: both, f64 where the device has\n"
           "                 it); the other's plans are written as the defaults\n"
           "  --output FILE  write there instead of the device's tuning file\n"
-          "  --quick        5 timed rounds per candidate instead of 15\n"
+          "  --quick        5 final rounds instead of 15\n"
           "  --dry-run      measure and report, write nothing\n"
           "  --help         show this help\n",
           out);
@@ -91,24 +94,36 @@ static int fail_cl(const char *what, cl_int err)
 
 /* ---- candidates -------------------------------------------------------------------------- */
 
-static int same_plan(const clmse_plan *a, const clmse_plan *b)
+/* What a plan launches for n elements: plans that agree on it are the same candidate. */
+static void launch_of(const clmse_plan *p, size_t n, size_t key[4])
 {
-    return a->shape == b->shape && a->work_group_size == b->work_group_size &&
-           a->vector_width == b->vector_width && a->max_groups == b->max_groups &&
-           a->min_per_item == b->min_per_item &&
-           a->final_work_group_size == b->final_work_group_size;
+    size_t per_group = p->shape == CLMSE_SHAPE_CPU ? p->min_per_item
+                                                    : p->min_per_item * p->work_group_size;
+    size_t groups = n / per_group + (n % per_group != 0);
+
+    groups = groups < 1 ? 1 : groups > p->max_groups ? p->max_groups : groups;
+    key[0] = (size_t)p->shape * 1000003u + p->work_group_size;
+    key[1] = p->vector_width;
+    key[2] = groups;
+    key[3] = groups > 1 ? p->final_work_group_size : 0;
 }
 
-static int add(clmse_plan *list, size_t *count, const clmse_plan *p, const clmse_device_info *d)
+static int add(clmse_plan *list, size_t *count, const clmse_plan *p, const clmse_device_info *d,
+               size_t n)
 {
+    size_t mine[4], other[4];
+
     if (*count == TUNE_MAX_CANDIDATES || p->work_group_size > d->max_work_group_size ||
         p->final_work_group_size > d->max_work_group_size ||
         p->work_group_size * 16 > d->local_mem_size ||
         p->final_work_group_size * 16 > d->local_mem_size)
         return 0;
-    for (size_t i = 0; i < *count; i++)
-        if (same_plan(&list[i], p))
+    launch_of(p, n, mine);
+    for (size_t i = 0; i < *count; i++) {
+        launch_of(&list[i], n, other);
+        if (memcmp(mine, other, sizeof mine) == 0)
             return 0;
+    }
     list[(*count)++] = *p;
     return 1;
 }
@@ -126,19 +141,19 @@ static size_t candidates(const tune_env *e, const clmse_plan *def, clmse_plan *l
     size_t count = 0;
     clmse_plan p;
 
-    add(list, &count, def, &e->info);
+    add(list, &count, def, &e->info, e->n);
     for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
         for (size_t g = 0; g < sizeof per_cu / sizeof per_cu[0]; g++)
             for (size_t m = 0; m < sizeof cpu_items / sizeof cpu_items[0]; m++) {
                 p = (clmse_plan){CLMSE_SHAPE_CPU, 1, vecs[v], per_cu[g] * cus, cpu_items[m], 1};
-                add(list, &count, &p, &e->info);
+                add(list, &count, &p, &e->info, e->n);
             }
     for (size_t w = 0; w < sizeof wgs / sizeof wgs[0]; w++)
         for (size_t g = 2; g <= 16; g *= 2)
             for (size_t m = 0; m < sizeof gpu_items / sizeof gpu_items[0]; m++) {
                 size_t groups = g * cus > 65536 ? 65536 : g * cus;
                 p = (clmse_plan){CLMSE_SHAPE_GPU, wgs[w], 1, groups, gpu_items[m], wgs[w]};
-                add(list, &count, &p, &e->info);
+                add(list, &count, &p, &e->info, e->n);
             }
     return count;
 }
@@ -204,59 +219,109 @@ static int read_loss(tune_env *e, double *out)
     return err == CL_SUCCESS ? 0 : fail_cl("clEnqueueReadBuffer(loss)", err);
 }
 
-/* Times every candidate for the ops in `ops` (their times add up), round-robin so that drift on
- * a shared machine touches all alike. A candidate whose loss strays from the default's is
- * dropped (scores[i] = INFINITY). Returns 0 or an exit code. */
-static int score(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t nops,
-                 const clmse_plan *list, size_t count, double *scores)
+/* Warm-up run of every candidate (kernel builds happen here, untimed) and the loss check: a
+ * candidate whose loss strays from the default's (list[0]) is dropped (scores[i] = INFINITY,
+ * else 0). Returns 0 or an exit code. */
+static int warm_up(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t nops,
+                   const clmse_plan *list, size_t count, double *scores)
 {
-    double *times = malloc(sizeof(double) * count * e->rounds);
     double reference = 0.0;
 
-    if (times == NULL) {
-        fprintf(stderr, "clmse tune: out of host memory\n");
-        return CLI_EXIT_RUNTIME;
-    }
-    for (size_t i = 0; i < count * e->rounds; i++)
-        times[i] = 0.0;
-    /* Warm-up (and kernel builds, untimed); the loss check. */
     for (size_t i = 0; i < count; i++) {
         scores[i] = 0.0;
         for (size_t k = 0; k < nops; k++) {
             double loss = 0.0;
 
-            if (run_once(e, c, ops[k], &list[i]) < 0.0) {
-                free(times);
+            if (run_once(e, c, ops[k], &list[i]) < 0.0)
                 return CLI_EXIT_RUNTIME;
-            }
             if (ops[k] == CLMSE_OP_BACKWARD)
                 continue;
-            if (read_loss(e, &loss) != 0) {
-                free(times);
+            if (read_loss(e, &loss) != 0)
                 return CLI_EXIT_RUNTIME;
-            }
             if (i == 0)
                 reference = loss;
             else if (!(fabs(loss - reference) <= TUNE_TOLERANCE * fabs(reference)))
                 scores[i] = INFINITY;
         }
     }
-    for (size_t r = 0; r < e->rounds; r++)
-        for (size_t i = 0; i < count; i++)
-            for (size_t k = 0; k < nops && scores[i] == 0.0; k++) {
-                double us = run_once(e, c, ops[k], &list[i]);
+    return 0;
+}
+
+/* Times the candidates list[pick[0..m)] for `rounds` rounds, round-robin so that drift on a
+ * shared machine touches all alike; scores[pick[j]] = the median of the sum over `ops`. */
+static int time_some(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t nops,
+                     const clmse_plan *list, const size_t *pick, size_t m, size_t rounds,
+                     double *scores)
+{
+    double *times = calloc(m * rounds, sizeof(double));
+
+    if (times == NULL) {
+        fprintf(stderr, "clmse tune: out of host memory\n");
+        return CLI_EXIT_RUNTIME;
+    }
+    for (size_t r = 0; r < rounds; r++)
+        for (size_t j = 0; j < m; j++)
+            for (size_t k = 0; k < nops; k++) {
+                double us = run_once(e, c, ops[k], &list[pick[j]]);
 
                 if (us < 0.0) {
                     free(times);
                     return CLI_EXIT_RUNTIME;
                 }
-                times[i * e->rounds + r] += us;
+                times[j * rounds + r] += us;
             }
-    for (size_t i = 0; i < count; i++)
-        if (scores[i] == 0.0)
-            scores[i] = median(times + i * e->rounds, e->rounds);
+    for (size_t j = 0; j < m; j++)
+        scores[pick[j]] = median(times + j * rounds, rounds);
     free(times);
     return 0;
+}
+
+static const double *g_scores; /* for qsort's comparison of candidate indices */
+
+static int compare_score(const void *a, const void *b)
+{
+    double x = g_scores[*(const size_t *)a], y = g_scores[*(const size_t *)b];
+
+    return (x > y) - (x < y);
+}
+
+/* Successive halving: every candidate for TUNE_SCREEN_ROUNDS, then the default and the
+ * TUNE_FINALISTS fastest for e->rounds. Scores: the finalists' medians in microseconds,
+ * INFINITY for the others. */
+static int score(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t nops,
+                 const clmse_plan *list, size_t count, double *scores)
+{
+    size_t pick[TUNE_MAX_CANDIDATES], m = 0;
+    int rc = warm_up(e, c, ops, nops, list, count, scores);
+
+    for (size_t i = 0; i < count; i++)
+        if (scores[i] == 0.0)
+            pick[m++] = i;
+    if (rc == 0)
+        rc = time_some(e, c, ops, nops, list, pick, m, TUNE_SCREEN_ROUNDS, scores);
+    if (rc != 0)
+        return rc;
+    g_scores = scores;
+    qsort(pick, m, sizeof pick[0], compare_score);
+    m = m < TUNE_FINALISTS ? m : TUNE_FINALISTS;
+    size_t j = 0;
+    while (j < m && pick[j] != 0)
+        j++;
+    if (j == m) /* the default always makes the final */
+        pick[m++] = 0;
+    /* Small inputs take microseconds, and launch jitter is as large: ten times the rounds. */
+    const size_t rounds = e->rounds * (c == CLMSE_SIZE_SMALL ? 10u : 1u);
+    rc = time_some(e, c, ops, nops, list, pick, m, rounds, scores);
+    /* Only the final's times compare: the others were timed in fewer rounds. */
+    for (size_t i = 0; i < count; i++) {
+        int finalist = 0;
+
+        for (size_t f = 0; f < m; f++)
+            finalist |= pick[f] == i;
+        if (!finalist)
+            scores[i] = INFINITY;
+    }
+    return rc;
 }
 
 static void print_plan(const clmse_plan *p)
@@ -465,8 +530,8 @@ int cmd_tune(int argc, char **argv)
         clmse_context_release(e.ctx);
         return CLI_EXIT_RUNTIME;
     }
-    printf("clmse %s tune: %s (%s), %zu timed rounds per candidate\n", clmse_version(),
-           e.info.name, e.info.platform_name, e.rounds);
+    printf("clmse %s tune: %s (%s), %d screening and %zu final rounds\n", clmse_version(),
+           e.info.name, e.info.platform_name, TUNE_SCREEN_ROUNDS, e.rounds);
     rc = 0;
     for (int d = 0; d < 2 && rc == 0; d++) {
         e.dtype = (clmse_dtype)d;
