@@ -27,6 +27,7 @@
 #define BENCH_WARMUP_US 100e3 /* and at least this long in all */
 #define BENCH_CELL_US 200e3   /* timed runs continue until they add up to this much */
 #define BENCH_MAX_RUNS 100000u /* ... or until this many */
+#define BENCH_BLOCKS 4u /* the methods of an op take turns, each run in this many blocks */
 #define BENCH_BUFFERS 5u /* x, y, both gradients and CLBlast's d, each N elements */
 #define BENCH_SEED_X 1u
 #define BENCH_SEED_Y 2u
@@ -56,8 +57,8 @@ typedef struct bench_env {
     size_t repeat;
     size_t max_runs;   /* timed runs of one cell at most */
     cl_ulong max_alloc, global_mem;
-    double *times_us;  /* room for the most runs one cell takes */
-    double *empty_us;  /* the same, for the empty kernel's runs between clmse's */
+    double *times_us[BENCH_METHODS]; /* per method: room for the most runs one cell takes */
+    size_t runs[BENCH_METHODS];      /* how many of them the current cell holds */
     int sizing;        /* within one N: running out of memory skips it rather than stops */
     char skip[512];    /* why the current N is being skipped */
     int mismatch;      /* a result disagreed with the host loop */
@@ -89,10 +90,12 @@ static void bench_usage(FILE *out)
             "           then dot(d, d) for the forward, axpy + scal for the backward (it writes\n"
             "           one gradient), axpy + dot + scal for the fused pass\n"
             "  empty    enqueue of a no-op kernel on one work-item and clFinish: the launch\n"
-            "           floor; the same value is reported for each op\n"
+            "           floor, timed in runs alternating with clmse's below N = 2^20\n"
             "Each cell is the median of R runs (%ux R below N = 2^20, and more while they\n"
             "add up to less than %.1f s) after a warm-up that excludes kernel builds, each\n"
-            "timed with CLOCK_MONOTONIC from the first enqueue to clFinish.\n"
+            "timed with CLOCK_MONOTONIC from the first enqueue to clFinish. The methods of an\n"
+            "op take turns in 4 blocks of runs each, so that load from elsewhere on a shared\n"
+            "machine falls on all of them alike.\n"
             "The table shows medians in microseconds, GB/s (forward reads 2 arrays; backward\n"
             "and fused read 2 and write 2) and ratios; a RESULT line per op, method and N\n"
             "follows for scripts:\n"
@@ -311,21 +314,25 @@ static double median_of(double *v, size_t count)
     return count % 2 ? v[count / 2] : (v[count / 2 - 1] + v[count / 2]) / 2.0;
 }
 
-/* Warm-up runs, then timed ones; *median_us is their median. clmse's runs alternate with the
- * empty kernel's on the same queue (*empty_us, when not NULL), so that the two medians behind
- * the clmse/empty ratio come from the same stretch of time on a shared machine. */
-static step measure(bench_env *e, bench_size *s, bench_op op, bench_method m, double *median_us,
-                    double *empty_us)
+/* One block of one method's runs: a warm-up, then timed runs appended to e->times_us[m]. The
+ * methods of an op take turns, block by block, so that a neighbour's burst on a shared machine
+ * falls on all of them alike. Below BENCH_SMALL_N clmse's runs alternate one by one with the
+ * empty kernel's on the same queue (appended to e->times_us[BENCH_EMPTY]), the pair behind the
+ * clmse/empty ratio; above it the empty kernel has blocks of its own, because POCL's idle
+ * worker threads fall asleep during a one-item launch and a multi-core launch right after
+ * it pays for waking them. */
+static step measure_block(bench_env *e, bench_size *s, bench_op op, bench_method m)
 {
-    int small = s->n < BENCH_SMALL_N, pair = empty_us != NULL;
+    int small = s->n < BENCH_SMALL_N, pair = m == BENCH_CLMSE && small;
     size_t warmup = small ? BENCH_WARMUP_SMALL : BENCH_WARMUP_LARGE;
-    size_t min_runs = e->repeat * (small ? BENCH_SMALL_FACTOR : 1u);
-    size_t runs = 0;
+    size_t min_runs = (e->repeat * (small ? BENCH_SMALL_FACTOR : 1u) + BENCH_BLOCKS - 1) /
+                      BENCH_BLOCKS;
+    size_t cap = e->max_runs / BENCH_BLOCKS, runs = 0, *total = &e->runs[m];
     double us = 0.0, warm_us = 0.0, timed_us = 0.0, empty = 0.0;
 
     /* Warm up for a number of runs and for a while: on a busy machine the threads of one
      * method (POCL's, OpenMP's) need some time to take the cores back from the other's. */
-    for (size_t i = 0; i < warmup || warm_us < BENCH_WARMUP_US; i++) {
+    for (size_t i = 0; i < warmup || warm_us < BENCH_WARMUP_US / BENCH_BLOCKS; i++) {
         step rc = run_once(e, s, op, m, &us);
 
         if (rc == STEP_OK && pair)
@@ -337,20 +344,38 @@ static step measure(bench_env *e, bench_size *s, bench_op op, bench_method m, do
     /* Short runs go on for a while: on a shared machine a neighbour can stall one of our
      * threads for a scheduler tick or two (4-8 ms) at a time, for a few hundred milliseconds,
      * and a median of only R runs taken inside such a stretch would report the stall. */
-    while (runs < min_runs || (timed_us < BENCH_CELL_US && runs < e->max_runs)) {
+    while (runs < min_runs || (timed_us < BENCH_CELL_US / BENCH_BLOCKS && runs < cap)) {
         step rc = run_once(e, s, op, m, &us);
 
         if (rc == STEP_OK && pair)
-            rc = run_once(e, s, op, BENCH_EMPTY, &e->empty_us[runs]);
+            rc = run_once(e, s, op, BENCH_EMPTY, &empty);
         if (rc != STEP_OK)
             return rc;
-        e->times_us[runs] = us;
-        timed_us += us + (pair ? e->empty_us[runs] : 0.0);
+        e->times_us[m][(*total)++] = us;
+        if (pair)
+            e->times_us[BENCH_EMPTY][e->runs[BENCH_EMPTY]++] = empty;
+        timed_us += us + empty;
         runs++;
     }
-    *median_us = median_of(e->times_us, runs);
-    if (pair)
-        *empty_us = median_of(e->empty_us, runs);
+    return STEP_OK;
+}
+
+/* Every method of `op` in BENCH_BLOCKS turns; the medians go to r->median_us[op]. */
+static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r)
+{
+    for (int m = 0; m < BENCH_METHODS; m++)
+        e->runs[m] = 0;
+    for (unsigned b = 0; b < BENCH_BLOCKS; b++)
+        for (int m = 0; m < BENCH_METHODS; m++) {
+            if (m == BENCH_EMPTY && s->n < BENCH_SMALL_N)
+                continue; /* paired with clmse's runs */
+            step rc = measure_block(e, s, op, (bench_method)m);
+
+            if (rc != STEP_OK)
+                return rc;
+        }
+    for (int m = 0; m < BENCH_METHODS; m++)
+        r->median_us[op][m] = median_of(e->times_us[m], e->runs[m]);
     return STEP_OK;
 }
 
@@ -540,9 +565,7 @@ static step bench_size_run(bench_env *e, size_t n, bench_result *r)
 
     rc = size_setup(e, &s);
     for (int op = 0; op < BENCH_OPS && rc == STEP_OK; op++) {
-        for (int m = 0; m < BENCH_EMPTY && rc == STEP_OK; m++)
-            rc = measure(e, &s, (bench_op)op, (bench_method)m, &r->median_us[op][m],
-                         m == BENCH_CLMSE ? &r->median_us[op][BENCH_EMPTY] : NULL);
+        rc = measure_op(e, &s, (bench_op)op, r);
         if (rc == STEP_OK && op == BENCH_FORWARD)
             rc = check_forward(e, &s);
         if (rc == STEP_OK && op == BENCH_BACKWARD)
@@ -684,7 +707,7 @@ static void print_header(const bench_env *e, const clmse_device_info *info)
     printf("date: %s\n", date);
     printf("dtype %s, reduction mean; each time is the median of %zu or more runs (%zu below\n"
            "N = 2^20; more while they take under %.1f s in all) after a warm-up, from the first\n"
-           "enqueue to clFinish, in microseconds\n",
+           "enqueue to clFinish, in microseconds; the methods take turns in 4 blocks\n",
            clmse_dtype_name(e->dtype), e->repeat, e->repeat * BENCH_SMALL_FACTOR,
            BENCH_CELL_US / 1e6);
 }
@@ -694,7 +717,7 @@ static void print_notes(void)
     printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also "
            "write both\ngradients) over its median. CLBlast: forward = axpy + dot, backward = "
            "axpy + scal (one\ngradient), fused = axpy + dot + scal. The empty kernel's time is "
-           "the launch floor,\ntimed in runs alternating with clmse's on the same queue.\n");
+           "the launch floor,\ntimed in runs alternating with clmse's on the same queue below N = 2^20.\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -792,10 +815,11 @@ int cmd_bench(int argc, char **argv)
     e.max_runs = e.repeat * BENCH_SMALL_FACTOR;
     if (e.max_runs < BENCH_MAX_RUNS)
         e.max_runs = BENCH_MAX_RUNS;
-    e.times_us = malloc(e.max_runs * sizeof *e.times_us);
-    e.empty_us = malloc(e.max_runs * sizeof *e.empty_us);
+    int no_memory = 0;
+    for (int m = 0; m < BENCH_METHODS; m++)
+        no_memory |= (e.times_us[m] = malloc(e.max_runs * sizeof *e.times_us[m])) == NULL;
     results = calloc(count, sizeof *results);
-    if (!e.times_us || !e.empty_us || !results) {
+    if (no_memory || !results) {
         fprintf(stderr, "clmse bench: %s\n", clmse_status_string(CLMSE_ERROR_OUT_OF_HOST_MEMORY));
         goto cleanup;
     }
@@ -851,8 +875,8 @@ cleanup:
     /* CLBlast keeps the programs it built for this context until asked to let them go. */
     CLBlastClearCache();
     clmse_context_release(e.ctx);
-    free(e.times_us);
-    free(e.empty_us);
+    for (int m = 0; m < BENCH_METHODS; m++)
+        free(e.times_us[m]);
     free(results);
     return rc;
 }
