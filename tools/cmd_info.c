@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmse info`: the library version, every OpenCL device, and the one clmse would choose. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under strict -std=c11 */
+
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "clmse.h"
 #include "commands.h"
@@ -9,7 +13,7 @@
 
 static void info_usage(FILE *out)
 {
-    fputs("Usage: clmse info [--device SPEC]\n\n"
+    fputs("Usage: clmse info [--device SPEC] [--build]\n\n"
           "Shows the library version and every OpenCL device as P:D, marking with '*' the\n"
           "device clmse would use, and says what chose it. For that device it then shows\n"
           "the tuning file and the launch plan of every dtype, operation and size class,\n"
@@ -18,8 +22,117 @@ static void info_usage(FILE *out)
           "  --device SPEC  mark the device SPEC selects: gpu, cpu, accelerator, P:D, or part\n"
           "                 of a device name; default: $CLMSE_DEVICE, else the first GPU, else\n"
           "                 the first accelerator, else the first device\n"
+          "  --build        also time the first and the second call of each kernel program\n"
+          "                 (float32 and float64 contiguous, float32 strided) in a new\n"
+          "                 context: the first includes the program's build, which the\n"
+          "                 OpenCL driver's own cache may serve; tools/build_cost.sh runs it\n"
+          "                 twice on an empty driver cache\n"
           "  --help         show this help\n",
           out);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One forward call (mean) of 1024 elements of `dtype`, stride `stride`; waits for it. */
+static clmse_status call_once(clmse_context *ctx, cl_mem buf, clmse_dtype dtype, int64_t stride)
+{
+    const size_t n = 1024;
+    const int64_t strides[1] = {stride};
+    clmse_tensor x, out;
+    clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &x, &out, NULL, NULL, NULL};
+    cl_command_queue q = NULL;
+    clmse_status st = clmse_tensor_init(&x, buf, dtype, 1, &n, strides, 0);
+
+    if (st == CLMSE_SUCCESS)
+        st = clmse_tensor_init(&out, buf, dtype, 0, NULL, NULL, 2 * n);
+    if (st == CLMSE_SUCCESS)
+        st = clmse_mse(ctx, &a, 0, NULL, NULL);
+    if (st == CLMSE_SUCCESS)
+        st = clmse_context_get_cl(ctx, NULL, NULL, &q);
+    if (st == CLMSE_SUCCESS && clFinish(q) != CL_SUCCESS)
+        st = CLMSE_ERROR_OPENCL;
+    return st;
+}
+
+/* The build cost as a user meets it: a new context, then the first call of each program. */
+static int print_builds(clmse_context *ctx, const clmse_device_info *d)
+{
+    static const struct {
+        const char *name;
+        clmse_dtype dtype;
+        int64_t stride;
+    } programs[] = {{"float32 contiguous", CLMSE_DTYPE_F32, 1},
+                    {"float64 contiguous", CLMSE_DTYPE_F64, 1},
+                    {"float32 strided", CLMSE_DTYPE_F32, 2}};
+    cl_context clctx = NULL;
+    cl_int err = CL_SUCCESS;
+    clmse_status st = clmse_context_get_cl(ctx, &clctx, NULL, NULL);
+    cl_mem buf = st == CLMSE_SUCCESS ? clCreateBuffer(clctx, CL_MEM_READ_WRITE, 2049 * 8, NULL,
+                                                      &err)
+                                     : NULL;
+
+    if (buf == NULL) {
+        fprintf(stderr, "clmse info: clCreateBuffer failed: %d%s\n", (int)err,
+                cli_cl_error_name(err));
+        return CLI_EXIT_RUNTIME;
+    }
+    /* Zeros: the loss itself does not matter here. */
+    static const unsigned char zeros[2049 * 8];
+    cl_command_queue q = NULL;
+    clmse_context_get_cl(ctx, NULL, NULL, &q);
+    err = clEnqueueWriteBuffer(q, buf, CL_TRUE, 0, sizeof zeros, zeros, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "clmse info: clEnqueueWriteBuffer failed: %d%s\n", (int)err,
+                cli_cl_error_name(err));
+        clReleaseMemObject(buf);
+        return CLI_EXIT_RUNTIME;
+    }
+    /* A one-line kernel first: the driver's one-time start-up (POCL loads and sets up LLVM on
+     * the first build of a process) lands there, not on clmse's first program. */
+    const char *trivial = "__kernel void clmse_info_trivial(__global int *p) { p[0] = 1; }\n";
+    cl_device_id dev = NULL;
+    clmse_context_get_cl(ctx, NULL, &dev, NULL);
+    double start = now_ms();
+    cl_program prog = clCreateProgramWithSource(clctx, 1, &trivial, NULL, &err);
+    if (err == CL_SUCCESS) {
+        err = clBuildProgram(prog, 1, &dev, "", NULL, NULL);
+        clReleaseProgram(prog);
+    }
+    printf("program builds (first call, build included; then a second call):\n");
+    if (err == CL_SUCCESS)
+        printf("  %-20s build      %8.1f ms   (the driver's start-up)\n", "one-line kernel",
+               now_ms() - start);
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0] && err == CL_SUCCESS; i++) {
+        if (programs[i].dtype == CLMSE_DTYPE_F64 && !d->has_fp64)
+            continue;
+        double t0 = now_ms();
+        st = call_once(ctx, buf, programs[i].dtype, programs[i].stride);
+        double t1 = now_ms();
+        if (st == CLMSE_SUCCESS)
+            st = call_once(ctx, buf, programs[i].dtype, programs[i].stride);
+        double t2 = now_ms();
+        if (st != CLMSE_SUCCESS) {
+            fprintf(stderr, "clmse info: %s: %s: %s\n", programs[i].name,
+                    clmse_status_string(st), clmse_context_last_error(ctx));
+            clReleaseMemObject(buf);
+            return CLI_EXIT_RUNTIME;
+        }
+        printf("  %-20s first call %8.1f ms   second call %6.2f ms\n", programs[i].name,
+               t1 - t0, t2 - t1);
+    }
+    clReleaseMemObject(buf);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "clmse info: building a one-line kernel failed: %d%s\n", (int)err,
+                cli_cl_error_name(err));
+        return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
 }
 
 static const char *type_name(cl_device_type type)
@@ -65,7 +178,7 @@ static void print_choice(const char *spec, const clmse_device_info *d)
 }
 
 /* The chosen device's tuning file and plan table, from a context on it (no kernel builds). */
-static int print_plans(const clmse_device_info *d)
+static int print_plans(const clmse_device_info *d, int builds)
 {
     char spec[64];
     clmse_context *ctx = NULL;
@@ -106,13 +219,17 @@ static int print_plans(const clmse_device_info *d)
         fprintf(stderr, "clmse info: %s: %s\n", clmse_status_string(st),
                 clmse_context_last_error(ctx));
     printf("  size classes: small n < 2^17, medium n < 2^22, large n >= 2^22\n");
+    int rc = st == CLMSE_SUCCESS ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
+    if (rc == CLI_EXIT_OK && builds)
+        rc = print_builds(ctx, d);
     clmse_context_release(ctx);
-    return st == CLMSE_SUCCESS ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
+    return rc;
 }
 
 int cmd_info(int argc, char **argv)
 {
     const char *spec = NULL;
+    int builds = 0;
     char select_error[1024] = "";
     clmse_status st, select_st;
     size_t count = 0, selected = 0;
@@ -124,6 +241,10 @@ int cmd_info(int argc, char **argv)
         if (cli_is_help(argv[i])) {
             info_usage(stdout);
             return CLI_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--build") == 0) {
+            builds = 1;
+            continue;
         }
         if (cli_option_value(argc, argv, &i, "--device", &value)) {
             if (!value)
@@ -175,5 +296,5 @@ int cmd_info(int argc, char **argv)
         return CLI_EXIT_RUNTIME;
     }
     print_choice(spec, &chosen);
-    return print_plans(&chosen);
+    return print_plans(&chosen, builds);
 }
