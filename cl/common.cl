@@ -138,7 +138,7 @@ res_t acc_sum(acc_t a) { return a; }
 /* Double division is correctly rounded in OpenCL, and n < 2^53 converts exactly. */
 res_t acc_mean(acc_t a, ulong n) { return a / (double)n; }
 
-#else /* Neumaier pairs: .x the running sum, .y the accumulated rounding errors */
+#else /* compensated pairs: .x the running sum, .y the accumulated rounding errors */
 
 #if CLMSE_ACC_KIND == 2
 typedef double scalar_acc_t;
@@ -153,13 +153,16 @@ typedef float2 acc_t;
 #endif
 typedef scalar_acc_t res_t;
 
+/* The rounding error of a.x + v, exactly: Knuth's TwoSum needs no comparison, and for finite
+ * values its error term is the same number Neumaier's ordered Fast2Sum gives (the error of a
+ * rounded sum is unique), so the choice changes speed, not bits. */
 acc_t acc_add(acc_t a, compute_t t)
 {
     const scalar_acc_t v = (scalar_acc_t)t;
     const scalar_acc_t s = a.x + v;
-    const scalar_acc_t e = fabs(a.x) >= fabs(v) ? (a.x - s) + v : (v - s) + a.x;
+    const scalar_acc_t bp = s - a.x;
+    a.y += (a.x - (s - bp)) + (v - bp);
     a.x = s;
-    a.y += e;
     return a;
 }
 acc_t acc_merge(acc_t a, acc_t b)
@@ -198,7 +201,7 @@ res_t acc_mean(acc_t a, ulong n)
 #endif
 
 #if CLMSE_CPU_SHAPE
-/* CLMSE_VEC lanes of Neumaier pairs for the contiguous kernels' vector loops. */
+/* CLMSE_VEC lanes of compensated pairs for the contiguous kernels' vector loops. */
 typedef LANEV_T lanev_t;
 typedef struct {
     lanev_t s, c;
@@ -207,8 +210,8 @@ typedef struct {
 accv_t accv_add(accv_t a, lanev_t t)
 {
     const lanev_t s = a.s + t;
-    const lanev_t e = select((t - s) + a.s, (a.s - s) + t, isgreaterequal(fabs(a.s), fabs(t)));
-    a.c += e;
+    const lanev_t bp = s - a.s;
+    a.c += (a.s - (s - bp)) + (t - bp); /* TwoSum: see acc_add */
     a.s = s;
     return a;
 }
