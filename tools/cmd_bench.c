@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmse bench`: clmse's forward, backward and fused against OpenMP, CLBlast and a no-op kernel. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime and localtime_r under strict -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* localtime_r under strict -std=c11 */
 
 #include "clmse.h" /* first: it sets CL_TARGET_OPENCL_VERSION for clblast_c.h's <CL/cl.h> */
 
@@ -16,6 +16,7 @@
 #include "bench.h"
 #include "commands.h"
 #include "options.h"
+#include "timing.h"
 
 #define BENCH_DEFAULT_REPEAT 10u
 #define BENCH_MAX_REPEAT 100000u
@@ -162,14 +163,6 @@ static step fail_clblast(bench_env *e, const char *call, CLBlastStatusCode code)
 
 /* ---- one run of one method ------------------------------------------------------------------ */
 
-static double now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 static step enqueue_clmse(bench_env *e, bench_size *s, bench_op op)
 {
     clmse_status st;
@@ -276,14 +269,14 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
         if (err != CL_SUCCESS)
             return fail_cl(e, "clEnqueueCopyBuffer(x to d)", err);
     }
-    start = now_us();
+    start = timing_now_us();
     switch (m) {
     case BENCH_CLMSE:
         rc = enqueue_clmse(e, s, op);
         break;
     case BENCH_HOST:
         run_host(e, s, op);
-        *us = now_us() - start;
+        *us = timing_now_us() - start;
         return STEP_OK;
     case BENCH_CLBLAST:
         rc = enqueue_clblast(e, s, op);
@@ -297,21 +290,8 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
     err = clFinish(e->queue);
     if (err != CL_SUCCESS)
         return fail_cl(e, "clFinish", err);
-    *us = now_us() - start;
+    *us = timing_now_us() - start;
     return STEP_OK;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t count)
-{
-    qsort(v, count, sizeof *v, compare_double);
-    return count % 2 ? v[count / 2] : (v[count / 2 - 1] + v[count / 2]) / 2.0;
 }
 
 /* One block of one method's runs: a warm-up, then timed runs appended to e->times_us[m]. The
@@ -375,7 +355,7 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
                 return rc;
         }
     for (int m = 0; m < BENCH_METHODS; m++)
-        r->median_us[op][m] = median_of(e->times_us[m], e->runs[m]);
+        r->median_us[op][m] = timing_median(e->times_us[m], e->runs[m]);
     return STEP_OK;
 }
 

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmse demo`: two worked MSELoss examples through the host layer, then a timed fused run. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under strict -std=c11 */
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clmse.h"
 #include "commands.h"
 #include "options.h"
+#include "timing.h"
 
 #define DEMO_DEFAULT_N 10000000u
 #define DEMO_DEFAULT_REPEAT 10u
@@ -198,21 +197,6 @@ static float uniform_pm1_at(uint64_t seed, size_t i)
     return uniform_pm1(&state);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 static void bench_release(bench *b)
 {
     cl_mem *mems[] = {&b->input, &b->target, &b->loss, &b->grad_input, &b->grad_target};
@@ -256,7 +240,7 @@ static int bench_upload(bench *b, cl_command_queue queue, size_t n, double *refe
 static int bench_run(clmse_context *ctx, cl_command_queue queue, const bench *b, size_t n,
                      double *ms)
 {
-    double start = now_ms();
+    double start = timing_now_us() / 1e3;
     clmse_status st;
     cl_int err;
 
@@ -268,7 +252,7 @@ static int bench_run(clmse_context *ctx, cl_command_queue queue, const bench *b,
     err = clFinish(queue);
     if (err != CL_SUCCESS)
         return report_cl("clFinish", err);
-    *ms = now_ms() - start;
+    *ms = timing_now_us() / 1e3 - start;
     return CLI_EXIT_OK;
 }
 
@@ -371,9 +355,7 @@ static int run_timing(const clmse_context_options *options, size_t n, size_t rep
     if (bench_check_grads(queue, &b, n, mismatch) != CLI_EXIT_OK)
         goto cleanup;
 
-    qsort(b.times_ms, repeat, sizeof *b.times_ms, compare_double);
-    median_ms = repeat % 2 ? b.times_ms[repeat / 2]
-                           : (b.times_ms[repeat / 2 - 1] + b.times_ms[repeat / 2]) / 2.0;
+    median_ms = timing_median(b.times_ms, repeat); /* sorted: [0] and [repeat - 1] follow */
     /* Read input and target, write both gradients: 16 bytes per element. */
     gbps = median_ms > 0.0 ? 16.0 * (double)n / (median_ms * 1e-3) / 1e9 : 0.0;
     printf("  median of %zu runs = %.3f ms (min %.3f ms, max %.3f ms)\n", repeat, median_ms,

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmse info`: the library version, every OpenCL device, and the one clmse would choose. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under strict -std=c11 */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clmse.h"
 #include "commands.h"
 #include "options.h"
+#include "timing.h"
 
 static void info_usage(FILE *out)
 {
@@ -29,14 +27,6 @@ static void info_usage(FILE *out)
           "                 twice on an empty driver cache\n"
           "  --help         show this help\n",
           out);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* One forward call (mean) of 1024 elements of `dtype`, stride `stride`; waits for it. */
@@ -98,7 +88,7 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
     const char *trivial = "__kernel void clmse_info_trivial(__global int *p) { p[0] = 1; }\n";
     cl_device_id dev = NULL;
     clmse_context_get_cl(ctx, NULL, &dev, NULL);
-    double start = now_ms();
+    double start = timing_now_us() / 1e3;
     cl_program prog = clCreateProgramWithSource(clctx, 1, &trivial, NULL, &err);
     if (err == CL_SUCCESS) {
         err = clBuildProgram(prog, 1, &dev, "", NULL, NULL);
@@ -107,16 +97,16 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
     printf("program builds (first call, build included; then a second call):\n");
     if (err == CL_SUCCESS)
         printf("  %-20s build      %8.1f ms   (the driver's start-up)\n", "one-line kernel",
-               now_ms() - start);
+               timing_now_us() / 1e3 - start);
     for (size_t i = 0; i < sizeof programs / sizeof programs[0] && err == CL_SUCCESS; i++) {
         if (programs[i].dtype == CLMSE_DTYPE_F64 && !d->has_fp64)
             continue;
-        double t0 = now_ms();
+        double t0 = timing_now_us() / 1e3;
         st = call_once(ctx, buf, programs[i].dtype, programs[i].stride);
-        double t1 = now_ms();
+        double t1 = timing_now_us() / 1e3;
         if (st == CLMSE_SUCCESS)
             st = call_once(ctx, buf, programs[i].dtype, programs[i].stride);
-        double t2 = now_ms();
+        double t2 = timing_now_us() / 1e3;
         if (st != CLMSE_SUCCESS) {
             fprintf(stderr, "clmse info: %s: %s: %s\n", programs[i].name,
                     clmse_status_string(st), clmse_context_last_error(ctx));

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmse tune`: times candidate launch plans on one device and writes the winners to the
  * device's tuning file, which every later clmse context on that device loads. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under strict -std=c11 */
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clmse.h"
 #include "commands.h"
 #include "options.h"
+#include "timing.h"
 
 #define TUNE_ROUNDS 15        /* timed runs of every candidate, round-robin */
 #define TUNE_QUICK_ROUNDS 5
@@ -56,27 +55,6 @@ static void tune_usage(FILE *out)
           "  --dry-run      measure and report, write nothing\n"
           "  --help         show this help\n",
           out);
-}
-
-static double now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t count)
-{
-    qsort(v, count, sizeof *v, compare_double);
-    return count % 2 ? v[count / 2] : (v[count / 2 - 1] + v[count / 2]) / 2.0;
 }
 
 static int fail(const char *what, clmse_status st, const clmse_context *ctx)
@@ -187,7 +165,7 @@ static clmse_status enqueue(tune_env *e, clmse_op op)
 static double run_once(tune_env *e, clmse_size_class c, clmse_op op, const clmse_plan *p)
 {
     clmse_status st = clmse_context_set_plan(e->ctx, e->dtype, op, c, p);
-    double start = now_us();
+    double start = timing_now_us();
 
     if (st == CLMSE_SUCCESS)
         st = enqueue(e, op);
@@ -200,7 +178,7 @@ static double run_once(tune_env *e, clmse_size_class c, clmse_op op, const clmse
         fail_cl("clFinish", err);
         return -1.0;
     }
-    return now_us() - start;
+    return timing_now_us() - start;
 }
 
 static int read_loss(tune_env *e, double *out)
@@ -271,7 +249,7 @@ static int time_some(tune_env *e, clmse_size_class c, const clmse_op *ops, size_
                 times[j * rounds + r] += us;
             }
     for (size_t j = 0; j < m; j++)
-        scores[pick[j]] = median(times + j * rounds, rounds);
+        scores[pick[j]] = timing_median(times + j * rounds, rounds);
     free(times);
     return 0;
 }
