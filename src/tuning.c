@@ -386,9 +386,14 @@ clmse_status clmse_context_save_tuning(clmse_context *ctx, const char *path)
         return clmse__fail(ctx, CLMSE_ERROR_IO, CL_SUCCESS,
                            "clmse_context_save_tuning: cannot create the directory of %s: %s",
                            target, strerror(errno));
-    static unsigned counter; /* only makes temporary names distinct; races are harmless */
-    snprintf(temp, sizeof temp, "%s.tmp.%ld.%u", target, (long)getpid(), counter++);
-    const int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    /* A name no other writer holds: this process's id and the first free number. */
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(temp, sizeof temp, "%s.tmp.%ld.%d", target, (long)getpid(), attempt);
+        fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
         const int e = errno;
