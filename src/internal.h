@@ -17,7 +17,7 @@
 #define CLMSE__PLAN_DTYPES 2
 #define CLMSE__PLAN_OPS 3
 #define CLMSE__PLAN_CLASSES 3
-#define CLMSE__TUNING_CAP 4608 /* a path and the reason a file was ignored */
+#define CLMSE__TUNING_CAP 4800 /* "ignored ", a path of up to 4095 bytes, the reason */
 
 /* What a program is specialised for. Fast: the contiguous float32/float64 kernels of mse.cl
  * (x == y == out); general: the strided, broadcasting, any-dtype kernels of mse_nd.cl. */

@@ -55,6 +55,10 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_dtype dtype, clms
         clmse_plan p = {CLMSE_SHAPE_CPU, 1, 8, 4 * cus, (size_t)1 << 15, 1};
         if (size_class == CLMSE_SIZE_SMALL)
             p.min_per_item = (size_t)1 << 17;
+        /* Measured on POCL (2 cores, 2^20 elements in the L3): 8 items per core make the fused
+         * pass 8% faster than 4, and the forward about as fast. */
+        if (size_class == CLMSE_SIZE_MEDIUM)
+            p.max_groups = 8 * cus;
         return p;
     }
     clmse_plan p = {CLMSE_SHAPE_GPU, group_limit(info, 256), 1, min_size(8 * cus, 1024), 16, 0};
