@@ -10,7 +10,9 @@
  *   out_t when loss != NULL ('none'); gx = (scale * d) * g and gy = (scale * (y - x)) * g
  *   stored to the operand's type when given (operands that are not broadcast); the terms are
  *   folded into partials[group] when partials != NULL (mean/sum), or with a single
- *   group straight into direct[direct_o], as in mse.cl.
+ *   group straight into direct[direct_o], as in mse.cl. With a `ticket` (CPU devices) the
+ *   group taking the last one folds the partials and writes direct[direct_o] itself, in the
+ *   same launch (clmse_emit_or_fold).
  * clmse_mse_nd_grad_x / _y: the gradient of a broadcast operand. One work-item per operand
  *   element: it walks the broadcast dimensions (rshape) in a fixed order, summing the
  *   elementwise gradients (each rounded to compute_t, as torch's would be) in acc_t, and
@@ -45,7 +47,8 @@ clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
                   ND_ARGS_TENSOR(out_t, loss), __global acc_t *partials,
                   __global out_t *direct, const ulong direct_o, const int mean,
                   ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(x_t, gx),
-                  ND_ARGS_TENSOR(y_t, gy), const compute_t scale)
+                  ND_ARGS_TENSOR(y_t, gy), const compute_t scale,
+                  __global volatile uint *ticket)
 {
     __local acc_t scratch[CLMSE_WG_SIZE];
     ulong shape[8];
@@ -73,7 +76,10 @@ clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
     }
     /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
     acc = clmse_group_sum(acc, scratch);
-    if (get_local_id(0) == 0 && (partials != NULL || direct != NULL))
+    if (get_local_id(0) == 0 && ticket != NULL)
+        clmse_emit_or_fold(partials, ticket, get_group_id(0), get_num_groups(0), acc, direct,
+                           direct_o, mean, n);
+    else if (get_local_id(0) == 0 && (partials != NULL || direct != NULL))
         clmse_emit_partial(partials, get_group_id(0), acc, direct, direct_o, mean, n);
 }
 

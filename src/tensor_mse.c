@@ -256,17 +256,20 @@ static void tensor_karg(const clmse_tensor *t, const int64_t *strides, uint32_t 
 static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clmse__program *prog,
                                  const scale_arg *scale, const clmse_tensor *output,
                                  cl_uint num_wait, const cl_event *wait, size_t *groups,
-                                 cl_event *done)
+                                 int *folded, cl_event *done)
 {
     const cl_uint nd = p->cnd;
     const size_t wg = prog->plan.work_group_size, per_group = wg * prog->plan.min_per_item;
     size_t g = p->numel / per_group + (p->numel % per_group != 0);
     g = g < 1 ? 1 : g > prog->plan.max_groups ? prog->plan.max_groups : g;
     *groups = g;
-    /* A single group writes the loss itself; otherwise partials feed the epilogue. */
-    const int direct = p->reduce && g == 1;
-    if (p->reduce && !direct)
-        CLMSE_FORWARD(clmse__scratch_reserve(ctx, g * 16, 0));
+    /* A single group writes the loss itself; otherwise partials feed the epilogue, except on
+     * CPU devices, where the group taking the last ticket folds them in this launch (a second
+     * kernel would cost a launch and, on POCL, a compile of its own on first use). */
+    *folded = p->reduce && g > 1 && (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    const int direct = p->reduce && (g == 1 || *folded);
+    if (p->reduce && g > 1)
+        CLMSE_FORWARD(clmse__scratch_reserve(ctx, g * 16, *folded));
 
     const cl_ulong n = p->numel;
     cl_ulong8 shape8;
@@ -274,7 +277,8 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     tensor_args ta[T_COUNT];
     for (int i = 0; i < T_COUNT; i++)
         tensor_karg(p->t[i], p->cstrides[i], nd, &ta[i]);
-    const cl_mem partials = p->reduce && !direct ? ctx->scratch : NULL;
+    const cl_mem partials = p->reduce && g > 1 ? ctx->scratch : NULL;
+    const cl_mem ticket = *folded ? ctx->ticket : NULL;
     const cl_mem direct_out = direct ? output->buffer : NULL;
     const cl_ulong direct_o = direct ? output->offset : 0;
     const cl_int mean = p->mean;
@@ -296,6 +300,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
         CLMSE_TENSOR_ARGS_(T_GY),
 #undef CLMSE_TENSOR_ARGS_
         scale_karg(scale),
+        {sizeof(cl_mem), &ticket},
     };
     cl_kernel k = prog->kernels[CLMSE__K_PASS];
     cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
@@ -379,11 +384,13 @@ static clmse_status enqueue_general(clmse_context *ctx, const clmse_mse_args *a,
     cl_uint nterm = 0;
     clmse_status st = CLMSE_SUCCESS;
     size_t groups = 0;
+    int folded = 0;
     const int pass_needed = p->numel > 0 && (p->reduce || p->t[T_LOSS] || p->t[T_GX] || p->t[T_GY]);
 
     if (pass_needed)
-        st = enqueue_pass(ctx, p, prog, &scale, a->output, num_wait, wait, &groups, &pass_done);
-    if (st == CLMSE_SUCCESS && p->reduce && groups != 1) {
+        st = enqueue_pass(ctx, p, prog, &scale, a->output, num_wait, wait, &groups, &folded,
+                          &pass_done);
+    if (st == CLMSE_SUCCESS && p->reduce && groups != 1 && !folded) {
         const int mean = p->mean;
         st = pass_done ? clmse__enqueue_final(ctx, prog, (cl_uint)groups, p->numel, mean,
                                               a->output->buffer, a->output->offset, 1,
