@@ -64,7 +64,6 @@ struct clmse_context {
     /* Guarded by lock; fixed geometry per entry, so a given n always reduces the same way. */
     clmse_plan plans[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];
     clmse_plan_source plan_sources[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];
-    char tuning_path[4096]; /* the file looked for ("" when disabled or no directory known) */
     char tuning[CLMSE__TUNING_CAP]; /* what came of it, for clmse_context_tuning() */
     clmse__program programs[CLMSE__MAX_PROGRAMS];
     size_t num_programs;
@@ -140,8 +139,13 @@ clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
 clmse_status clmse__check_context(clmse_context *ctx);
 
 /* ---- programs and plans (program.c, plan.c, tuning.c) ---- */
-clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_dtype dtype, clmse_op op,
-                               clmse_size_class size_class);
+/* The device's default plan for a size class (dtype and op do not change it). */
+clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_class);
+/* The words for clmse_op, clmse_size_class and clmse_plan_shape values, in enum order: the
+ * public name functions and the tuning file's reader share them. */
+extern const char *const clmse__op_names[CLMSE__PLAN_OPS];
+extern const char *const clmse__class_names[CLMSE__PLAN_CLASSES];
+extern const char *const clmse__shape_names[2];
 /* The fixed plan of the general (strided) kernels. */
 clmse_plan clmse__plan_general(const clmse_context *ctx);
 /* 0 when the device can take `p`; else 1 with the reason in why. */

@@ -41,13 +41,10 @@ clmse_plan clmse__plan_general(const clmse_context *ctx)
     return p;
 }
 
-clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_dtype dtype, clmse_op op,
-                               clmse_size_class size_class)
+clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_class)
 {
     const clmse_device_info *info = &ctx->info;
     const size_t cus = info->compute_units ? info->compute_units : 1;
-    (void)dtype;
-    (void)op;
     if (info->type & CL_DEVICE_TYPE_CPU) {
         /* A few long contiguous streams per core, like a native loop. Small inputs stay in one
          * work-item, which writes the loss itself: one launch, no epilogue. POCL compiles a
@@ -107,8 +104,7 @@ void clmse__plans_init(clmse_context *ctx)
     for (int d = 0; d < CLMSE__PLAN_DTYPES; d++)
         for (int o = 0; o < CLMSE__PLAN_OPS; o++)
             for (int c = 0; c < CLMSE__PLAN_CLASSES; c++) {
-                ctx->plans[d][o][c] = clmse__plan_default(ctx, (clmse_dtype)d, (clmse_op)o,
-                                                          (clmse_size_class)c);
+                ctx->plans[d][o][c] = clmse__plan_default(ctx, (clmse_size_class)c);
                 ctx->plan_sources[d][o][c] = CLMSE_PLAN_DEFAULT;
             }
 }
@@ -120,24 +116,24 @@ clmse_size_class clmse_size_class_of(size_t n)
                                    : CLMSE_SIZE_LARGE;
 }
 
-static const char *const op_names[CLMSE__PLAN_OPS] = {"forward", "backward", "fused"};
-static const char *const class_names[CLMSE__PLAN_CLASSES] = {"small", "medium", "large"};
-static const char *const shape_names[2] = {"cpu", "gpu"};
+const char *const clmse__op_names[CLMSE__PLAN_OPS] = {"forward", "backward", "fused"};
+const char *const clmse__class_names[CLMSE__PLAN_CLASSES] = {"small", "medium", "large"};
+const char *const clmse__shape_names[2] = {"cpu", "gpu"};
 static const char *const source_names[3] = {"default", "tuned", "set"};
 
 const char *clmse_op_name(clmse_op op)
 {
-    return (unsigned)op < CLMSE__PLAN_OPS ? op_names[op] : NULL;
+    return (unsigned)op < CLMSE__PLAN_OPS ? clmse__op_names[op] : NULL;
 }
 
 const char *clmse_size_class_name(clmse_size_class c)
 {
-    return (unsigned)c < CLMSE__PLAN_CLASSES ? class_names[c] : NULL;
+    return (unsigned)c < CLMSE__PLAN_CLASSES ? clmse__class_names[c] : NULL;
 }
 
 const char *clmse_plan_shape_name(clmse_plan_shape s)
 {
-    return (unsigned)s < 2 ? shape_names[s] : NULL;
+    return (unsigned)s < 2 ? clmse__shape_names[s] : NULL;
 }
 
 const char *clmse_plan_source_name(clmse_plan_source s)

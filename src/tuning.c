@@ -151,13 +151,10 @@ static int parse_plan(parse_state *s, char *rest)
                  PLAN_WORDS - 1);
         return 0;
     }
-    static const char *const ops[] = {"forward", "backward", "fused"};
-    static const char *const classes[] = {"small", "medium", "large"};
-    static const char *const shapes[] = {"cpu", "gpu"};
     const int d = lookup(words[0], dtype_tags, CLMSE__PLAN_DTYPES);
-    const int o = lookup(words[1], ops, CLMSE__PLAN_OPS);
-    const int c = lookup(words[2], classes, CLMSE__PLAN_CLASSES);
-    const int sh = lookup(words[3], shapes, 2);
+    const int o = lookup(words[1], clmse__op_names, CLMSE__PLAN_OPS);
+    const int c = lookup(words[2], clmse__class_names, CLMSE__PLAN_CLASSES);
+    const int sh = lookup(words[3], clmse__shape_names, 2);
     if (d < 0 || o < 0 || c < 0 || sh < 0) {
         snprintf(s->why, s->why_cap, "unknown %s '%s'",
                  d < 0 ? "dtype" : o < 0 ? "op" : c < 0 ? "size class" : "shape",
@@ -265,12 +262,10 @@ static int read_text(const char *path, char **text, size_t *len, char *why, size
 
 void clmse__tuning_load(clmse_context *ctx, const char *file)
 {
+    char path[4096], why[600] = "";
     ctx->tuning[0] = '\0';
-    if (!resolve_path(&ctx->info, file, ctx->tuning_path, sizeof ctx->tuning_path, ctx->tuning,
-                      sizeof ctx->tuning))
+    if (!resolve_path(&ctx->info, file, path, sizeof path, ctx->tuning, sizeof ctx->tuning))
         return;
-    const char *path = ctx->tuning_path;
-    char why[600] = "";
     char *text = NULL;
     size_t len = 0;
     int missing = 0;
