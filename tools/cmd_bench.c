@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "options.h"
 #include "timing.h"
+#include "workload.h"
 
 #define BENCH_DEFAULT_REPEAT 10u
 #define BENCH_MAX_REPEAT 100000u
@@ -67,11 +68,11 @@ typedef struct bench_env {
 
 /* What lives for one N. */
 typedef struct bench_size {
-    size_t n, bytes;
+    mse_workload w; /* clmse's buffers: x, y, both gradients and the loss */
+    size_t bytes;
     void *hx, *hy, *hgx, *hgy;
-    cl_mem x, y, gx, gy, d, loss, dot;
-    clmse_tensor tx, ty, tloss, tgx, tgy; /* float64 views for clmse_mse() */
-    double host_sum;                      /* the host forward's sum */
+    cl_mem d, dot;   /* CLBlast's */
+    double host_sum; /* the host forward's sum */
 } bench_size;
 
 typedef enum step { STEP_OK, STEP_SKIP, STEP_FAIL } step;
@@ -165,58 +166,34 @@ static step fail_clblast(bench_env *e, const char *call, CLBlastStatusCode code)
 
 static step enqueue_clmse(bench_env *e, bench_size *s, bench_op op)
 {
-    clmse_status st;
+    static const clmse_op ops[BENCH_OPS] = {CLMSE_OP_FORWARD, CLMSE_OP_BACKWARD, CLMSE_OP_FUSED};
+    clmse_status st = workload_enqueue(e->ctx, &s->w, ops[op]);
 
-    if (e->dtype == CLMSE_DTYPE_F64) {
-        clmse_mse_args args = {CLMSE_REDUCTION_MEAN, 0, &s->tx, &s->ty, NULL, NULL, NULL, NULL};
-
-        if (op != BENCH_BACKWARD)
-            args.output = &s->tloss;
-        if (op != BENCH_FORWARD) {
-            args.grad_input = &s->tgx;
-            args.grad_target = &s->tgy;
-        }
-        st = clmse_mse(e->ctx, &args, 0, NULL, NULL);
-        return st == CLMSE_SUCCESS ? STEP_OK : fail_clmse(e, st, "clmse_mse");
-    }
-    switch (op) {
-    case BENCH_FORWARD:
-        st = clmse_mse_forward_f32(e->ctx, CLMSE_REDUCTION_MEAN, s->n, s->x, 0, s->y, 0, s->loss,
-                                   0, 0, NULL, NULL);
-        break;
-    case BENCH_BACKWARD:
-        st = clmse_mse_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, s->n, s->x, 0, s->y, 0, NULL, 0,
-                                    s->gx, 0, s->gy, 0, 0, NULL, NULL);
-        break;
-    default:
-        st = clmse_mse_forward_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, s->n, s->x, 0, s->y, 0,
-                                            s->loss, 0, NULL, 0, s->gx, 0, s->gy, 0, 0, NULL,
-                                            NULL);
-        break;
-    }
-    return st == CLMSE_SUCCESS ? STEP_OK : fail_clmse(e, st, op_names[op]);
+    return st == CLMSE_SUCCESS ? STEP_OK
+                               : fail_clmse(e, st, e->dtype == CLMSE_DTYPE_F64 ? "clmse_mse"
+                                                                               : op_names[op]);
 }
 
 static void run_host(bench_env *e, bench_size *s, bench_op op)
 {
     if (e->dtype == CLMSE_DTYPE_F64) {
-        double scale = 2.0 / (double)s->n;
+        double scale = 2.0 / (double)s->w.n;
 
         if (op == BENCH_FORWARD)
-            s->host_sum = bench_host_forward_f64(s->hx, s->hy, s->n);
+            s->host_sum = bench_host_forward_f64(s->hx, s->hy, s->w.n);
         else if (op == BENCH_BACKWARD)
-            bench_host_backward_f64(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+            bench_host_backward_f64(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
         else
-            bench_host_fused_f64(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+            bench_host_fused_f64(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
     } else {
-        float scale = (float)(2.0 / (double)s->n);
+        float scale = (float)(2.0 / (double)s->w.n);
 
         if (op == BENCH_FORWARD)
-            s->host_sum = bench_host_forward_f32(s->hx, s->hy, s->n);
+            s->host_sum = bench_host_forward_f32(s->hx, s->hy, s->w.n);
         else if (op == BENCH_BACKWARD)
-            bench_host_backward_f32(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+            bench_host_backward_f32(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
         else
-            bench_host_fused_f32(s->hx, s->hy, s->n, scale, s->hgx, s->hgy);
+            bench_host_fused_f32(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
     }
 }
 
@@ -224,22 +201,22 @@ static void run_host(bench_env *e, bench_size *s, bench_op op)
 static step enqueue_clblast(bench_env *e, bench_size *s, bench_op op)
 {
     int f64 = e->dtype == CLMSE_DTYPE_F64;
-    double scale = 2.0 / (double)s->n;
+    double scale = 2.0 / (double)s->w.n;
     CLBlastStatusCode code;
 
-    code = f64 ? CLBlastDaxpy(s->n, -1.0, s->y, 0, 1, s->d, 0, 1, &e->queue, NULL)
-               : CLBlastSaxpy(s->n, -1.0f, s->y, 0, 1, s->d, 0, 1, &e->queue, NULL);
+    code = f64 ? CLBlastDaxpy(s->w.n, -1.0, s->w.y, 0, 1, s->d, 0, 1, &e->queue, NULL)
+               : CLBlastSaxpy(s->w.n, -1.0f, s->w.y, 0, 1, s->d, 0, 1, &e->queue, NULL);
     if (code != CLBlastSuccess)
         return fail_clblast(e, f64 ? "CLBlastDaxpy" : "CLBlastSaxpy", code);
     if (op != BENCH_BACKWARD) {
-        code = f64 ? CLBlastDdot(s->n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL)
-                   : CLBlastSdot(s->n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL);
+        code = f64 ? CLBlastDdot(s->w.n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL)
+                   : CLBlastSdot(s->w.n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL);
         if (code != CLBlastSuccess)
             return fail_clblast(e, f64 ? "CLBlastDdot" : "CLBlastSdot", code);
     }
     if (op != BENCH_FORWARD) {
-        code = f64 ? CLBlastDscal(s->n, scale, s->d, 0, 1, &e->queue, NULL)
-                   : CLBlastSscal(s->n, (float)scale, s->d, 0, 1, &e->queue, NULL);
+        code = f64 ? CLBlastDscal(s->w.n, scale, s->d, 0, 1, &e->queue, NULL)
+                   : CLBlastSscal(s->w.n, (float)scale, s->d, 0, 1, &e->queue, NULL);
         if (code != CLBlastSuccess)
             return fail_clblast(e, f64 ? "CLBlastDscal" : "CLBlastSscal", code);
     }
@@ -263,7 +240,7 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
 
     if (m == BENCH_CLBLAST) {
         /* Untimed: axpy overwrites d, so each run starts again from d = x. */
-        err = clEnqueueCopyBuffer(e->queue, s->x, s->d, 0, 0, s->bytes, 0, NULL, NULL);
+        err = clEnqueueCopyBuffer(e->queue, s->w.x, s->d, 0, 0, s->bytes, 0, NULL, NULL);
         if (err == CL_SUCCESS)
             err = clFinish(e->queue);
         if (err != CL_SUCCESS)
@@ -303,7 +280,7 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
  * it pays for waking them. */
 static step measure_block(bench_env *e, bench_size *s, bench_op op, bench_method m)
 {
-    int small = s->n < BENCH_SMALL_N, pair = m == BENCH_CLMSE && small;
+    int small = s->w.n < BENCH_SMALL_N, pair = m == BENCH_CLMSE && small;
     size_t warmup = small ? BENCH_WARMUP_SMALL : BENCH_WARMUP_LARGE;
     size_t min_runs = (e->repeat * (small ? BENCH_SMALL_FACTOR : 1u) + BENCH_BLOCKS - 1) /
                       BENCH_BLOCKS;
@@ -347,7 +324,7 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
         e->runs[m] = 0;
     for (unsigned b = 0; b < BENCH_BLOCKS; b++)
         for (int m = 0; m < BENCH_METHODS; m++) {
-            if (m == BENCH_EMPTY && s->n < BENCH_SMALL_N)
+            if (m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N)
                 continue; /* paired with clmse's runs */
             step rc = measure_block(e, s, op, (bench_method)m);
 
@@ -394,20 +371,20 @@ static double host_value(const bench_env *e, const void *array, size_t index)
  * the host loop's mean. */
 static step check_forward(bench_env *e, bench_size *s)
 {
-    double mean = s->host_sum / (double)s->n, loss, dot;
+    double mean = s->host_sum / (double)s->w.n, loss, dot;
     step rc;
 
-    if ((rc = read_value(e, s->loss, 0, &loss)) != STEP_OK ||
+    if ((rc = read_value(e, s->w.loss, 0, &loss)) != STEP_OK ||
         (rc = read_value(e, s->dot, 0, &dot)) != STEP_OK)
         return rc;
     if (!within_relative(loss, mean, BENCH_TOL_CLMSE)) {
         fprintf(stderr, "clmse bench: warning: n=%zu: clmse's loss %.9g differs from the host "
-                "loop's %.9g by more than %g relative\n", s->n, loss, mean, BENCH_TOL_CLMSE);
+                "loop's %.9g by more than %g relative\n", s->w.n, loss, mean, BENCH_TOL_CLMSE);
         e->mismatch = 1;
     }
-    if (!within_relative(dot / (double)s->n, mean, BENCH_TOL_CLBLAST)) {
+    if (!within_relative(dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST)) {
         fprintf(stderr, "clmse bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
-                "host loop's mean %.9g by more than %g relative\n", s->n, dot / (double)s->n,
+                "host loop's mean %.9g by more than %g relative\n", s->w.n, dot / (double)s->w.n,
                 mean, BENCH_TOL_CLBLAST);
         e->mismatch = 1;
     }
@@ -418,10 +395,10 @@ static step check_forward(bench_env *e, bench_size *s)
  * that a backward that skipped its writes cannot pass as fast. */
 static step check_backward(bench_env *e, bench_size *s)
 {
-    size_t at[3] = {0, s->n / 2, s->n - 1};
+    size_t at[3] = {0, s->w.n / 2, s->w.n - 1};
 
     for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
-        cl_mem device[2] = {s->gx, s->gy};
+        cl_mem device[2] = {s->w.gx, s->w.gy};
         const void *host[2] = {s->hgx, s->hgy};
         const char *names[2] = {"grad_input", "grad_target"};
 
@@ -433,7 +410,7 @@ static step check_backward(bench_env *e, bench_size *s)
                 return rc;
             if (!within_relative(got, want, BENCH_TOL_GRAD)) {
                 fprintf(stderr, "clmse bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
-                        "loop's %.9g\n", s->n, names[g], at[k], got, want);
+                        "loop's %.9g\n", s->w.n, names[g], at[k], got, want);
                 e->mismatch = 1;
             }
         }
@@ -445,7 +422,7 @@ static step check_backward(bench_env *e, bench_size *s)
 
 static void size_release(bench_size *s)
 {
-    cl_mem *mems[] = {&s->x, &s->y, &s->gx, &s->gy, &s->d, &s->loss, &s->dot};
+    cl_mem *mems[] = {&s->w.x, &s->w.y, &s->w.gx, &s->w.gy, &s->d, &s->w.loss, &s->dot};
 
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (*mems[i])
@@ -475,7 +452,7 @@ static step create_buffer(bench_env *e, size_t bytes, cl_mem *out)
 
 static step size_setup(bench_env *e, bench_size *s)
 {
-    cl_mem *arrays[] = {&s->x, &s->y, &s->gx, &s->gy, &s->d};
+    cl_mem *arrays[] = {&s->w.x, &s->w.y, &s->w.gx, &s->w.gy, &s->d};
     clmse_status st = CLMSE_SUCCESS;
     cl_int err;
     step rc;
@@ -502,33 +479,27 @@ static step size_setup(bench_env *e, bench_size *s)
         return STEP_SKIP;
     }
     if (e->dtype == CLMSE_DTYPE_F64) {
-        bench_host_fill_f64(s->hx, s->n, BENCH_SEED_X);
-        bench_host_fill_f64(s->hy, s->n, BENCH_SEED_Y);
+        bench_host_fill_f64(s->hx, s->w.n, BENCH_SEED_X);
+        bench_host_fill_f64(s->hy, s->w.n, BENCH_SEED_Y);
     } else {
-        bench_host_fill_f32(s->hx, s->n, BENCH_SEED_X);
-        bench_host_fill_f32(s->hy, s->n, BENCH_SEED_Y);
+        bench_host_fill_f32(s->hx, s->w.n, BENCH_SEED_X);
+        bench_host_fill_f32(s->hy, s->w.n, BENCH_SEED_Y);
     }
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         if ((rc = create_buffer(e, s->bytes, arrays[i])) != STEP_OK)
             return rc;
-    if ((rc = create_buffer(e, e->elsize, &s->loss)) != STEP_OK ||
+    if ((rc = create_buffer(e, e->elsize, &s->w.loss)) != STEP_OK ||
         (rc = create_buffer(e, e->elsize, &s->dot)) != STEP_OK)
         return rc;
     /* Some drivers allocate on first use, so an out-of-memory can surface here. */
-    err = clEnqueueWriteBuffer(e->queue, s->x, CL_TRUE, 0, s->bytes, s->hx, 0, NULL, NULL);
+    err = clEnqueueWriteBuffer(e->queue, s->w.x, CL_TRUE, 0, s->bytes, s->hx, 0, NULL, NULL);
     if (err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(e->queue, s->y, CL_TRUE, 0, s->bytes, s->hy, 0, NULL, NULL);
+        err = clEnqueueWriteBuffer(e->queue, s->w.y, CL_TRUE, 0, s->bytes, s->hy, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return fail_cl(e, "clEnqueueWriteBuffer", err);
 
-    if (e->dtype == CLMSE_DTYPE_F64) {
-        if ((st = clmse_tensor_init(&s->tx, s->x, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
-            (st = clmse_tensor_init(&s->ty, s->y, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
-            (st = clmse_tensor_init(&s->tgx, s->gx, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
-            (st = clmse_tensor_init(&s->tgy, s->gy, CLMSE_DTYPE_F64, 1, &s->n, NULL, 0)) ||
-            (st = clmse_tensor_init(&s->tloss, s->loss, CLMSE_DTYPE_F64, 0, NULL, NULL, 0)))
-            return fail_clmse(e, st, "clmse_tensor_init");
-    }
+    if ((st = workload_views(&s->w)) != CLMSE_SUCCESS)
+        return fail_clmse(e, st, "clmse_tensor_init");
     return STEP_OK;
 }
 
@@ -538,7 +509,8 @@ static step bench_size_run(bench_env *e, size_t n, bench_result *r)
     step rc = STEP_OK;
     memset(&s, 0, sizeof s);
     memset(r, 0, sizeof *r);
-    r->n = s.n = n;
+    r->n = s.w.n = n;
+    s.w.dtype = e->dtype;
     s.bytes = n * e->elsize; /* n <= SIZE_MAX / sizeof(double), checked when parsed */
     e->skip[0] = '\0';
     e->sizing = 1;

@@ -30,21 +30,19 @@ static void info_usage(FILE *out)
 }
 
 /* One forward call (mean) of 1024 elements of `dtype`, stride `stride`; waits for it. */
-static clmse_status call_once(clmse_context *ctx, cl_mem buf, clmse_dtype dtype, int64_t stride)
+static clmse_status call_once(clmse_context *ctx, cl_command_queue q, cl_mem buf,
+                              clmse_dtype dtype, int64_t stride)
 {
     const size_t n = 1024;
     const int64_t strides[1] = {stride};
     clmse_tensor x, out;
     clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &x, &out, NULL, NULL, NULL};
-    cl_command_queue q = NULL;
     clmse_status st = clmse_tensor_init(&x, buf, dtype, 1, &n, strides, 0);
 
     if (st == CLMSE_SUCCESS)
         st = clmse_tensor_init(&out, buf, dtype, 0, NULL, NULL, 2 * n);
     if (st == CLMSE_SUCCESS)
         st = clmse_mse(ctx, &a, 0, NULL, NULL);
-    if (st == CLMSE_SUCCESS)
-        st = clmse_context_get_cl(ctx, NULL, NULL, &q);
     if (st == CLMSE_SUCCESS && clFinish(q) != CL_SUCCESS)
         st = CLMSE_ERROR_OPENCL;
     return st;
@@ -61,8 +59,10 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
                     {"float64 contiguous", CLMSE_DTYPE_F64, 1},
                     {"float32 strided", CLMSE_DTYPE_F32, 2}};
     cl_context clctx = NULL;
+    cl_device_id dev = NULL;
+    cl_command_queue q = NULL;
     cl_int err = CL_SUCCESS;
-    clmse_status st = clmse_context_get_cl(ctx, &clctx, NULL, NULL);
+    clmse_status st = clmse_context_get_cl(ctx, &clctx, &dev, &q);
     cl_mem buf = st == CLMSE_SUCCESS ? clCreateBuffer(clctx, CL_MEM_READ_WRITE, 2049 * 8, NULL,
                                                       &err)
                                      : NULL;
@@ -74,8 +74,6 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
     }
     /* Zeros: the loss itself does not matter here. */
     static const unsigned char zeros[2049 * 8];
-    cl_command_queue q = NULL;
-    clmse_context_get_cl(ctx, NULL, NULL, &q);
     err = clEnqueueWriteBuffer(q, buf, CL_TRUE, 0, sizeof zeros, zeros, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         fprintf(stderr, "clmse info: clEnqueueWriteBuffer failed: %d%s\n", (int)err,
@@ -86,8 +84,6 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
     /* A one-line kernel first: the driver's one-time start-up (POCL loads and sets up LLVM on
      * the first build of a process) lands there, not on clmse's first program. */
     const char *trivial = "__kernel void clmse_info_trivial(__global int *p) { p[0] = 1; }\n";
-    cl_device_id dev = NULL;
-    clmse_context_get_cl(ctx, NULL, &dev, NULL);
     double start = timing_now_us() / 1e3;
     cl_program prog = clCreateProgramWithSource(clctx, 1, &trivial, NULL, &err);
     if (err == CL_SUCCESS) {
@@ -102,10 +98,10 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
         if (programs[i].dtype == CLMSE_DTYPE_F64 && !d->has_fp64)
             continue;
         double t0 = timing_now_us() / 1e3;
-        st = call_once(ctx, buf, programs[i].dtype, programs[i].stride);
+        st = call_once(ctx, q, buf, programs[i].dtype, programs[i].stride);
         double t1 = timing_now_us() / 1e3;
         if (st == CLMSE_SUCCESS)
-            st = call_once(ctx, buf, programs[i].dtype, programs[i].stride);
+            st = call_once(ctx, q, buf, programs[i].dtype, programs[i].stride);
         double t2 = timing_now_us() / 1e3;
         if (st != CLMSE_SUCCESS) {
             fprintf(stderr, "clmse info: %s: %s: %s\n", programs[i].name,

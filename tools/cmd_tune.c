@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "clmse.h"
 #include "commands.h"
 #include "options.h"
 #include "timing.h"
+#include "workload.h"
 
 #define TUNE_ROUNDS 15        /* timed runs of every candidate, round-robin */
 #define TUNE_QUICK_ROUNDS 5
@@ -28,10 +30,8 @@ typedef struct tune_env {
     cl_context clctx;
     cl_command_queue queue;
     clmse_device_info info;
-    clmse_dtype dtype;
-    size_t n, rounds;
-    cl_mem x, y, loss, gx, gy;
-    clmse_tensor tx, ty, tloss, tgx, tgy;
+    size_t rounds;
+    mse_workload w; /* the buffers of the size class being tuned */
 } tune_env;
 
 static void tune_usage(FILE *out)
@@ -86,15 +86,11 @@ static void launch_of(const clmse_plan *p, size_t n, size_t key[4])
     key[3] = groups > 1 ? p->final_work_group_size : 0;
 }
 
-static int add(clmse_plan *list, size_t *count, const clmse_plan *p, const clmse_device_info *d,
-               size_t n)
+static int add(clmse_plan *list, size_t *count, const clmse_plan *p, size_t n)
 {
     size_t mine[4], other[4];
 
-    if (*count == TUNE_MAX_CANDIDATES || p->work_group_size > d->max_work_group_size ||
-        p->final_work_group_size > d->max_work_group_size ||
-        p->work_group_size * 16 > d->local_mem_size ||
-        p->final_work_group_size * 16 > d->local_mem_size)
+    if (*count == TUNE_MAX_CANDIDATES)
         return 0;
     launch_of(p, n, mine);
     for (size_t i = 0; i < *count; i++) {
@@ -119,56 +115,33 @@ static size_t candidates(const tune_env *e, const clmse_plan *def, clmse_plan *l
     size_t count = 0;
     clmse_plan p;
 
-    add(list, &count, def, &e->info, e->n);
+    add(list, &count, def, e->w.n);
     for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
         for (size_t g = 0; g < sizeof per_cu / sizeof per_cu[0]; g++)
             for (size_t m = 0; m < sizeof cpu_items / sizeof cpu_items[0]; m++) {
                 p = (clmse_plan){CLMSE_SHAPE_CPU, 1, vecs[v], per_cu[g] * cus, cpu_items[m], 1};
-                add(list, &count, &p, &e->info, e->n);
+                add(list, &count, &p, e->w.n);
             }
     for (size_t w = 0; w < sizeof wgs / sizeof wgs[0]; w++)
         for (size_t g = 2; g <= 16; g *= 2)
             for (size_t m = 0; m < sizeof gpu_items / sizeof gpu_items[0]; m++) {
                 size_t groups = g * cus > 65536 ? 65536 : g * cus;
                 p = (clmse_plan){CLMSE_SHAPE_GPU, wgs[w], 1, groups, gpu_items[m], wgs[w]};
-                add(list, &count, &p, &e->info, e->n);
+                add(list, &count, &p, e->w.n);
             }
     return count;
 }
 
 /* ---- timing ------------------------------------------------------------------------------ */
 
-static clmse_status enqueue(tune_env *e, clmse_op op)
-{
-    if (e->dtype == CLMSE_DTYPE_F64) {
-        clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &e->tx, &e->ty, NULL, NULL, NULL, NULL};
-
-        if (op != CLMSE_OP_BACKWARD)
-            a.output = &e->tloss;
-        if (op != CLMSE_OP_FORWARD) {
-            a.grad_input = &e->tgx;
-            a.grad_target = &e->tgy;
-        }
-        return clmse_mse(e->ctx, &a, 0, NULL, NULL);
-    }
-    if (op == CLMSE_OP_FORWARD)
-        return clmse_mse_forward_f32(e->ctx, CLMSE_REDUCTION_MEAN, e->n, e->x, 0, e->y, 0,
-                                     e->loss, 0, 0, NULL, NULL);
-    if (op == CLMSE_OP_BACKWARD)
-        return clmse_mse_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, e->n, e->x, 0, e->y, 0, NULL,
-                                      0, e->gx, 0, e->gy, 0, 0, NULL, NULL);
-    return clmse_mse_forward_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, e->n, e->x, 0, e->y, 0,
-                                          e->loss, 0, NULL, 0, e->gx, 0, e->gy, 0, 0, NULL, NULL);
-}
-
 /* One run of `op` under plan p, enqueue to clFinish, in microseconds; < 0 on failure. */
 static double run_once(tune_env *e, clmse_size_class c, clmse_op op, const clmse_plan *p)
 {
-    clmse_status st = clmse_context_set_plan(e->ctx, e->dtype, op, c, p);
+    clmse_status st = clmse_context_set_plan(e->ctx, e->w.dtype, op, c, p);
     double start = timing_now_us();
 
     if (st == CLMSE_SUCCESS)
-        st = enqueue(e, op);
+        st = workload_enqueue(e->ctx, &e->w, op);
     if (st != CLMSE_SUCCESS) {
         fail("a candidate plan", st, e->ctx);
         return -1.0;
@@ -185,29 +158,33 @@ static int read_loss(tune_env *e, double *out)
 {
     cl_int err;
 
-    if (e->dtype == CLMSE_DTYPE_F64) {
-        err = clEnqueueReadBuffer(e->queue, e->loss, CL_TRUE, 0, sizeof(double), out, 0, NULL,
+    if (e->w.dtype == CLMSE_DTYPE_F64) {
+        err = clEnqueueReadBuffer(e->queue, e->w.loss, CL_TRUE, 0, sizeof(double), out, 0, NULL,
                                   NULL);
     } else {
         float f = 0.0f;
 
-        err = clEnqueueReadBuffer(e->queue, e->loss, CL_TRUE, 0, sizeof f, &f, 0, NULL, NULL);
+        err = clEnqueueReadBuffer(e->queue, e->w.loss, CL_TRUE, 0, sizeof f, &f, 0, NULL, NULL);
         *out = f;
     }
     return err == CL_SUCCESS ? 0 : fail_cl("clEnqueueReadBuffer(loss)", err);
 }
 
 /* Warm-up run of every candidate (kernel builds happen here, untimed) and the loss check: a
- * candidate whose loss strays from the default's (list[0]) is dropped (scores[i] = INFINITY,
- * else 0). Returns 0 or an exit code. */
+ * candidate the device cannot run, or whose loss strays from the default's (list[0]), is
+ * dropped (scores[i] = INFINITY, else 0). Returns 0 or an exit code. */
 static int warm_up(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t nops,
                    const clmse_plan *list, size_t count, double *scores)
 {
     double reference = 0.0;
 
     for (size_t i = 0; i < count; i++) {
-        scores[i] = 0.0;
-        for (size_t k = 0; k < nops; k++) {
+        /* The library's own check decides what the device can run (the default always). */
+        clmse_status st = clmse_context_set_plan(e->ctx, e->w.dtype, ops[0], c, &list[i]);
+        scores[i] = st == CLMSE_ERROR_INVALID_PLAN ? INFINITY : 0.0;
+        if (st != CLMSE_SUCCESS && st != CLMSE_ERROR_INVALID_PLAN)
+            return fail("clmse_context_set_plan", st, e->ctx);
+        for (size_t k = 0; k < nops && scores[i] == 0.0; k++) {
             double loss = 0.0;
 
             if (run_once(e, c, ops[k], &list[i]) < 0.0)
@@ -323,7 +300,7 @@ static int tune_class(tune_env *e, clmse_size_class c)
     double scores[TUNE_MAX_CANDIDATES];
 
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-        clmse_status st = clmse_context_get_plan(e->ctx, e->dtype, groups[g].ops[0], c, &def,
+        clmse_status st = clmse_context_get_plan(e->ctx, e->w.dtype, groups[g].ops[0], c, &def,
                                                  NULL);
         if (st != CLMSE_SUCCESS)
             return fail("clmse_context_get_plan", st, e->ctx);
@@ -338,13 +315,13 @@ static int tune_class(tune_env *e, clmse_size_class c)
         if (!(scores[best] < scores[0] * (1.0 - TUNE_MARGIN)))
             best = 0;
         for (size_t k = 0; k < groups[g].nops; k++) {
-            st = clmse_context_set_plan(e->ctx, e->dtype, groups[g].ops[k], c, &list[best]);
+            st = clmse_context_set_plan(e->ctx, e->w.dtype, groups[g].ops[k], c, &list[best]);
             if (st != CLMSE_SUCCESS)
                 return fail("clmse_context_set_plan", st, e->ctx);
         }
         printf("  %-3s %-6s n=%-9zu %-14s %3zu candidates  default %10.1f us  chosen %10.1f us"
                "  (%.2fx)  ",
-               e->dtype == CLMSE_DTYPE_F64 ? "f64" : "f32", clmse_size_class_name(c), e->n,
+               e->w.dtype == CLMSE_DTYPE_F64 ? "f64" : "f32", clmse_size_class_name(c), e->w.n,
                groups[g].label, count, scores[0], scores[best], scores[best] / scores[0]);
         print_plan(&list[best]);
         printf("%s\n", best == 0 ? " (the default)" : "");
@@ -357,7 +334,7 @@ static int tune_class(tune_env *e, clmse_size_class c)
 
 static void release_buffers(tune_env *e)
 {
-    cl_mem *all[] = {&e->x, &e->y, &e->loss, &e->gx, &e->gy};
+    cl_mem *all[] = {&e->w.x, &e->w.y, &e->w.loss, &e->w.gx, &e->w.gy};
 
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (*all[i]) {
@@ -366,16 +343,15 @@ static void release_buffers(tune_env *e)
         }
 }
 
-/* Buffers of n elements with values in [-1, 1) (a fixed sequence); tensors over them. */
+/* Buffers of n elements with the bench's values in [-1, 1); tensors over them. */
 static int setup_buffers(tune_env *e, size_t n)
 {
-    const size_t el = clmse_dtype_size(e->dtype), bytes = n * el;
-    cl_mem *big[] = {&e->x, &e->y, &e->gx, &e->gy};
+    const size_t el = clmse_dtype_size(e->w.dtype), bytes = n * el;
+    cl_mem *big[] = {&e->w.x, &e->w.y, &e->w.gx, &e->w.gy};
     void *host = malloc(bytes);
     cl_int err = CL_SUCCESS;
-    unsigned long long state = 0x9e3779b97f4a7c15ull;
 
-    e->n = n;
+    e->w.n = n;
     if (host == NULL) {
         fprintf(stderr, "clmse tune: out of host memory for %zu elements\n", n);
         return CLI_EXIT_RUNTIME;
@@ -383,18 +359,13 @@ static int setup_buffers(tune_env *e, size_t n)
     for (size_t i = 0; i < 4 && err == CL_SUCCESS; i++)
         *big[i] = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err == CL_SUCCESS)
-        e->loss = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, el, NULL, &err);
+        e->w.loss = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, el, NULL, &err);
     for (int b = 0; b < 2 && err == CL_SUCCESS; b++) {
-        for (size_t i = 0; i < n; i++) {
-            state = state * 6364136223846793005ull + 1442695040888963407ull;
-            double v = (double)(state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-
-            if (e->dtype == CLMSE_DTYPE_F64)
-                ((double *)host)[i] = v;
-            else
-                ((float *)host)[i] = (float)v;
-        }
-        err = clEnqueueWriteBuffer(e->queue, b ? e->y : e->x, CL_TRUE, 0, bytes, host, 0, NULL,
+        if (e->w.dtype == CLMSE_DTYPE_F64)
+            bench_host_fill_f64(host, n, (uint64_t)b + 1);
+        else
+            bench_host_fill_f32(host, n, (uint64_t)b + 1);
+        err = clEnqueueWriteBuffer(e->queue, b ? e->w.y : e->w.x, CL_TRUE, 0, bytes, host, 0, NULL,
                                    NULL);
     }
     free(host);
@@ -402,15 +373,7 @@ static int setup_buffers(tune_env *e, size_t n)
         release_buffers(e);
         return fail_cl("clCreateBuffer/clEnqueueWriteBuffer", err);
     }
-    const size_t shape[1] = {n}, one[1] = {1};
-    clmse_tensor *t[] = {&e->tx, &e->ty, &e->tgx, &e->tgy};
-    cl_mem m[] = {e->x, e->y, e->gx, e->gy};
-    clmse_status st = CLMSE_SUCCESS;
-
-    for (size_t i = 0; i < 4 && st == CLMSE_SUCCESS; i++)
-        st = clmse_tensor_init(t[i], m[i], e->dtype, 1, shape, NULL, 0);
-    if (st == CLMSE_SUCCESS)
-        st = clmse_tensor_init(&e->tloss, e->loss, e->dtype, 0, one, NULL, 0);
+    clmse_status st = workload_views(&e->w);
     if (st != CLMSE_SUCCESS) {
         release_buffers(e);
         return fail("clmse_tensor_init", st, NULL);
@@ -512,7 +475,7 @@ int cmd_tune(int argc, char **argv)
            e.info.name, e.info.platform_name, TUNE_SCREEN_ROUNDS, e.rounds);
     rc = 0;
     for (int d = 0; d < 2 && rc == 0; d++) {
-        e.dtype = (clmse_dtype)d;
+        e.w.dtype = (clmse_dtype)d;
         if ((d == CLMSE_DTYPE_F64 && !e.info.has_fp64) ||
             (dtype && strcmp(dtype, d ? "f64" : "f32") != 0))
             continue;

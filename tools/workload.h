@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* The call that `clmse bench` and `clmse tune` time: one MSE operation, reduction mean, on
+ * contiguous device buffers, through the public API only. */
+#ifndef CLMSE_TOOLS_WORKLOAD_H
+#define CLMSE_TOOLS_WORKLOAD_H
+
+#include "clmse.h"
+
+typedef struct mse_workload {
+    clmse_dtype dtype; /* CLMSE_DTYPE_F32 or CLMSE_DTYPE_F64 */
+    size_t n;
+    cl_mem x, y, gx, gy; /* n elements each */
+    cl_mem loss;         /* one element */
+    clmse_tensor tx, ty, tloss, tgx, tgy; /* views over them, for clmse_mse() (float64) */
+} mse_workload;
+
+/* Fills the tensor views from w's dtype, n and buffers. Statuses of clmse_tensor_init(). */
+clmse_status workload_views(mse_workload *w);
+
+/* Enqueues `op` on w with nothing to wait for and no event: float32 through the _f32 entry
+ * points, float64 through clmse_mse() on the contiguous views (its fast path). */
+clmse_status workload_enqueue(clmse_context *ctx, const mse_workload *w, clmse_op op);
+
+#endif /* CLMSE_TOOLS_WORKLOAD_H */
