@@ -201,15 +201,17 @@ cl_uint th_queue_refs(cl_command_queue q)
     return n;
 }
 
-clmse_context *th_context_create(void)
+clmse_context *th_context_create_with(const clmse_context_options *opt)
 {
     clmse_context *ctx = NULL;
-    clmse_status st = clmse_context_create(NULL, &ctx);
+    clmse_status st = clmse_context_create(opt, &ctx);
     ck_assert_msg(st == CLMSE_SUCCESS, "clmse_context_create: %s: %s", clmse_status_string(st),
                   clmse_context_last_error(NULL));
     ck_assert_ptr_nonnull(ctx);
     return ctx;
 }
+
+clmse_context *th_context_create(void) { return th_context_create_with(NULL); }
 
 clmse_context *th_context_create_acc(clmse_accumulation acc)
 {
@@ -376,4 +378,12 @@ void th_assert_still_pending(cl_event ev)
                      CL_SUCCESS);
     ck_assert_msg(status > CL_COMPLETE, "event status %d before the user event completed",
                   status);
+}
+
+void th_write_file(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
 }

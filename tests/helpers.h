@@ -74,6 +74,8 @@ cl_command_queue th_cl_open(cl_device_id dev, cl_command_queue_properties props,
 cl_uint th_context_refs(cl_context c);
 cl_uint th_queue_refs(cl_command_queue q);
 clmse_context *th_context_create(void);
+/* clmse_context_create(opt), asserting that it succeeds. */
+clmse_context *th_context_create_with(const clmse_context_options *opt);
 /* Returns NULL only when the device cannot do `acc` (DOUBLE without fp64). */
 clmse_context *th_context_create_acc(clmse_accumulation acc);
 cl_context th_cl_context(clmse_context *ctx);
@@ -92,6 +94,9 @@ size_t th_first_non_sentinel(const float *v, size_t from, size_t to);
 void th_assert_still_pending(cl_event ev);
 /* Asserts every element of buf (total floats) is still the sentinel. */
 void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total);
+
+/* Writes n bytes to path (created or truncated), asserting every step. */
+void th_write_file(const char *path, const void *bytes, size_t n);
 
 /* ---- narrow storage formats (tensor tests) ---- */
 /* Round-to-nearest-even of `v` into a binary format with `mbits` fraction bits and `ebits`

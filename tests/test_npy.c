@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The tool's .npy reader and writer (tools/npy.c): hand-made files, round trips, float16. */
+#include "helpers.h"
 #include "npy.h"
 #include "suites.h"
 
@@ -56,15 +57,6 @@ static const char *path_of(const char *name)
     return p;
 }
 
-static void write_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static size_t read_bytes(const char *path, unsigned char *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
@@ -77,7 +69,7 @@ static size_t read_bytes(const char *path, unsigned char *buf, size_t cap)
 }
 
 /* Writes a string literal's bytes, without its terminating NUL, which may follow others. */
-#define WRITE_LITERAL(name, literal) write_bytes(path_of(name), literal, sizeof literal - 1)
+#define WRITE_LITERAL(name, literal) th_write_file(path_of(name), literal, sizeof literal - 1)
 
 static int exists(const char *path)
 {
@@ -116,7 +108,7 @@ static const char *write_npy(const char *name, unsigned major, const char *dict,
     unsigned char buf[MAX_FILE];
     const char *path = path_of(name);
 
-    write_bytes(path, buf, build_npy(buf, major, dict, data, data_len));
+    th_write_file(path, buf, build_npy(buf, major, dict, data, data_len));
     return path;
 }
 
@@ -372,7 +364,7 @@ START_TEST(test_trailing_bytes_tolerated)
     size_t n = build_npy(buf, 1, dict_for("<f4", "(2,)"), v, sizeof v); /* one float extra */
     npy_array a;
 
-    write_bytes(path_of("tr.npy"), buf, n);
+    th_write_file(path_of("tr.npy"), buf, n);
     read_ok(path_of("tr.npy"), &a);
     ck_assert_int_eq(a.trailing, 1);
     ck_assert_uint_eq(a.count, 2);
@@ -413,15 +405,15 @@ START_TEST(test_preamble_errors)
 
     n = build_npy(buf, 1, dict_for("<f4", "()"), "abcd", 4);
     buf[6] = 4;
-    write_bytes(path_of("v4.npy"), buf, n);
+    th_write_file(path_of("v4.npy"), buf, n);
     read_fails(path_of("v4.npy"), NPY_ERR_VERSION);
     buf[6] = 1;
     buf[7] = 1;
-    write_bytes(path_of("v11.npy"), buf, n);
+    th_write_file(path_of("v11.npy"), buf, n);
     read_fails(path_of("v11.npy"), NPY_ERR_VERSION);
     buf[6] = 0;
     buf[7] = 0;
-    write_bytes(path_of("v0.npy"), buf, n);
+    th_write_file(path_of("v0.npy"), buf, n);
     read_fails(path_of("v0.npy"), NPY_ERR_VERSION);
 }
 END_TEST
@@ -432,9 +424,9 @@ START_TEST(test_truncated_header)
     size_t n = build_npy(buf, 1, dict_for("<f4", "(3,)"), NULL, 0);
 
     /* Cut the file inside the header that its length field announces. */
-    write_bytes(path_of("th.npy"), buf, 40);
+    th_write_file(path_of("th.npy"), buf, 40);
     read_fails(path_of("th.npy"), NPY_ERR_TRUNCATED_HEADER);
-    write_bytes(path_of("th2.npy"), buf, n - 1);
+    th_write_file(path_of("th2.npy"), buf, n - 1);
     read_fails(path_of("th2.npy"), NPY_ERR_TRUNCATED_HEADER);
 
     /* A 2.0 length beyond the reader's limit is refused before anything is allocated. */
@@ -443,7 +435,7 @@ START_TEST(test_truncated_header)
     buf[9] = 0;
     buf[10] = 0;
     buf[11] = 0x40; /* 1 GiB */
-    write_bytes(path_of("huge.npy"), buf, n);
+    th_write_file(path_of("huge.npy"), buf, n);
     read_fails(path_of("huge.npy"), NPY_ERR_HEADER);
 }
 END_TEST

@@ -17,11 +17,7 @@ static clmse_context *context_with_file(const char *file)
     clmse_context_options opt;
     memset(&opt, 0, sizeof opt);
     opt.tuning_file = file;
-    clmse_context *ctx = NULL;
-    clmse_status st = clmse_context_create(&opt, &ctx);
-    ck_assert_msg(st == CLMSE_SUCCESS, "clmse_context_create: %s: %s", clmse_status_string(st),
-                  clmse_context_last_error(NULL));
-    return ctx;
+    return th_context_create_with(&opt);
 }
 
 static int dtype_count(clmse_context *ctx)
@@ -63,14 +59,6 @@ static char *temp_dir(void)
     snprintf(dir, 64, "/tmp/clmse-plan-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     return dir;
-}
-
-static void write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 static void remove_tree(const char *dir)
@@ -378,7 +366,7 @@ START_TEST(test_tuning_bad_files)
             snprintf(text, sizeof text, "%s", bad[i].text);
         else
             tuning_text(probe, bad[i].body, text, sizeof text);
-        write_file(path, text, strlen(text));
+        th_write_file(path, text, strlen(text));
         clmse_context *ctx = context_with_file(path);
         const char *outcome = clmse_context_tuning(ctx);
         ck_assert_msg(strncmp(outcome, "ignored ", 8) == 0 && strstr(outcome, bad[i].reason),
@@ -390,14 +378,14 @@ START_TEST(test_tuning_bad_files)
     tuning_text(probe, "", text, sizeof text);
     size_t len = strlen(text);
     text[len] = '\0';
-    write_file(path, text, len + 1);
+    th_write_file(path, text, len + 1);
     clmse_context *ctx = context_with_file(path);
     ck_assert_ptr_nonnull(strstr(clmse_context_tuning(ctx), "NUL"));
     clmse_context_release(ctx);
     char *big = malloc(70000);
     ck_assert_ptr_nonnull(big);
     memset(big, '#', 70000);
-    write_file(path, big, 70000);
+    th_write_file(path, big, 70000);
     free(big);
     ctx = context_with_file(path);
     ck_assert_ptr_nonnull(strstr(clmse_context_tuning(ctx), "larger than 64 KiB"));
