@@ -139,7 +139,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_pass)");
 
     cl_event stack[16], *list;
-    cl_uint count;
+    cl_uint count = 0; /* clmse__wait_list sets it; gcc -O3 warns otherwise */
     CLMSE_FORWARD(clmse__wait_list(ctx, c->num_wait, c->wait,
                                    partials ? ctx->last_scratch_use : NULL, stack, &list, &count));
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &geo->global, &geo->local, count,

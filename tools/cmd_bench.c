@@ -371,7 +371,8 @@ static double host_value(const bench_env *e, const void *array, size_t index)
  * the host loop's mean. */
 static step check_forward(bench_env *e, bench_size *s)
 {
-    double mean = s->host_sum / (double)s->w.n, loss, dot;
+    /* Zeroes only for gcc -O3, which cannot see that read_value sets them when it succeeds. */
+    double mean = s->host_sum / (double)s->w.n, loss = 0.0, dot = 0.0;
     step rc;
 
     if ((rc = read_value(e, s->w.loss, 0, &loss)) != STEP_OK ||
@@ -403,7 +404,7 @@ static step check_backward(bench_env *e, bench_size *s)
         const char *names[2] = {"grad_input", "grad_target"};
 
         for (int g = 0; g < 2; g++) {
-            double got, want = host_value(e, host[g], at[k]);
+            double got = 0.0, want = host_value(e, host[g], at[k]);
             step rc = read_value(e, device[g], at[k], &got);
 
             if (rc != STEP_OK)

@@ -16,7 +16,7 @@
 
 #define TUNE_ROUNDS 15        /* timed runs of every candidate, round-robin */
 #define TUNE_QUICK_ROUNDS 5
-#define TUNE_MAX_CANDIDATES 96
+#define TUNE_MAX_CANDIDATES 128
 #define TUNE_SCREEN_ROUNDS 2 /* every candidate, before the finalists get the full rounds */
 #define TUNE_FINALISTS 6
 #define TUNE_MARGIN 0.03 /* a candidate must beat the default by 3% to replace it */
@@ -108,7 +108,7 @@ static size_t candidates(const tune_env *e, const clmse_plan *def, clmse_plan *l
 {
     const size_t cus = e->info.compute_units ? e->info.compute_units : 1;
     static const size_t vecs[] = {4, 8, 16};
-    static const size_t per_cu[] = {1, 2, 4, 8};
+    static const size_t per_cu[] = {1, 2, 4, 8, 16, 32};
     static const size_t cpu_items[] = {(size_t)1 << 13, (size_t)1 << 15, (size_t)1 << 17};
     static const size_t wgs[] = {64, 128, 256, 512};
     static const size_t gpu_items[] = {4, 16, 64};
