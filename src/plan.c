@@ -46,13 +46,13 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_c
     const clmse_device_info *info = &ctx->info;
     const size_t cus = info->compute_units ? info->compute_units : 1;
     if (info->type & CL_DEVICE_TYPE_CPU) {
-        /* A few long contiguous streams per core, like a native loop. Small inputs stay in one
-         * work-item, which writes the loss itself: one launch, no epilogue. POCL compiles a
-         * kernel anew for every work-group size, so sizes never change with n. */
-        clmse_plan p = {CLMSE_SHAPE_CPU, 1, 8, 16 * cus, (size_t)1 << 15, 1};
-        /* Measured on POCL (2 cores, plans timed in turns in one process): 16 items per core
+        /* Long contiguous streams, like a native loop; small inputs stay in one work-item,
+         * which writes the loss itself: one launch, no epilogue. POCL compiles a kernel anew
+         * for every work-group size, so sizes never change with n. Up to 16 streams per core
          * rather than 4 or 8 let an idle worker take over the share of one that the rest of
-         * the machine holds up; 2^20 and 2^22 elements ran 12-18% faster, 2^26 as fast. */
+         * the machine holds up: measured on POCL (2 cores, plans timed in turns in one
+         * process), 2^20 and 2^22 elements ran 12-18% faster, 2^26 as fast. */
+        clmse_plan p = {CLMSE_SHAPE_CPU, 1, 8, 16 * cus, (size_t)1 << 15, 1};
         if (size_class == CLMSE_SIZE_SMALL)
             p.min_per_item = (size_t)1 << 17;
         return p;
