@@ -79,7 +79,7 @@ test)
     # Install into a prefix, build the examples with find_package and pkg-config, build the
     # .deb and (as root) install it. Not on the sanitizer build: its library needs ASan's runtime.
     "$root/tools/check_install.sh" "$root/build-ci"
-    # The demo's Release build with -Werror, compiled only: gcc's -O3 inlining warns
+    # A Release build (the demo's type) with -Werror, compiled only: gcc's -O3 inlining warns
     # (maybe-uninitialized) where RelWithDebInfo's -O2 does not.
     build "$root/build-release" -DCMAKE_BUILD_TYPE=Release -DCLMSE_WERROR=ON
     build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCLMSE_WERROR=ON -DCLMSE_SANITIZE=ON
