@@ -83,6 +83,7 @@ clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_eve
                               cl_event extra, cl_event *stack, cl_event **list, cl_uint *count)
 {
     *list = stack;
+    *count = 0; /* defined on every return, failures included */
     if (num_wait + 1 > 16 && (*list = malloc(sizeof(cl_event) * (num_wait + 1u))) == NULL)
         return clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
                            "no memory for a wait list of %u events", (unsigned)num_wait);
@@ -139,7 +140,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_pass)");
 
     cl_event stack[16], *list;
-    cl_uint count = 0; /* clmse__wait_list sets it; gcc -O3 warns otherwise */
+    cl_uint count;
     CLMSE_FORWARD(clmse__wait_list(ctx, c->num_wait, c->wait,
                                    partials ? ctx->last_scratch_use : NULL, stack, &list, &count));
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &geo->global, &geo->local, count,

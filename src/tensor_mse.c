@@ -307,7 +307,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_nd_pass)");
     cl_event stack[16], *list;
-    cl_uint count = 0; /* clmse__wait_list sets it; gcc -O3 warns otherwise */
+    cl_uint count;
     CLMSE_FORWARD(clmse__wait_list(ctx, num_wait, wait, partials ? ctx->last_scratch_use : NULL,
                                    stack, &list, &count));
     const size_t global = g * wg;

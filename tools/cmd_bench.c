@@ -6,6 +6,7 @@
 
 #include <clblast_c.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +356,7 @@ static step read_value(bench_env *e, cl_mem buffer, size_t index, double *out)
     cl_int err = clEnqueueReadBuffer(e->queue, buffer, CL_TRUE, index * e->elsize, e->elsize, &v,
                                      0, NULL, NULL);
 
+    *out = NAN; /* no value on failure; NaN fails every comparison */
     if (err != CL_SUCCESS)
         return fail_cl(e, "clEnqueueReadBuffer", err);
     *out = e->dtype == CLMSE_DTYPE_F64 ? v.d : (double)v.f;
@@ -371,8 +373,7 @@ static double host_value(const bench_env *e, const void *array, size_t index)
  * the host loop's mean. */
 static step check_forward(bench_env *e, bench_size *s)
 {
-    /* Zeroes only for gcc -O3, which cannot see that read_value sets them when it succeeds. */
-    double mean = s->host_sum / (double)s->w.n, loss = 0.0, dot = 0.0;
+    double mean = s->host_sum / (double)s->w.n, loss, dot;
     step rc;
 
     if ((rc = read_value(e, s->w.loss, 0, &loss)) != STEP_OK ||
@@ -404,7 +405,7 @@ static step check_backward(bench_env *e, bench_size *s)
         const char *names[2] = {"grad_input", "grad_target"};
 
         for (int g = 0; g < 2; g++) {
-            double got = 0.0, want = host_value(e, host[g], at[k]);
+            double got, want = host_value(e, host[g], at[k]);
             step rc = read_value(e, device[g], at[k], &got);
 
             if (rc != STEP_OK)
