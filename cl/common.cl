@@ -225,6 +225,109 @@ acc_t accv_lane(accv_t a, int k)
 #endif
 #endif
 
+/* The head of an accumulator: the running sum, whose overflow the partials below watch. */
+#if CLMSE_ACC_KIND == 1
+#define ACC_HEAD(a) (a)
+#else
+#define ACC_HEAD(a) ((a).x)
+#endif
+
+/* ---- partials: what a work-item or group hands on, with an overflow rescue ----
+ * A sum of finite squares can overflow while the mean it feeds is finite (eight float64 values
+ * of 1.5 * 2^511: the sum is 9 * 2^1023, the mean 1.125 * 2^1023). A partial whose sum
+ * overflowed is therefore recomputed with every term scaled by 2^-64, and carries a flag;
+ * merging a scaled partial with an unscaled one scales the other too. Scaling by a power of
+ * two is exact except where a term falls below the smallest normal number, 2^64 below its
+ * own; such terms are smaller than the overflowing sum's ulp by a factor beyond 2^100, so the
+ * result stays within the stated bound. n < 2^64 scaled terms cannot overflow again, so a
+ * scaled sum that is infinite holds an infinite term. A sum that stays finite costs one
+ * comparison per work-item. */
+#define CLMSE_RESCUE_DOWN ((scalar_part_t)0x1p-64)
+#define CLMSE_RESCUE_UP ((scalar_part_t)0x1p64)
+/* A vector with the accumulator, the flag (1: it holds the sum times 2^-64) and zeros: no
+ * struct padding, whose undefined bytes would be copied (and flagged by Oclgrind). */
+#if CLMSE_ACC_KIND == 0
+typedef float scalar_part_t;
+typedef float4 part_t; /* sum, compensation, flag, 0 */
+#define PART_V(p) ((p).xy)
+#define PART_SCALED(p) ((p).z != 0.0f)
+part_t part_make(acc_t v, int scaled) { return (float4)(v, scaled ? 1.0f : 0.0f, 0.0f); }
+#elif CLMSE_ACC_KIND == 1
+typedef double scalar_part_t;
+typedef double2 part_t; /* sum, flag */
+#define PART_V(p) ((p).x)
+#define PART_SCALED(p) ((p).y != 0.0)
+part_t part_make(acc_t v, int scaled) { return (double2)(v, scaled ? 1.0 : 0.0); }
+#else
+typedef double scalar_part_t;
+typedef double4 part_t; /* sum, compensation, flag, 0 */
+#define PART_V(p) ((p).xy)
+#define PART_SCALED(p) ((p).z != 0.0)
+part_t part_make(acc_t v, int scaled) { return (double4)(v, scaled ? 1.0 : 0.0, 0.0); }
+#endif
+
+part_t part_of(acc_t v) { return part_make(v, 0); }
+part_t part_scaled(acc_t v) { return part_make(v, 1); }
+
+/* 1 when a sum of finite terms overflowed: a rescue is due. */
+int acc_overflowed(acc_t a) { return isinf(ACC_HEAD(a)); }
+
+part_t part_merge(part_t a, part_t b)
+{
+    acc_t va = PART_V(a), vb = PART_V(b);
+    const int sa = PART_SCALED(a), sb = PART_SCALED(b);
+    if (sa && !sb)
+        vb *= CLMSE_RESCUE_DOWN;
+    if (sb && !sa)
+        va *= CLMSE_RESCUE_DOWN;
+    const acc_t r = acc_merge(va, vb);
+    if (!(sa | sb) && acc_overflowed(r) && !acc_overflowed(va) && !acc_overflowed(vb))
+        return part_scaled(acc_merge(va * CLMSE_RESCUE_DOWN, vb * CLMSE_RESCUE_DOWN));
+    return part_make(r, sa | sb);
+}
+
+/* The loss from the last partial, rounded once (times 2^64 is exact, or overflows as the
+ * true value does). */
+res_t part_result(part_t p, int mean, ulong n)
+{
+    const res_t r = mean ? acc_mean(PART_V(p), n) : acc_sum(PART_V(p));
+    return PART_SCALED(p) ? r * CLMSE_RESCUE_UP : r;
+}
+
+/* ---- compensated pairs for the broadcast-gradient sums ----
+ * Gradient terms have both signs: a plain double sum of bfloat16 terms 2^-12, -2^-12 and four
+ * of 1.277e-23 loses the small ones (2^64 apart). A TwoSum pair keeps them, in double where
+ * the device has fp64, else in float. */
+#if CLMSE_HAS_DOUBLE
+typedef double gsum_scalar_t;
+typedef double2 gsum_t;
+#else
+typedef float gsum_scalar_t;
+typedef float2 gsum_t;
+#endif
+#define GSUM_ZERO ((gsum_t)(0))
+
+gsum_t gsum_add(gsum_t a, gsum_scalar_t v)
+{
+    const gsum_scalar_t s = a.x + v;
+    const gsum_scalar_t bp = s - a.x;
+    a.y += (a.x - (s - bp)) + (v - bp);
+    a.x = s;
+    return a;
+}
+gsum_t gsum_merge(gsum_t a, gsum_t b)
+{
+    gsum_t r = gsum_add(a, b.x);
+    r.y += b.y;
+    return r;
+}
+gsum_scalar_t gsum_value(gsum_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
+
+/* Loop bounds: drivers cut long loops short (llvmpipe ends a work-item's loops after 65,535
+ * iterations, nested loops counted together). The host sizes every launch so that no
+ * work-item streams more than 16,384 iterations, plus as many again for a rescue and a few
+ * dozen for lanes and trees: src/launch.c states the rule. */
+
 #if CLMSE_CPU_SHAPE
 /* Folds the lanes in a fixed order, so the result never depends on the compiler. */
 acc_t accv_fold(accv_t a)

@@ -10,16 +10,16 @@
  * where g = gout[i * gstride] (gstride 0: one scalar) or 1 when gout == NULL, and scale is
  * 2/n (mean) or 2, rounded to x_t by the host. Pointer arguments come with element offsets.
  *
- * Launch geometry (chosen by the host plan, never from timing):
+ * Launch geometry (chosen by the host plan and n, never from timing; src/launch.c states the
+ * loop-bound rule that sizes it):
  *   CPU shape: local size 1; item k owns elements [k * chunk, (k + 1) * chunk) and streams them
  *              with CLMSE_VEC-wide loads into as many lane accumulators, folded in a fixed
  *              order; no barriers.
  *   GPU shape: local size CLMSE_WG_SIZE; item j of the grid visits j, j + global size, ...
  *              (coalesced), then the group folds in local memory with a fixed tree.
- * GPU shape: partials[k] is written for group k, which clmse_reduce_final folds in a second
- * launch; a launch of one group writes the loss to direct[direct_o] instead (see
- * clmse_emit_partial). CPU shape: one launch in all; with several items the item taking the
- * last `ticket` folds the partials and writes the loss (clmse_emit_or_fold). Results are
+ * partials[k] is written for group (GPU) or item (CPU) k, which clmse_reduce_final folds in a
+ * launch of its own; a launch of one group or item writes the loss to direct[direct_o] instead
+ * (clmse_emit_partial). A sum that overflows is recomputed scaled (see part_t). Results are
  * bitwise reproducible for a given device, build, plan and n; forward, backward and fused
  * compute d, the terms and the partials identically, so under one plan the fused pass equals
  * the separate ones bit for bit.
@@ -69,13 +69,33 @@ compute_t mse_element(ulong i, __global const x_t *x, __global const x_t *y, __g
 
 #if CLMSE_CPU_SHAPE
 
+/* Elements [begin, end) again, their terms scaled by 2^-64 and nothing written: the rescue
+ * of a sum that overflowed (see part_t). */
+part_t rescue_chunk(__global const x_t *x, __global const x_t *y, ulong begin, ulong end)
+{
+    accv_t lanes = ACCV_ZERO;
+    ulong i = begin;
+    for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {
+        const COMPUTEV_T d = VLOAD(0, x + i) - VLOAD(0, y + i);
+        const COMPUTEV_T t = d * d;
+        lanes = accv_add(lanes, t * (compute_t)CLMSE_RESCUE_DOWN);
+    }
+    acc_t acc = accv_fold(lanes);
+    for (; i < end; i++) {
+        const compute_t d = (compute_t)x[i] - (compute_t)y[i];
+        const compute_t t = d * d;
+        acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
+    }
+    return part_scaled(acc);
+}
+
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
-               const ulong yo, __global x_t *loss, const ulong lo, __global acc_t *partials,
+               const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
                __global x_t *direct, const ulong direct_o, const int mean,
                __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
                const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
-               const ulong chunk, __global volatile uint *ticket)
+               const ulong chunk)
 {
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
@@ -104,34 +124,45 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
     acc_t tail = ACC_ZERO;
     for (; i < end; i++)
         tail = acc_add(tail, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
-    if (direct)
-        clmse_emit_or_fold(partials, ticket, item, get_global_size(0),
-                           acc_merge(accv_fold(lanes), tail), direct, direct_o, mean, n);
+    if (partials == NULL && direct == NULL)
+        return;
+    const acc_t acc = acc_merge(accv_fold(lanes), tail);
+    const part_t part = acc_overflowed(acc) ? rescue_chunk(x, y, begin, end) : part_of(acc);
+    clmse_emit_partial(partials, (uint)item, part, direct, direct_o, mean, n);
 }
 
 #else /* GPU shape */
 
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
-               const ulong yo, __global x_t *loss, const ulong lo, __global acc_t *partials,
+               const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
                __global x_t *direct, const ulong direct_o, const int mean,
                __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
                const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
-               const ulong chunk, __global volatile uint *ticket)
+               const ulong chunk)
 {
     (void)chunk;
-    (void)ticket;
-    __local acc_t scratch[CLMSE_WG_SIZE];
+    __local part_t scratch[CLMSE_WG_SIZE];
     CLMSE_APPLY_OFFSETS();
 
     acc_t acc = ACC_ZERO;
     const ulong stride = get_global_size(0);
     for (ulong i = get_global_id(0); i < n; i += stride)
         acc = acc_add(acc, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
+    part_t part = part_of(acc);
+    if (acc_overflowed(acc)) { /* the rescue (see part_t): the same elements, scaled */
+        acc = ACC_ZERO;
+        for (ulong i = get_global_id(0); i < n; i += stride) {
+            const compute_t d = (compute_t)x[i] - (compute_t)y[i];
+            const compute_t t = d * d;
+            acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
+        }
+        part = part_scaled(acc);
+    }
     /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
-    acc = clmse_group_sum(acc, scratch);
-    if (get_local_id(0) == 0 && (partials != NULL || direct != NULL))
-        clmse_emit_partial(partials, get_group_id(0), acc, direct, direct_o, mean, n);
+    part = clmse_group_sum(part, scratch);
+    if (get_local_id(0) == 0)
+        clmse_emit_partial(partials, get_group_id(0), part, direct, direct_o, mean, n);
 }
 
 #endif

@@ -9,14 +9,17 @@
  *   j, j + global size, ... For each element: d = x - y in compute_t; loss = d * d stored to
  *   out_t when loss != NULL ('none'); gx = (scale * d) * g and gy = (scale * (y - x)) * g
  *   stored to the operand's type when given (operands that are not broadcast); the terms are
- *   folded into partials[group] when partials != NULL (mean/sum), or with a single
- *   group straight into direct[direct_o], as in mse.cl. With a `ticket` (CPU devices) the
- *   group taking the last one folds the partials and writes direct[direct_o] itself, in the
- *   same launch (clmse_emit_or_fold).
- * clmse_mse_nd_grad_x / _y: the gradient of a broadcast operand. One work-item per operand
- *   element: it walks the broadcast dimensions (rshape) in a fixed order, summing the
- *   elementwise gradients (each rounded to compute_t, as torch's would be) in acc_t, and
- *   rounds the sum once to the operand's type. kshape holds the kept dimensions.
+ *   folded into partials[group] when partials != NULL (mean/sum), which clmse_reduce_final
+ *   folds in a launch of its own, or with a single group straight into direct[direct_o], as
+ *   in mse.cl. A sum that overflows is recomputed scaled (see part_t).
+ * clmse_mse_nd_grad_x / _y: the gradient of a broadcast operand, summed over its broadcast
+ *   dimensions (rshape; kshape holds the kept ones) in a fixed order. The r terms of operand
+ *   element j are cut into nseg segments of seg terms, so that no work-item loops past the
+ *   loop bound (src/launch.c): item j * nseg + s sums segment s of element j, each term
+ *   rounded to compute_t as torch's would be, in a compensated pair. With one segment it
+ *   rounds the sum once to the operand's type; otherwise it leaves the pair in parts, and
+ *   clmse_mse_nd_grad_fold_x / _y fold `fold` consecutive pairs per item, in order, launch
+ *   after launch, until one pair per element remains and is stored.
  * The walks are fixed by the shapes alone: results are bitwise reproducible.
  */
 
@@ -44,13 +47,12 @@ void nd_offsets(ulong i, uint ndim, const ulong *shape, const long8 s0, const lo
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
 clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
                   ND_ARGS_TENSOR(const x_t, x), ND_ARGS_TENSOR(const y_t, y),
-                  ND_ARGS_TENSOR(out_t, loss), __global acc_t *partials,
+                  ND_ARGS_TENSOR(out_t, loss), __global part_t *partials,
                   __global out_t *direct, const ulong direct_o, const int mean,
                   ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(x_t, gx),
-                  ND_ARGS_TENSOR(y_t, gy), const compute_t scale,
-                  __global volatile uint *ticket)
+                  ND_ARGS_TENSOR(y_t, gy), const compute_t scale)
 {
-    __local acc_t scratch[CLMSE_WG_SIZE];
+    __local part_t scratch[CLMSE_WG_SIZE];
     ulong shape[8];
     vstore8(shape8, 0, shape);
     acc_t acc = ACC_ZERO;
@@ -74,34 +76,51 @@ clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
         }
         acc = acc_add(acc, t);
     }
+    part_t part = part_of(acc);
+    if (acc_overflowed(acc)) { /* the rescue (see part_t): the same elements, scaled */
+        acc = ACC_ZERO;
+        for (ulong i = get_global_id(0); i < n; i += stride) {
+            long ox = 0, oy = 0, unused = 0;
+            nd_offsets(i, ndim, shape, x_s, y_s, y_s, &ox, &oy, &unused);
+            const compute_t d = LOAD(CLMSE_X_DTYPE)(x, x_o + ox) - LOAD(CLMSE_Y_DTYPE)(y, y_o + oy);
+            const compute_t t = d * d;
+            acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
+        }
+        part = part_scaled(acc);
+    }
     /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
-    acc = clmse_group_sum(acc, scratch);
-    if (get_local_id(0) == 0 && ticket != NULL)
-        clmse_emit_or_fold(partials, ticket, get_group_id(0), get_num_groups(0), acc, direct,
-                           direct_o, mean, n);
-    else if (get_local_id(0) == 0 && (partials != NULL || direct != NULL))
-        clmse_emit_partial(partials, get_group_id(0), acc, direct, direct_o, mean, n);
+    part = clmse_group_sum(part, scratch);
+    if (get_local_id(0) == 0)
+        clmse_emit_partial(partials, get_group_id(0), part, direct, direct_o, mean, n);
+}
+
+/* Element j's place in the gradient operand, by the kept dimensions. */
+long nd_grad_offset(ulong j, uint ndim, const ulong *kshape, const long8 grad_s)
+{
+    long o = 0, unused = 0;
+    nd_offsets(j, ndim, kshape, grad_s, grad_s, grad_s, &o, &unused, &unused);
+    return o;
 }
 
 /* sign > 0: d(loss)/d(input) = (scale * (x - y)) * g; sign < 0: the target's, with (y - x). */
 #define CLMSE_ND_GRAD_KERNEL(name, T, DTYPE)                                                    \
     __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void name(              \
         const uint ndim, const ulong m, const ulong8 kshape8, const ulong8 rshape8,             \
-        const ulong r, ND_ARGS_TENSOR(const x_t, x), ND_ARGS_TENSOR(const y_t, y),               \
-        ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(T, grad), const compute_t scale,          \
-        const int sign)                                                                         \
+        const ulong r, const ulong seg, const ulong nseg, ND_ARGS_TENSOR(const x_t, x),         \
+        ND_ARGS_TENSOR(const y_t, y), ND_ARGS_TENSOR(const out_t, g), ND_ARGS_TENSOR(T, grad),  \
+        const compute_t scale, const int sign, __global gsum_t *parts, const ulong parts_o)     \
     {                                                                                           \
-        const ulong j = get_global_id(0);                                                       \
-        if (j >= m)                                                                             \
+        const ulong id = get_global_id(0);                                                      \
+        if (id >= m * nseg)                                                                     \
             return;                                                                             \
+        const ulong j = id / nseg, first = (id % nseg) * seg, last = min(r, first + seg);       \
         ulong kshape[8], rshape[8];                                                             \
         vstore8(kshape8, 0, kshape);                                                            \
         vstore8(rshape8, 0, rshape);                                                            \
-        long bx = 0, by = 0, bg = 0, ograd = 0, unused = 0;                                     \
+        long bx = 0, by = 0, bg = 0;                                                            \
         nd_offsets(j, ndim, kshape, x_s, y_s, g_s, &bx, &by, &bg);                              \
-        nd_offsets(j, ndim, kshape, grad_s, grad_s, grad_s, &ograd, &unused, &unused);          \
-        acc_t acc = ACC_ZERO;                                                                   \
-        for (ulong k = 0; k < r; k++) {                                                         \
+        gsum_t acc = GSUM_ZERO;                                                                 \
+        for (ulong k = first; k < last; k++) {                                                  \
             long ox = bx, oy = by, og = bg;                                                     \
             nd_offsets(k, ndim, rshape, x_s, y_s, g_s, &ox, &oy, &og);                          \
             const compute_t xv = LOAD(CLMSE_X_DTYPE)(x, x_o + ox);                              \
@@ -109,9 +128,33 @@ clmse_mse_nd_pass(const uint ndim, const ulong n, const ulong8 shape8,
             const compute_t gv = g ? LOAD(CLMSE_OUT_DTYPE)(g, g_o + og) : (compute_t)1;         \
             const compute_t d = sign > 0 ? xv - yv : yv - xv;                                   \
             const compute_t v = (scale * d) * gv;                                               \
-            acc = acc_add(acc, v);                                                              \
+            acc = gsum_add(acc, (gsum_scalar_t)v);                                              \
         }                                                                                       \
-        STORE(DTYPE)(grad, grad_o + ograd, acc_sum(acc));                                       \
+        if (nseg > 1)                                                                           \
+            parts[parts_o + id] = acc;                                                          \
+        else                                                                                    \
+            STORE(DTYPE)(grad, grad_o + nd_grad_offset(j, ndim, kshape, grad_s),                \
+                         gsum_value(acc));                                                      \
+    }                                                                                           \
+    __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void name##_fold(      \
+        const uint ndim, const ulong m, const ulong8 kshape8, const ulong nseg,                 \
+        const ulong fold, __global gsum_t *parts, const ulong in_o, const ulong out_o,          \
+        ND_ARGS_TENSOR(T, grad))                                                                \
+    {                                                                                           \
+        const ulong nout = (nseg + fold - 1) / fold, id = get_global_id(0);                     \
+        if (id >= m * nout)                                                                     \
+            return;                                                                             \
+        const ulong j = id / nout, first = (id % nout) * fold, last = min(nseg, first + fold);  \
+        gsum_t acc = GSUM_ZERO;                                                                 \
+        for (ulong s = first; s < last; s++)                                                    \
+            acc = gsum_merge(acc, parts[in_o + j * nseg + s]);                                  \
+        if (nout > 1) {                                                                         \
+            parts[out_o + id] = acc;                                                            \
+            return;                                                                             \
+        }                                                                                       \
+        ulong kshape[8];                                                                        \
+        vstore8(kshape8, 0, kshape);                                                            \
+        STORE(DTYPE)(grad, grad_o + nd_grad_offset(j, ndim, kshape, grad_s), gsum_value(acc));  \
     }
 
 CLMSE_ND_GRAD_KERNEL(clmse_mse_nd_grad_x, x_t, CLMSE_X_DTYPE)

@@ -44,25 +44,23 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
     return clmse__check_span(ctx, what, size, offset, count, elem);
 }
 
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes, int ticket)
+clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes)
 {
-    cl_int err = CL_SUCCESS;
-    if (ticket && ctx->ticket == NULL) {
-        cl_uint zero = 0; /* kernels leave it 0 again when they finish */
-        cl_mem t = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                  sizeof zero, &zero, &err);
-        if (err != CL_SUCCESS)
-            return clmse__cl_fail(ctx, err, "clCreateBuffer(ticket)");
-        ctx->ticket = t;
-    }
     if (ctx->scratch_size >= bytes)
         return CLMSE_SUCCESS;
+    /* At least 1 MiB (32,768 partials), and doubling: a buffer that grows rarely. Oclgrind
+     * 21.10's uninitialized-value checks also lose track of what kernels wrote into a scratch
+     * buffer that replaced a smaller one (reads reported as uninitialized, values right). */
+    size_t want = ctx->scratch_size ? 2 * ctx->scratch_size : (size_t)1 << 20;
+    bytes = want > bytes ? want : bytes;
+    if (ctx->scratch)
+        clReleaseMemObject(ctx->scratch);
+    ctx->scratch = NULL;
+    ctx->scratch_size = 0;
+    cl_int err = CL_SUCCESS;
     cl_mem m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clCreateBuffer(scratch)");
-    /* OpenCL keeps the old buffer alive until the commands using it have finished. */
-    if (ctx->scratch)
-        clReleaseMemObject(ctx->scratch);
     ctx->scratch = m;
     ctx->scratch_size = bytes;
     return CLMSE_SUCCESS;

@@ -60,6 +60,7 @@ static clmse_status finish_create(cl_context cl_ctx, cl_device_id dev, cl_comman
         goto fail;
     }
     ctx->correct_fp32_div = (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    ctx->loop_budget = clmse__loop_budget();
     clmse__plans_init(ctx);
     clmse__tuning_load(ctx, opt ? opt->tuning_file : NULL);
 
@@ -192,8 +193,6 @@ void clmse_context_release(clmse_context *ctx)
         clReleaseEvent(ctx->last_scratch_use);
     if (ctx->scratch)
         clReleaseMemObject(ctx->scratch);
-    if (ctx->ticket)
-        clReleaseMemObject(ctx->ticket);
     clReleaseCommandQueue(ctx->queue);
     clReleaseDevice(ctx->device);
     clReleaseContext(ctx->cl_ctx);

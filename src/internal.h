@@ -11,7 +11,7 @@
 #define CLMSE__CONTEXT_MAGIC 0x636c6d73u /* "clms" */
 #define CLMSE__ERROR_CAP 8192
 #define CLMSE__MAX_PROGRAMS 32
-#define CLMSE__MAX_KERNELS 4
+#define CLMSE__MAX_KERNELS 6
 
 /* The plan table: float32 and float64 (clmse_dtype 0 and 1) x clmse_op x clmse_size_class. */
 #define CLMSE__PLAN_DTYPES 2
@@ -26,8 +26,24 @@ typedef struct clmse__program_key {
     clmse_dtype x, y, out; /* storage of input, target and loss */
 } clmse__program_key;
 
-/* Kernel slots: fast programs fill PASS and FINAL; general ones all four. */
-enum { CLMSE__K_PASS, CLMSE__K_FINAL, CLMSE__K_GRAD_X, CLMSE__K_GRAD_Y };
+/* Kernel slots: fast programs fill PASS and FINAL; general ones all six. */
+enum {
+    CLMSE__K_PASS,
+    CLMSE__K_FINAL,
+    CLMSE__K_GRAD_X,
+    CLMSE__K_GRAD_Y,
+    CLMSE__K_GRAD_X_FOLD,
+    CLMSE__K_GRAD_Y_FOLD
+};
+
+/* The loop-bound rule (launch.c): at most this many stage-1 streaming iterations per
+ * work-item, and partials one work-item folds. $CLMSE_LOOP_BUDGET may lower it (tests reach
+ * the multi-launch folds at small n that way). */
+#define CLMSE__LOOP_BUDGET 16384u
+/* Bytes of one stage-1 partial (cl/common.cl's part_t: a compensated double pair and a flag,
+ * padded) and of one broadcast-gradient pair (gsum_t). */
+#define CLMSE__PART_BYTES 32u
+#define CLMSE__GSUM_BYTES 16u
 
 typedef struct clmse__program {
     char request[512]; /* the build options of the plan asked for */
@@ -61,6 +77,7 @@ struct clmse_context {
     clmse_device_info info;
     clmse_accumulation accumulation; /* resolved: DOUBLE or COMPENSATED */
     int correct_fp32_div;            /* device rounds float division correctly */
+    size_t loop_budget;              /* CLMSE__LOOP_BUDGET or $CLMSE_LOOP_BUDGET's lower value */
     /* Guarded by lock; fixed geometry per entry, so a given n always reduces the same way. */
     clmse_plan plans[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];
     clmse_plan_source plan_sources[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];
@@ -70,7 +87,6 @@ struct clmse_context {
     cl_mem scratch; /* per-group partial sums, grown on demand */
     size_t scratch_size;
     cl_event last_scratch_use; /* the last command using scratch: the next writer waits */
-    cl_mem ticket; /* one uint, 0 between launches: the CPU shape's last-item election */
     pthread_mutex_t error_lock; /* guards last_error and last_cl_error: calls fail unlocked */
     char last_error[CLMSE__ERROR_CAP];
     cl_int last_cl_error;
@@ -174,8 +190,8 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
  * fuzzer (fuzz/fuzz_tensor.c) reaches it. CLMSE_ERROR_SIZE_OVERFLOW or _BUFFER_TOO_SMALL. */
 clmse_status clmse__check_span(clmse_context *ctx, const char *what, size_t size, size_t offset,
                                size_t count, size_t elem);
-/* Grows scratch to `bytes`; with `ticket`, also creates the CPU shape's ticket counter. */
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes, int ticket);
+/* Grows scratch to at least `bytes`. */
+clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes);
 
 /* ---- tensors (tensor.c) ---- */
 int clmse__dtype_floating(clmse_dtype d);
@@ -191,6 +207,24 @@ clmse_status clmse__tensor_extent(clmse_context *ctx, const char *what, const cl
 /* ---- operations (mse.c) ---- */
 int clmse__reduction_valid(clmse_reduction r);
 clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c);
+
+/* ---- launches (launch.c) ---- */
+/* A stage-1 launch: `groups` work-groups of `local` items (global = groups * local); the CPU
+ * shape's items stream `chunk` elements each. */
+typedef struct clmse__geometry {
+    size_t groups, local, global;
+    cl_ulong chunk;
+} clmse__geometry;
+/* The geometry of plan `p` (built with work-group size `wg`) for n > 0 elements, each costing
+ * `cost` loop iterations in a GPU-shaped kernel: a function of its arguments alone, so a given
+ * n always reduces in the same order; it keeps the loop-bound rule for every n. */
+clmse__geometry clmse__geometry_for(const clmse_context *ctx, const clmse_plan *p, size_t wg,
+                                    size_t n, size_t cost);
+/* Scratch bytes the fold of `count` partials needs, the partials included. */
+size_t clmse__fold_scratch(const clmse_context *ctx, const clmse__program *p, size_t count);
+/* The loop budget of a new context: CLMSE__LOOP_BUDGET, or $CLMSE_LOOP_BUDGET when it is a
+ * number from 8 to that (anything else is ignored). */
+size_t clmse__loop_budget(void);
 /* Sets kernel arguments in order from (size, pointer) pairs. */
 typedef struct clmse__karg {
     size_t size;
@@ -202,13 +236,24 @@ cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count);
 clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
                               cl_event extra, cl_event *stack, cl_event **list, cl_uint *count);
 void clmse__wait_list_free(cl_event *list, cl_event *stack);
-/* Records `ev` (retained) as the last command using scratch. A pass that writes partials is
- * one too: should its epilogue fail to enqueue, the next writer must still wait for it. */
+/* Records `ev` (retained) as the last command using scratch. */
 void clmse__scratch_use(clmse_context *ctx, cl_event ev);
-/* Enqueues clmse_reduce_final of `p` folding `groups` partials into out[oo] and records it as
- * the scratch buffer's last reader. */
-clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, cl_uint groups,
-                                  cl_ulong n, int mean, cl_mem out, cl_ulong oo,
-                                  cl_uint num_wait, const cl_event *wait, cl_event *done);
+/* One kernel launch: its arguments and geometry, and whether it touches scratch (then it
+ * waits for the last command that did, and becomes that command). */
+typedef struct clmse__launch_desc {
+    cl_kernel kernel;
+    const char *name; /* for error messages */
+    const clmse__karg *args;
+    cl_uint num_args;
+    size_t global, local;
+    int uses_scratch;
+} clmse__launch_desc;
+clmse_status clmse__launch(clmse_context *ctx, const clmse__launch_desc *l, cl_uint num_wait,
+                           const cl_event *wait, cl_event *done);
+/* Folds `count` partials in scratch (0: none) into out[oo] with clmse_reduce_final, in as
+ * many launches as the loop-bound rule needs, after the caller's events; *done is the last. */
+clmse_status clmse__enqueue_fold(clmse_context *ctx, const clmse__program *p, size_t count,
+                                 cl_ulong n, int mean, cl_mem out, cl_ulong oo, cl_uint num_wait,
+                                 const cl_event *wait, cl_event *done);
 
 #endif /* CLMSE_INTERNAL_H */

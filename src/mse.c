@@ -4,37 +4,6 @@
 
 #include <stdlib.h>
 
-typedef struct geometry {
-    size_t global, local, groups;
-    cl_ulong chunk;
-} geometry;
-
-static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
-
-static size_t clamp(size_t v, size_t lo, size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* A function of the plan and n alone, so a given n always reduces in the same order. `wg` is
- * the work-group size the program was built with (the plan's, unless the kernel refused it). */
-static geometry geometry_for(const clmse_plan *p, size_t wg, size_t n)
-{
-    geometry g;
-    if (p->shape == CLMSE_SHAPE_CPU) {
-        size_t items = clamp(ceil_div(n, p->min_per_item), 1, p->max_groups);
-        /* whole vector steps per item */
-        size_t chunk = ceil_div(ceil_div(n, items), p->vector_width) * p->vector_width;
-        g.groups = ceil_div(n, chunk);
-        g.global = g.groups;
-        g.local = 1;
-        g.chunk = chunk;
-    } else {
-        g.groups = clamp(ceil_div(n, wg * p->min_per_item), 1, p->max_groups);
-        g.local = wg;
-        g.global = g.groups * wg;
-        g.chunk = 0;
-    }
-    return g;
-}
-
 int clmse__reduction_valid(clmse_reduction r)
 {
     return r == CLMSE_REDUCTION_NONE || r == CLMSE_REDUCTION_MEAN || r == CLMSE_REDUCTION_SUM;
@@ -69,52 +38,15 @@ static clmse_status validate(clmse_context *ctx, const clmse__mse_call *c)
     return CLMSE_SUCCESS;
 }
 
-cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count)
-{
-    for (cl_uint i = 0; i < count; i++) {
-        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
-        if (err != CL_SUCCESS)
-            return err;
-    }
-    return CL_SUCCESS;
-}
-
-clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
-                              cl_event extra, cl_event *stack, cl_event **list, cl_uint *count)
-{
-    *list = stack;
-    *count = 0; /* defined on every return, failures included */
-    if (num_wait + 1 > 16 && (*list = malloc(sizeof(cl_event) * (num_wait + 1u))) == NULL)
-        return clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
-                           "no memory for a wait list of %u events", (unsigned)num_wait);
-    for (cl_uint i = 0; i < num_wait; i++)
-        (*list)[i] = wait[i];
-    *count = num_wait;
-    if (extra != NULL)
-        (*list)[(*count)++] = extra;
-    return CLMSE_SUCCESS;
-}
-
-void clmse__wait_list_free(cl_event *list, cl_event *stack)
-{
-    if (list != stack)
-        free(list);
-}
-
-/* Stage 1: the streaming pass. Waits for the caller's events and, when it writes partial sums,
- * for the last command that read the shared scratch buffer. */
+/* Stage 1: the streaming pass, after the caller's events. */
 static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, const clmse__program *p,
-                                 const geometry *geo, int reduce, cl_event *done)
+                                 const clmse__geometry *geo, int reduce, cl_event *done)
 {
     const cl_mem none = NULL;
     const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
-    /* GPU shape: a single group writes the loss itself; otherwise partials feed the epilogue.
-     * CPU shape: the loss is always written in this launch, by the last item when several. */
-    const int cpu = p->plan.shape == CLMSE_SHAPE_CPU;
-    const int direct = reduce && (geo->groups == 1 || cpu);
+    /* A single group or item writes the loss itself; otherwise partials feed the fold. */
     const cl_mem partials = reduce && geo->groups > 1 ? ctx->scratch : NULL;
-    const cl_mem ticket = partials && cpu ? ctx->ticket : NULL;
-    const cl_mem direct_out = direct ? c->out : NULL;
+    const cl_mem direct_out = reduce && geo->groups == 1 ? c->out : NULL;
     const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
     const cl_ulong n = c->n, xo = c->xo, yo = c->yo, oo = c->oo, go = c->go, gxo = c->gxo,
                    gyo = c->gyo, chunk = geo->chunk;
@@ -132,55 +64,12 @@ static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, c
         {sizeof oo, &oo},       {sizeof mean, &mean},     {sizeof(cl_mem), c->g ? &c->g : &none},
         {sizeof go, &go},       {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},
         {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
-        scale,                  {sizeof chunk, &chunk},       {sizeof(cl_mem), &ticket},
+        scale,                  {sizeof chunk, &chunk},
     };
-    cl_kernel k = p->kernels[CLMSE__K_PASS];
-    cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_pass)");
-
-    cl_event stack[16], *list;
-    cl_uint count;
-    CLMSE_FORWARD(clmse__wait_list(ctx, c->num_wait, c->wait,
-                                   partials ? ctx->last_scratch_use : NULL, stack, &list, &count));
-    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &geo->global, &geo->local, count,
-                                 count ? list : NULL, done);
-    clmse__wait_list_free(list, stack);
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_pass)");
-    if (partials)
-        clmse__scratch_use(ctx, *done);
-    return CLMSE_SUCCESS;
-}
-
-void clmse__scratch_use(clmse_context *ctx, cl_event ev)
-{
-    clRetainEvent(ev);
-    if (ctx->last_scratch_use)
-        clReleaseEvent(ctx->last_scratch_use);
-    ctx->last_scratch_use = ev;
-}
-
-clmse_status clmse__enqueue_final(clmse_context *ctx, const clmse__program *p, cl_uint groups,
-                                  cl_ulong n, int mean, cl_mem out, cl_ulong oo,
-                                  cl_uint num_wait, const cl_event *wait, cl_event *done)
-{
-    const cl_mem partials = groups ? ctx->scratch : NULL;
-    const cl_int mean_flag = mean;
-    const clmse__karg args[] = {
-        {sizeof(cl_mem), &partials}, {sizeof groups, &groups}, {sizeof n, &n},
-        {sizeof mean_flag, &mean_flag}, {sizeof(cl_mem), &out}, {sizeof oo, &oo},
-    };
-    cl_kernel k = p->kernels[CLMSE__K_FINAL];
-    cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_reduce_final)");
-    const size_t size = p->plan.final_work_group_size;
-    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &size, &size, num_wait, wait, done);
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_reduce_final)");
-    clmse__scratch_use(ctx, *done);
-    return CLMSE_SUCCESS;
+    const clmse__launch_desc l = {p->kernels[CLMSE__K_PASS], "clmse_mse_pass", args,
+                                  (cl_uint)(sizeof args / sizeof args[0]), geo->global,
+                                  geo->local, partials != NULL};
+    return clmse__launch(ctx, &l, c->num_wait, c->wait, done);
 }
 
 static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
@@ -193,25 +82,24 @@ static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
     const clmse_plan *plan = &ctx->plans[c->dtype][op][clmse_size_class_of(c->n)];
     CLMSE_FORWARD(clmse__program_get(ctx, &key, plan, &p));
     const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
+    const int mean = c->reduction == CLMSE_REDUCTION_MEAN;
     cl_event pass_done = NULL, final_done = NULL;
     clmse_status st = CLMSE_SUCCESS;
-    geometry geo = {0, 0, 0, 0};
+    clmse__geometry geo = {0, 0, 0, 0};
 
     if (c->n > 0) {
-        geo = geometry_for(plan, p->plan.work_group_size, c->n);
+        geo = clmse__geometry_for(ctx, plan, p->plan.work_group_size, c->n, 1);
         if (reduce && geo.groups > 1)
-            CLMSE_FORWARD(clmse__scratch_reserve(ctx, geo.groups * 16,
-                                                 p->plan.shape == CLMSE_SHAPE_CPU));
+            CLMSE_FORWARD(clmse__scratch_reserve(ctx, clmse__fold_scratch(ctx, p, geo.groups)));
         CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
     }
-    /* The GPU shape's epilogue; the CPU shape folds in its one launch (empty input aside). */
-    if (reduce && (c->n == 0 || (geo.groups > 1 && p->plan.shape != CLMSE_SHAPE_CPU))) {
-        const int mean = c->reduction == CLMSE_REDUCTION_MEAN;
-        st = c->n > 0 ? clmse__enqueue_final(ctx, p, (cl_uint)geo.groups, c->n, mean, c->out, c->oo,
-                                             1, &pass_done, &final_done)
-                      : clmse__enqueue_final(ctx, p, 0, 0, mean, c->out, c->oo, c->num_wait,
-                                             c->wait, &final_done);
-    } else if (c->n == 0 && c->event != NULL) {
+    if (reduce && c->n > 0 && geo.groups > 1)
+        st = clmse__enqueue_fold(ctx, p, geo.groups, c->n, mean, c->out, c->oo, 1, &pass_done,
+                                 &final_done);
+    else if (reduce && c->n == 0) /* the empty loss: sum 0, mean NaN */
+        st = clmse__enqueue_fold(ctx, p, 0, 0, mean, c->out, c->oo, c->num_wait, c->wait,
+                                 &final_done);
+    else if (c->n == 0 && c->event != NULL) {
         cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, c->num_wait, c->wait, &pass_done);
         if (err != CL_SUCCESS)
             st = clmse__cl_fail(ctx, err, "clEnqueueMarkerWithWaitList");

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_GROUPS_LIMIT 65536u           /* scratch holds 16 bytes per group: 1 MiB at most */
+/* A preference: the loop-bound rule (launch.c) may launch more groups where n needs them. */
+#define MAX_GROUPS_LIMIT 65536u
 #define MIN_PER_ITEM_LIMIT ((size_t)1 << 40)
 
 static size_t pow2_floor(size_t v)
@@ -21,11 +22,11 @@ static int is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* The largest power-of-two work-group whose local-memory tree (up to 16 bytes per item) fits. */
+/* The largest power-of-two work-group whose local-memory tree (a partial per item) fits. */
 static size_t group_limit(const clmse_device_info *info, size_t want)
 {
     size_t wg = min_size(want, pow2_floor(info->max_work_group_size ? info->max_work_group_size : 1));
-    while (wg > 1 && wg * 16 > info->local_mem_size)
+    while (wg > 1 && wg * CLMSE__PART_BYTES > info->local_mem_size)
         wg /= 2;
     return wg;
 }

@@ -127,9 +127,10 @@ static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err
 }
 
 static const char *const fast_kernels[CLMSE__MAX_KERNELS] = {"clmse_mse_pass",
-                                                            "clmse_reduce_final", NULL, NULL};
+                                                            "clmse_reduce_final"};
 static const char *const general_kernels[CLMSE__MAX_KERNELS] = {
-    "clmse_mse_nd_pass", "clmse_reduce_final", "clmse_mse_nd_grad_x", "clmse_mse_nd_grad_y"};
+    "clmse_mse_nd_pass",   "clmse_reduce_final",       "clmse_mse_nd_grad_x",
+    "clmse_mse_nd_grad_y", "clmse_mse_nd_grad_x_fold", "clmse_mse_nd_grad_y_fold"};
 
 static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
                           const clmse_plan *plan, const char *options, clmse__program *out)

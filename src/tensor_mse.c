@@ -253,23 +253,21 @@ static void tensor_karg(const clmse_tensor *t, const int64_t *strides, uint32_t 
     put_strides(&out->strides, strides, n);
 }
 
+/* Stage 1 of the strided path: groups of the general plan, sized by the loop-bound rule with
+ * an element costing its two index walks. */
 static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clmse__program *prog,
                                  const scale_arg *scale, const clmse_tensor *output,
                                  cl_uint num_wait, const cl_event *wait, size_t *groups,
-                                 int *folded, cl_event *done)
+                                 cl_event *done)
 {
     const cl_uint nd = p->cnd;
-    const size_t wg = prog->plan.work_group_size, per_group = wg * prog->plan.min_per_item;
-    size_t g = p->numel / per_group + (p->numel % per_group != 0);
-    g = g < 1 ? 1 : g > prog->plan.max_groups ? prog->plan.max_groups : g;
-    *groups = g;
-    /* A single group writes the loss itself; otherwise partials feed the epilogue, except on
-     * CPU devices, where the group taking the last ticket folds them in this launch (a second
-     * kernel would cost a launch and, on POCL, a compile of its own on first use). */
-    *folded = p->reduce && g > 1 && (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
-    const int direct = p->reduce && (g == 1 || *folded);
-    if (p->reduce && g > 1)
-        CLMSE_FORWARD(clmse__scratch_reserve(ctx, g * 16, *folded));
+    const clmse__geometry geo = clmse__geometry_for(ctx, &prog->plan, prog->plan.work_group_size,
+                                                    p->numel, 1 + 2 * (size_t)nd);
+    *groups = geo.groups;
+    /* A single group writes the loss itself; otherwise partials feed the fold. */
+    const int direct = p->reduce && geo.groups == 1;
+    if (p->reduce && geo.groups > 1)
+        CLMSE_FORWARD(clmse__scratch_reserve(ctx, clmse__fold_scratch(ctx, prog, geo.groups)));
 
     const cl_ulong n = p->numel;
     cl_ulong8 shape8;
@@ -277,8 +275,7 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
     tensor_args ta[T_COUNT];
     for (int i = 0; i < T_COUNT; i++)
         tensor_karg(p->t[i], p->cstrides[i], nd, &ta[i]);
-    const cl_mem partials = p->reduce && g > 1 ? ctx->scratch : NULL;
-    const cl_mem ticket = *folded ? ctx->ticket : NULL;
+    const cl_mem partials = p->reduce && geo.groups > 1 ? ctx->scratch : NULL;
     const cl_mem direct_out = direct ? output->buffer : NULL;
     const cl_ulong direct_o = direct ? output->offset : 0;
     const cl_int mean = p->mean;
@@ -300,28 +297,16 @@ static clmse_status enqueue_pass(clmse_context *ctx, const plan_nd *p, const clm
         CLMSE_TENSOR_ARGS_(T_GY),
 #undef CLMSE_TENSOR_ARGS_
         scale_karg(scale),
-        {sizeof(cl_mem), &ticket},
     };
-    cl_kernel k = prog->kernels[CLMSE__K_PASS];
-    cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_nd_pass)");
-    cl_event stack[16], *list;
-    cl_uint count;
-    CLMSE_FORWARD(clmse__wait_list(ctx, num_wait, wait, partials ? ctx->last_scratch_use : NULL,
-                                   stack, &list, &count));
-    const size_t global = g * wg;
-    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, count, count ? list : NULL,
-                                 done);
-    clmse__wait_list_free(list, stack);
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_nd_pass)");
-    if (partials)
-        clmse__scratch_use(ctx, *done);
-    return CLMSE_SUCCESS;
+    const clmse__launch_desc l = {prog->kernels[CLMSE__K_PASS], "clmse_mse_nd_pass", args,
+                                  (cl_uint)(sizeof args / sizeof args[0]), geo.global, geo.local,
+                                  partials != NULL};
+    return clmse__launch(ctx, &l, num_wait, wait, done);
 }
 
-/* The gradient of broadcast operand `which` (0 input, 1 target), summed on the device. */
+/* The gradient of broadcast operand `which` (0 input, 1 target), summed on the device: each of
+ * its m elements sums r terms, cut into segments that keep the loop-bound rule (a term costs
+ * its index walk too), then folded segment pairs by segment pairs until one remains. */
 static clmse_status enqueue_grad(clmse_context *ctx, const plan_nd *p, const clmse__program *prog,
                                  const scale_arg *scale, int which, const clmse_tensor *grad,
                                  cl_uint num_wait, const cl_event *wait, cl_event *done)
@@ -340,6 +325,12 @@ static clmse_status enqueue_grad(clmse_context *ctx, const plan_nd *p, const clm
     int64_t grad_strides[CLMSE_MAX_NDIM];
     align(grad, p->nd, grad_strides);
     const cl_uint nd = p->nd;
+    const cl_ulong fold = ctx->loop_budget;
+    const cl_ulong seg = fold / (1 + nd) ? fold / (1 + nd) : 1;
+    cl_ulong nseg = r > seg ? r / seg + (r % seg != 0) : 1; /* r == 0 still stores zeros */
+    if (nseg > 1) /* the segments' pairs and one region for the fold's levels */
+        CLMSE_FORWARD(clmse__scratch_reserve(
+            ctx, (size_t)(m * (nseg + nseg / fold + 1)) * CLMSE__GSUM_BYTES));
     cl_ulong8 k8, r8;
     put_shape(&k8, kshape, nd);
     put_shape(&r8, rshape, nd);
@@ -349,24 +340,46 @@ static clmse_status enqueue_grad(clmse_context *ctx, const plan_nd *p, const clm
     tensor_karg(p->t[T_G], p->aligned[T_G], nd, &tg);
     tensor_karg(grad, grad_strides, nd, &tgrad);
     const cl_int sign = which ? -1 : 1;
+    const cl_mem parts = nseg > 1 ? ctx->scratch : NULL;
+    cl_ulong in_o = 0, out_o = m * nseg;
     const clmse__karg args[] = {
         {sizeof nd, &nd},     {sizeof m, &m},         {sizeof k8, &k8},
-        {sizeof r8, &r8},     {sizeof r, &r},         {sizeof(cl_mem), &tx.buf},
-        {8, &tx.off},         {64, &tx.strides},      {sizeof(cl_mem), &ty.buf},
-        {8, &ty.off},         {64, &ty.strides},      {sizeof(cl_mem), &tg.buf},
-        {8, &tg.off},         {64, &tg.strides},      {sizeof(cl_mem), &tgrad.buf},
-        {8, &tgrad.off},      {64, &tgrad.strides},   scale_karg(scale),
-        {sizeof sign, &sign},
+        {sizeof r8, &r8},     {sizeof r, &r},         {sizeof seg, &seg},
+        {sizeof nseg, &nseg}, {sizeof(cl_mem), &tx.buf}, {8, &tx.off},
+        {64, &tx.strides},    {sizeof(cl_mem), &ty.buf}, {8, &ty.off},
+        {64, &ty.strides},    {sizeof(cl_mem), &tg.buf}, {8, &tg.off},
+        {64, &tg.strides},    {sizeof(cl_mem), &tgrad.buf}, {8, &tgrad.off},
+        {64, &tgrad.strides}, scale_karg(scale),      {sizeof sign, &sign},
+        {sizeof(cl_mem), &parts}, {sizeof in_o, &in_o},
     };
-    cl_kernel k = prog->kernels[which ? CLMSE__K_GRAD_Y : CLMSE__K_GRAD_X];
-    cl_int err = clmse__set_args(k, args, (cl_uint)(sizeof args / sizeof args[0]));
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clSetKernelArg(clmse_mse_nd_grad)");
     const size_t wg = prog->plan.work_group_size;
-    const size_t global = (size_t)((m + wg - 1) / wg) * wg;
-    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, num_wait, wait, done);
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clEnqueueNDRangeKernel(clmse_mse_nd_grad)");
+    clmse__launch_desc l = {prog->kernels[which ? CLMSE__K_GRAD_Y : CLMSE__K_GRAD_X],
+                            "clmse_mse_nd_grad", args, (cl_uint)(sizeof args / sizeof args[0]),
+                            (size_t)((m * nseg + wg - 1) / wg) * wg, wg, nseg > 1};
+    CLMSE_FORWARD(clmse__launch(ctx, &l, num_wait, wait, done));
+    while (nseg > 1) {
+        const cl_ulong nout = nseg / fold + (nseg % fold != 0);
+        const clmse__karg fargs[] = {
+            {sizeof nd, &nd},     {sizeof m, &m},       {sizeof k8, &k8},
+            {sizeof nseg, &nseg}, {sizeof fold, &fold}, {sizeof(cl_mem), &parts},
+            {sizeof in_o, &in_o}, {sizeof out_o, &out_o}, {sizeof(cl_mem), &tgrad.buf},
+            {8, &tgrad.off},      {64, &tgrad.strides},
+        };
+        const clmse__launch_desc f = {
+            prog->kernels[which ? CLMSE__K_GRAD_Y_FOLD : CLMSE__K_GRAD_X_FOLD],
+            "clmse_mse_nd_grad_fold", fargs, (cl_uint)(sizeof fargs / sizeof fargs[0]),
+            (size_t)((m * nout + wg - 1) / wg) * wg, wg, 1};
+        cl_event ev = NULL;
+        clmse_status st = clmse__launch(ctx, &f, 0, NULL, &ev); /* after *done, by scratch */
+        clReleaseEvent(*done);
+        *done = ev;
+        if (st != CLMSE_SUCCESS)
+            return st;
+        nseg = nout;
+        const cl_ulong t = in_o;
+        in_o = out_o;
+        out_o = t;
+    }
     return CLMSE_SUCCESS;
 }
 
@@ -384,20 +397,18 @@ static clmse_status enqueue_general(clmse_context *ctx, const clmse_mse_args *a,
     cl_uint nterm = 0;
     clmse_status st = CLMSE_SUCCESS;
     size_t groups = 0;
-    int folded = 0;
     const int pass_needed = p->numel > 0 && (p->reduce || p->t[T_LOSS] || p->t[T_GX] || p->t[T_GY]);
 
     if (pass_needed)
-        st = enqueue_pass(ctx, p, prog, &scale, a->output, num_wait, wait, &groups, &folded,
-                          &pass_done);
-    if (st == CLMSE_SUCCESS && p->reduce && groups != 1 && !folded) {
-        const int mean = p->mean;
-        st = pass_done ? clmse__enqueue_final(ctx, prog, (cl_uint)groups, p->numel, mean,
-                                              a->output->buffer, a->output->offset, 1,
-                                              &pass_done, &terminal[nterm])
-                       : clmse__enqueue_final(ctx, prog, 0, 0, mean, a->output->buffer,
-                                              a->output->offset, num_wait, wait,
-                                              &terminal[nterm]);
+        st = enqueue_pass(ctx, p, prog, &scale, a->output, num_wait, wait, &groups, &pass_done);
+    if (st == CLMSE_SUCCESS && p->reduce && groups != 1) {
+        /* several partials, or the empty loss (sum 0, mean NaN) */
+        st = pass_done ? clmse__enqueue_fold(ctx, prog, groups, p->numel, p->mean,
+                                             a->output->buffer, a->output->offset, 1,
+                                             &pass_done, &terminal[nterm])
+                       : clmse__enqueue_fold(ctx, prog, 0, 0, p->mean, a->output->buffer,
+                                             a->output->offset, num_wait, wait,
+                                             &terminal[nterm]);
         if (st == CLMSE_SUCCESS)
             nterm++;
     } else if (pass_done) {

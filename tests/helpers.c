@@ -48,6 +48,12 @@ static int probe_devices(void)
     return WEXITSTATUS(ws);
 }
 
+int th_reduced(void)
+{
+    const char *v = getenv("CLMSE_TEST_SCALE");
+    return v != NULL && strcmp(v, "reduced") == 0;
+}
+
 int th_device_gate(void)
 {
     if (probe_devices() != PROBE_NONE)

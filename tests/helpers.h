@@ -15,6 +15,10 @@
 /* A NaN payload no kernel produces, so any change to a guarded element is visible. */
 #define TH_SENTINEL_BITS 0x7fa5a5a5u
 
+/* 1 when CLMSE_TEST_SCALE=reduced: suites shrink their sizes for slow implementations
+ * (Oclgrind simulates every work-item), keeping every code path. */
+int th_reduced(void);
+
 /* A tcase with TH_DEVICE_TIMEOUT, already added to `s`. */
 TCase *th_device_tcase(Suite *s, const char *name);
 

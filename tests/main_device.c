@@ -16,5 +16,6 @@ int main(void)
     srunner_add_suite(sr, make_stress_suite());
     srunner_add_suite(sr, make_lifecycle_suite());
     srunner_add_suite(sr, make_plan_suite());
+    srunner_add_suite(sr, make_portability_suite());
     return th_run_suites(sr, "device");
 }

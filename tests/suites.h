@@ -20,6 +20,7 @@ Suite *make_tensor_mse_suite(void);
 Suite *make_stress_suite(void);
 Suite *make_lifecycle_suite(void);
 Suite *make_plan_suite(void);
+Suite *make_portability_suite(void);
 
 /* fault runner: interposes on libclmse's OpenCL calls */
 Suite *make_fault_suite(void);
