@@ -315,14 +315,20 @@ typedef enum clmse_plan_source {
 } clmse_plan_source;
 
 /** Launch geometry. Changing shape, work_group_size, vector_width or final_work_group_size
- *  builds another program (once per context); the others are free. At most two launches. */
+ *  builds another program (once per context); the others are free.
+ *  The loop-bound rule overrides max_groups and min_per_item: no work-item of any kernel loops
+ *  more than 16,384 times (plus as many again to rescue an overflowing sum), because drivers
+ *  cut longer loops short (Mesa's llvmpipe silently ends them at 65,535 iterations) or kill
+ *  them (GPU watchdogs). Where n needs it, a launch has more groups than max_groups, and a
+ *  fold of many partials takes more than one launch of the final group. Every plan that
+ *  clmse_context_set_plan() accepts therefore keeps the rule at every n. */
 typedef struct clmse_plan {
     clmse_plan_shape shape;
     size_t work_group_size;       /**< stage 1: a power of two; 1 in the CPU shape */
     size_t vector_width;          /**< CPU shape: 2, 4, 8 or 16 elements per load; GPU: 1 */
-    size_t max_groups;            /**< stage-1 work-groups at most, 1 to 65536 */
+    size_t max_groups;            /**< stage-1 work-groups wanted at most, 1 to 65536 */
     size_t min_per_item;          /**< elements per work-item before another group is used */
-    size_t final_work_group_size; /**< stage 2 (one group folding the partials): power of 2 */
+    size_t final_work_group_size; /**< the fold of the partials: a power of 2 */
 } clmse_plan;
 
 /** The size class of n elements. */
