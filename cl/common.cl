@@ -115,6 +115,29 @@ typedef STORAGE(CLMSE_Y_DTYPE) y_t;
 typedef STORAGE(CLMSE_OUT_DTYPE) out_t;
 
 /* ---- accumulators ---- */
+/* Compensated pairs of type P (.x the running sum, .y the accumulated rounding errors) over
+ * scalars S: NAME_add, NAME_merge and NAME_value. The rounding error of a.x + v is computed
+ * exactly: Knuth's TwoSum needs no comparison, and for finite values its error term is the
+ * same number Neumaier's ordered Fast2Sum gives (the error of a rounded sum is unique), so the
+ * choice changes speed, not bits. Once the sum is Inf or NaN its error terms are meaningless
+ * (Inf - Inf): the value is the sum alone. */
+#define CLMSE_PAIR_FUNCS(NAME, P, S)                                                           \
+    P NAME##_add(P a, S v)                                                                     \
+    {                                                                                          \
+        const S s = a.x + v;                                                                   \
+        const S bp = s - a.x;                                                                  \
+        a.y += (a.x - (s - bp)) + (v - bp);                                                    \
+        a.x = s;                                                                               \
+        return a;                                                                              \
+    }                                                                                          \
+    P NAME##_merge(P a, P b)                                                                   \
+    {                                                                                          \
+        P r = NAME##_add(a, b.x);                                                              \
+        r.y += b.y;                                                                            \
+        return r;                                                                              \
+    }                                                                                          \
+    S NAME##_value(P a) { return isfinite(a.x) ? a.x + a.y : a.x; }
+
 #if CLMSE_ACC_KIND == 1
 
 typedef double acc_t;
@@ -153,26 +176,10 @@ typedef float2 acc_t;
 #endif
 typedef scalar_acc_t res_t;
 
-/* The rounding error of a.x + v, exactly: Knuth's TwoSum needs no comparison, and for finite
- * values its error term is the same number Neumaier's ordered Fast2Sum gives (the error of a
- * rounded sum is unique), so the choice changes speed, not bits. */
-acc_t acc_add(acc_t a, compute_t t)
-{
-    const scalar_acc_t v = (scalar_acc_t)t;
-    const scalar_acc_t s = a.x + v;
-    const scalar_acc_t bp = s - a.x;
-    a.y += (a.x - (s - bp)) + (v - bp);
-    a.x = s;
-    return a;
-}
-acc_t acc_merge(acc_t a, acc_t b)
-{
-    acc_t r = acc_add(a, b.x);
-    r.y += b.y;
-    return r;
-}
-/* Once the sum is Inf or NaN its error terms are meaningless (Inf - Inf): keep the sum. */
-res_t acc_sum(acc_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
+CLMSE_PAIR_FUNCS(pair, acc_t, scalar_acc_t)
+acc_t acc_add(acc_t a, compute_t t) { return pair_add(a, (scalar_acc_t)t); }
+acc_t acc_merge(acc_t a, acc_t b) { return pair_merge(a, b); }
+res_t acc_sum(acc_t a) { return pair_value(a); }
 #if CLMSE_ACC_KIND == 2
 /* (sum + compensation) / n with one rounding in practice: the quotient of the sum, corrected by
  * the exact remainder (fma) plus the compensation. n < 2^53 converts exactly. */
@@ -211,7 +218,7 @@ accv_t accv_add(accv_t a, lanev_t t)
 {
     const lanev_t s = a.s + t;
     const lanev_t bp = s - a.s;
-    a.c += (a.s - (s - bp)) + (t - bp); /* TwoSum: see acc_add */
+    a.c += (a.s - (s - bp)) + (t - bp); /* TwoSum: see CLMSE_PAIR_FUNCS */
     a.s = s;
     return a;
 }
@@ -307,21 +314,7 @@ typedef float2 gsum_t;
 #endif
 #define GSUM_ZERO ((gsum_t)(0))
 
-gsum_t gsum_add(gsum_t a, gsum_scalar_t v)
-{
-    const gsum_scalar_t s = a.x + v;
-    const gsum_scalar_t bp = s - a.x;
-    a.y += (a.x - (s - bp)) + (v - bp);
-    a.x = s;
-    return a;
-}
-gsum_t gsum_merge(gsum_t a, gsum_t b)
-{
-    gsum_t r = gsum_add(a, b.x);
-    r.y += b.y;
-    return r;
-}
-gsum_scalar_t gsum_value(gsum_t a) { return isfinite(a.x) ? a.x + a.y : a.x; }
+CLMSE_PAIR_FUNCS(gsum, gsum_t, gsum_scalar_t)
 
 /* Loop bounds: drivers cut long loops short (llvmpipe ends a work-item's loops after 65,535
  * iterations, nested loops counted together). The host sizes every launch so that no
