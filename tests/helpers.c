@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,24 @@ int th_scale_small(void)
 }
 
 size_t th_scaled(size_t full, size_t small) { return th_scale_small() ? small : full; }
+
+unsigned th_run_workers(unsigned n, void *(*fn)(void *), void *args, size_t stride)
+{
+    if (n == 0)
+        return 0;
+    if (th_scale_small()) {
+        fn(args);
+        return 1;
+    }
+    pthread_t *tid = calloc(n, sizeof *tid);
+    ck_assert_ptr_nonnull(tid);
+    for (unsigned t = 0; t < n; t++)
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, fn, (char *)args + t * stride), 0);
+    for (unsigned t = 0; t < n; t++)
+        ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+    free(tid);
+    return n;
+}
 
 void th_rng_seed(th_rng *rng, uint64_t seed) { rng->state = seed; }
 

@@ -34,6 +34,11 @@ int th_run_suites(SRunner *sr, const char *runner);
 int th_scale_small(void);
 /* `full`, or `small` under CLMSE_TEST_SCALE=small. */
 size_t th_scaled(size_t full, size_t small);
+/* Runs fn on `n` new threads, the i-th with (char *)args + i * stride, and joins them. Under
+ * CLMSE_TEST_SCALE=small it runs fn once, with args, on the calling thread: Oclgrind's runtime
+ * is not thread-safe (jrprice/Oclgrind#28), and its --uninitialized checker crashes (SIGSEGV)
+ * as soon as a second host thread enqueues work. Returns how many ran. */
+unsigned th_run_workers(unsigned n, void *(*fn)(void *), void *args, size_t stride);
 
 /* ---- data ---- */
 typedef struct th_rng {
