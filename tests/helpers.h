@@ -15,10 +15,6 @@
 /* A NaN payload no kernel produces, so any change to a guarded element is visible. */
 #define TH_SENTINEL_BITS 0x7fa5a5a5u
 
-/* 1 when CLMSE_TEST_SCALE=reduced: suites shrink their sizes for slow implementations
- * (Oclgrind simulates every work-item), keeping every code path. */
-int th_reduced(void);
-
 /* A tcase with TH_DEVICE_TIMEOUT, already added to `s`. */
 TCase *th_device_tcase(Suite *s, const char *name);
 
@@ -29,6 +25,20 @@ TCase *th_device_tcase(Suite *s, const char *name);
 int th_device_gate(void);
 /* Runs sr's suites with CK_ENV and frees it; main's exit code, a failure when no test ran. */
 int th_run_suites(SRunner *sr, const char *runner);
+
+/* ---- test scale ---- */
+/* CLMSE_TEST_SCALE=small: a reduced set for slow implementations (Oclgrind simulates every
+ * work-item). Unset, empty or "full": every size. Any other value fails the calling test, so
+ * that a typo does not start an hours-long run. Each suite's comment at its sizes says what
+ * shrinks; README "Testing" lists them all. */
+int th_scale_small(void);
+/* `full`, or `small` under CLMSE_TEST_SCALE=small. */
+size_t th_scaled(size_t full, size_t small);
+/* Runs fn on `n` new threads, the i-th with (char *)args + i * stride, and joins them. Under
+ * CLMSE_TEST_SCALE=small it runs fn once, with args, on the calling thread: Oclgrind's runtime
+ * is not thread-safe (jrprice/Oclgrind#28), and its --uninitialized checker crashes (SIGSEGV)
+ * as soon as a second host thread enqueues work. Returns how many ran. */
+unsigned th_run_workers(unsigned n, void *(*fn)(void *), void *args, size_t stride);
 
 /* ---- data ---- */
 typedef struct th_rng {
@@ -80,8 +90,13 @@ cl_uint th_queue_refs(cl_command_queue q);
 clmse_context *th_context_create(void);
 /* clmse_context_create(opt), asserting that it succeeds. */
 clmse_context *th_context_create_with(const clmse_context_options *opt);
-/* Returns NULL only when the device cannot do `acc` (DOUBLE without fp64). */
+/* Returns NULL only when the device cannot do `acc` (DOUBLE on a device without fp64, which
+ * must then refuse it with CLMSE_ERROR_UNSUPPORTED_DEVICE). */
 clmse_context *th_context_create_acc(clmse_accumulation acc);
+/* Whether ctx's device does float64 (clmse_context_device_info's has_fp64). */
+int th_has_fp64(clmse_context *ctx);
+/* The same for the device clmse_context_create() picks by default. */
+int th_default_has_fp64(void);
 cl_context th_cl_context(clmse_context *ctx);
 cl_command_queue th_cl_queue(clmse_context *ctx);
 /* A buffer of `total` floats, all sentinel, with `count` values of `data` at `offset`

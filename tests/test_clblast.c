@@ -10,10 +10,12 @@
 #include <stdlib.h>
 
 static const size_t k_sizes[] = {1000, 1000003, (size_t)1 << 22};
+/* CLMSE_TEST_SCALE=small: up to 2^17+3 (the medium size class) instead of 2^22. */
+static const size_t k_sizes_small[] = {1000, 65539, 131075};
 
 START_TEST(test_sum_matches_clblast_dot)
 {
-    size_t n = k_sizes[_i];
+    size_t n = (th_scale_small() ? k_sizes_small : k_sizes)[_i];
     clmse_context *ctx = th_context_create();
     cl_command_queue queue = th_cl_queue(ctx);
     float *x = th_alloc_floats(n), *y = th_alloc_floats(n);

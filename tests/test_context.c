@@ -618,9 +618,11 @@ END_TEST
 /* ==== threads ============================================================================= */
 
 enum { THREADS = 4, THREAD_ITERS = 8, THREAD_N = 50001 };
+/* CLMSE_TEST_SCALE=small: one job of 2 calls, on the test's own thread (th_run_workers). */
 
 typedef struct thread_job {
     clmse_context *ctx;
+    int iters; /* calls to make */
     float x[THREAD_N], y[THREAD_N];
     float want_loss, want_gx[THREAD_N];
     float loss, gx[THREAD_N];
@@ -631,7 +633,7 @@ typedef struct thread_job {
 static void *thread_main(void *arg)
 {
     thread_job *job = arg;
-    for (int it = 0; it < THREAD_ITERS; it++) {
+    for (int it = 0; it < job->iters; it++) {
         clmse_status st = clmse_host_forward_backward_f32(
             job->ctx, CLMSE_REDUCTION_SUM, THREAD_N, job->x, job->y, NULL, &job->loss, job->gx,
             NULL);
@@ -648,12 +650,14 @@ START_TEST(test_shared_between_threads)
 {
     /* Check assertions are not thread-safe, so threads only record and the test asserts. */
     clmse_context *ctx = th_context_create();
+    const int n_jobs = (int)th_scaled(THREADS, 1);
     thread_job *jobs = calloc(THREADS, sizeof *jobs);
     ck_assert_ptr_nonnull(jobs);
-    for (int t = 0; t < THREADS; t++) {
+    for (int t = 0; t < n_jobs; t++) {
         th_rng rng;
         th_rng_seed(&rng, 1000u + (uint64_t)t);
         jobs[t].ctx = ctx;
+        jobs[t].iters = (int)th_scaled(THREAD_ITERS, 2);
         th_fill_uniform(&rng, jobs[t].x, THREAD_N);
         th_fill_uniform(&rng, jobs[t].y, THREAD_N);
         ck_assert_int_eq(clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_SUM, THREAD_N,
@@ -662,14 +666,10 @@ START_TEST(test_shared_between_threads)
                                                          NULL),
                          CLMSE_SUCCESS);
     }
-    pthread_t tid[THREADS];
-    for (int t = 0; t < THREADS; t++)
-        ck_assert_int_eq(pthread_create(&tid[t], NULL, thread_main, &jobs[t]), 0);
-    for (int t = 0; t < THREADS; t++)
-        ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
-    for (int t = 0; t < THREADS; t++)
+    ck_assert_int_eq(th_run_workers((unsigned)n_jobs, thread_main, jobs, sizeof *jobs), n_jobs);
+    for (int t = 0; t < n_jobs; t++)
         ck_assert_msg(jobs[t].failures == 0, "thread %d: %d of %d calls differed (last %s)", t,
-                      jobs[t].failures, THREAD_ITERS, clmse_status_string(jobs[t].last_status));
+                      jobs[t].failures, jobs[t].iters, clmse_status_string(jobs[t].last_status));
     free(jobs);
     clmse_context_release(ctx);
 }

@@ -6,7 +6,7 @@
  *
  * CLMSE_LOOP_BUDGET (read when a context is created) lowers the per-work-item loop budget, so
  * the multi-launch folds and segmented gradient sums are reached at small n too: under a
- * reduced test scale (th_reduced(), for Oclgrind) every test runs at such sizes. */
+ * reduced test scale (th_scale_small(), for Oclgrind) every test runs at such sizes. */
 #include "helpers.h"
 #include "suites.h"
 
@@ -25,13 +25,6 @@ static clmse_context *context_budget(unsigned budget, clmse_accumulation acc)
     clmse_context *ctx = th_context_create_acc(acc);
     unsetenv("CLMSE_LOOP_BUDGET");
     return ctx;
-}
-
-static int has_fp64(clmse_context *ctx)
-{
-    clmse_device_info info;
-    CHECK_OK(ctx, clmse_context_device_info(ctx, &info));
-    return info.has_fp64;
 }
 
 static cl_mem upload(clmse_context *ctx, const void *data, size_t bytes)
@@ -72,7 +65,7 @@ static void set_f32_plans(clmse_context *ctx, const clmse_plan *p)
 START_TEST(test_large_host_forward)
 {
     /* terms 0, 1, 4, 9 repeating: mean 3.5 and sum 3.5 n, both exact in float */
-    const size_t n = th_reduced() ? (size_t)1 << 15 : (size_t)1 << 26;
+    const size_t n = th_scale_small() ? (size_t)1 << 15 : (size_t)1 << 26;
     float *x = th_alloc_floats(n), *y = th_alloc_floats(n);
     for (size_t i = 0; i < n; i++) {
         x[i] = (float)(i % 4);
@@ -80,7 +73,7 @@ START_TEST(test_large_host_forward)
     }
     const clmse_accumulation accs[] = {CLMSE_ACCUMULATE_AUTO, CLMSE_ACCUMULATE_COMPENSATED};
     for (int a = 0; a < 2; a++) {
-        clmse_context *ctx = context_budget(th_reduced() ? 16 : 0, accs[a]);
+        clmse_context *ctx = context_budget(th_scale_small() ? 16 : 0, accs[a]);
         float mean = 0.0f, sum = 0.0f;
         CHECK_OK(ctx, clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, n, x, y, &mean));
         CHECK_OK(ctx, clmse_host_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, x, y, &sum));
@@ -106,14 +99,14 @@ START_TEST(test_long_loop_plans)
         {CLMSE_SHAPE_GPU, 1, 1, 65536, 1, 1},              /* n partials: a multi-launch fold */
         {CLMSE_SHAPE_CPU, 1, 16, 65536, 16, 1},            /* many items, final group of 1 */
     };
-    const size_t n = th_reduced() ? 4099 : 300007;
+    const size_t n = th_scale_small() ? 4099 : 300007;
     float *x = th_alloc_floats(n), *y = th_alloc_floats(n);
     th_rng rng;
     th_rng_seed(&rng, 13);
     th_fill_uniform(&rng, x, n);
     th_fill_uniform(&rng, y, n);
     const long double ref = th_ref_sum(x, y, n);
-    clmse_context *ctx = context_budget(th_reduced() ? 16 : 0, CLMSE_ACCUMULATE_AUTO);
+    clmse_context *ctx = context_budget(th_scale_small() ? 16 : 0, CLMSE_ACCUMULATE_AUTO);
     float *gx = th_alloc_floats(n);
     for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
         set_f32_plans(ctx, &plans[i]);
@@ -154,7 +147,7 @@ static void check_layout(int layout, size_t rows, size_t cols)
     th_rng_seed(&rng, 1024);
     th_fill_uniform(&rng, x, len);
     th_fill_uniform(&rng, y, n);
-    clmse_context *ctx = context_budget(th_reduced() ? 16 : 0, CLMSE_ACCUMULATE_AUTO);
+    clmse_context *ctx = context_budget(th_scale_small() ? 16 : 0, CLMSE_ACCUMULATE_AUTO);
     cl_mem bx = upload(ctx, x, len * 4), by = upload(ctx, y, n * 4), bg = upload(ctx, x, len * 4);
     float mean = 0.0f;
     cl_mem bout = upload(ctx, &mean, 4);
@@ -191,7 +184,7 @@ static void check_layout(int layout, size_t rows, size_t cols)
 
 START_TEST(test_large_layouts)
 {
-    const size_t rows = th_reduced() ? 64 : 1024, cols = th_reduced() ? 1000 : 32768;
+    const size_t rows = th_scale_small() ? 64 : 1024, cols = th_scale_small() ? 1000 : 32768;
     check_layout(0, rows, cols);
     check_layout(1, rows, cols);
 }
@@ -243,7 +236,7 @@ static void check_broadcast_grad(unsigned budget)
 
 START_TEST(test_long_broadcast_grad)
 {
-    if (!th_reduced())
+    if (!th_scale_small())
         check_broadcast_grad(0);
     check_broadcast_grad(8);  /* 16,248 terms in 3,249 segments: two fold launches */
     check_broadcast_grad(64); /* 1,354 segments: one fold launch */
@@ -364,7 +357,7 @@ START_TEST(test_overflow_mean_f64)
     for (int i = 0; i < 8; i++)
         x[i] = 1.5 * th_pow2(511);
     clmse_context *ctx = th_context_create();
-    if (!has_fp64(ctx)) { /* the refusal instead */
+    if (!th_has_fp64(ctx)) { /* the refusal instead */
         const size_t shape[1] = {8};
         cl_mem b = upload(ctx, x, sizeof x);
         const clmse_tensor t = view(b, CLMSE_DTYPE_F64, 1, shape, NULL, 0);

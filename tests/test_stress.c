@@ -17,6 +17,10 @@
 
 static const size_t k_sizes[] = {1, 7, 1000, 4097, 100003, STRESS_MAX_N};
 #define N_SIZES (sizeof k_sizes / sizeof k_sizes[0])
+/* CLMSE_TEST_SCALE=small: sizes up to 65539, 4 calls per thread by default, and the mixed
+ * calls made by one worker on the test's own thread (th_run_workers says why). The
+ * failing-calls test keeps its threads: its calls return before any OpenCL call. */
+static const size_t k_sizes_small[N_SIZES] = {1, 7, 1000, 4097, 20011, 65539};
 
 /* What one call produced: the loss bits and a hash of both gradients' bits. */
 typedef struct outcome {
@@ -26,6 +30,8 @@ typedef struct outcome {
 
 typedef struct stress {
     clmse_context *shared; /* NULL: each thread creates its own context */
+    const size_t *sizes;   /* N_SIZES of them */
+    unsigned threads;
     float *hx, *hy;
     outcome expect[N_SIZES][N_OPS];
     size_t calls;
@@ -144,13 +150,13 @@ static void *worker(void *arg)
         const size_t si = (size_t)(r % N_SIZES);
         const int op = (int)((r >> 32) % N_OPS);
         outcome got;
-        if (run_op(ctx, &b, op, k_sizes[si], &got) != CLMSE_SUCCESS) {
-            record_failure(s, "n=%zu op=%d thread %u: call failed", k_sizes[si], op, w->index);
+        if (run_op(ctx, &b, op, s->sizes[si], &got) != CLMSE_SUCCESS) {
+            record_failure(s, "n=%zu op=%d thread %u: call failed", s->sizes[si], op, w->index);
             break;
         }
         if (got.loss != s->expect[si][op].loss || got.grads != s->expect[si][op].grads)
             record_failure(s, "n=%zu op=%d thread %u: result differs from single-threaded",
-                           k_sizes[si], op, w->index);
+                           s->sizes[si], op, w->index);
         pthread_mutex_lock(&s->lock);
         s->done++;
         pthread_mutex_unlock(&s->lock);
@@ -167,7 +173,7 @@ static size_t calls_per_thread(void)
     const char *env = getenv("CLMSE_STRESS_CALLS");
     char *end = NULL;
     unsigned long long v = env ? strtoull(env, &end, 10) : 0;
-    return env && *end == '\0' && v > 0 ? (size_t)v : STRESS_DEFAULT_CALLS;
+    return env && *end == '\0' && v > 0 ? (size_t)v : th_scaled(STRESS_DEFAULT_CALLS, 4);
 }
 
 static void run_stress(int shared_context)
@@ -176,6 +182,8 @@ static void run_stress(int shared_context)
     memset(&s, 0, sizeof s);
     pthread_mutex_init(&s.lock, NULL);
     s.calls = calls_per_thread();
+    s.sizes = th_scale_small() ? k_sizes_small : k_sizes;
+    s.threads = (unsigned)th_scaled(STRESS_THREADS, 1); /* th_run_workers runs 1 inline */
     s.hx = th_alloc_floats(STRESS_MAX_N);
     s.hy = th_alloc_floats(STRESS_MAX_N);
     th_rng rng;
@@ -190,25 +198,21 @@ static void run_stress(int shared_context)
     ck_assert(buffers_create(ref, &s, &b));
     for (size_t si = 0; si < N_SIZES; si++)
         for (int op = 0; op < N_OPS; op++)
-            ck_assert_int_eq(run_op(ref, &b, op, k_sizes[si], &s.expect[si][op]), CLMSE_SUCCESS);
+            ck_assert_int_eq(run_op(ref, &b, op, s.sizes[si], &s.expect[si][op]), CLMSE_SUCCESS);
     buffers_release(&b);
     clmse_context_release(ref);
 
     if (shared_context)
         s.shared = th_context_create();
-    pthread_t threads[STRESS_THREADS];
     worker_arg args[STRESS_THREADS];
-    for (unsigned t = 0; t < STRESS_THREADS; t++) {
+    for (unsigned t = 0; t < s.threads; t++)
         args[t] = (worker_arg){&s, t};
-        ck_assert_int_eq(pthread_create(&threads[t], NULL, worker, &args[t]), 0);
-    }
-    for (unsigned t = 0; t < STRESS_THREADS; t++)
-        pthread_join(threads[t], NULL);
+    ck_assert_uint_eq(th_run_workers(s.threads, worker, args, sizeof args[0]), s.threads);
     clmse_context_release(s.shared);
-    printf("stress: %s context(s): %u calls by %d threads, %u failures\n",
-           shared_context ? "one shared" : "per-thread", s.done, STRESS_THREADS, s.failures);
+    printf("stress: %s context(s): %u calls by %u threads, %u failures\n",
+           shared_context ? "one shared" : "per-thread", s.done, s.threads, s.failures);
     ck_assert_msg(s.failures == 0, "%u failures; first: %s", s.failures, s.first_failure);
-    ck_assert_uint_eq(s.done, (unsigned)(s.calls * STRESS_THREADS));
+    ck_assert_uint_eq(s.done, (unsigned)(s.calls * s.threads));
     free(s.hx);
     free(s.hy);
     pthread_mutex_destroy(&s.lock);

@@ -19,8 +19,16 @@ static const char *const k_red_names[3] = {"none", "mean", "sum"};
 /* ==== fixture: one context per test, created in the forked child ========================== */
 
 static clmse_context *g_ctx;
+/* The device does float64. Without it every call with a float64 tensor must be refused with
+ * CLMSE_ERROR_UNSUPPORTED_DTYPE (DESIGN.md section 6), and the tests check that instead. */
+static int g_fp64;
+static int g_dummy_event; /* its address stands for an event the library must reset */
 
-static void setup(void) { g_ctx = th_context_create(); }
+static void setup(void)
+{
+    g_ctx = th_context_create();
+    g_fp64 = th_has_fp64(g_ctx);
+}
 
 static void teardown(void)
 {
@@ -567,21 +575,61 @@ static void fill_args(clmse_mse_args *a, clmse_reduction red, unsigned flags, co
     a->grad_target = gy ? &gy->t : NULL;
 }
 
-/* Resets the results, runs clmse_mse, waits on its event and verifies everything. */
-static void run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt *x,
-                       const dt *y, dt *out, const dt *g, dt *gx, dt *gy)
+/* A float64 tensor in a call on a device without fp64. */
+static int needs_missing_fp64(const clmse_mse_args *a)
+{
+    const clmse_tensor *all[6] = {a->input,       a->target,     a->output,
+                                  a->grad_output, a->grad_input, a->grad_target};
+    for (int k = 0; k < 6; k++)
+        if (!g_fp64 && all[k] && all[k]->dtype == CLMSE_DTYPE_F64)
+            return 1;
+    return 0;
+}
+
+/* Runs clmse_mse and waits for its event. Returns 1 when it ran, 0 when the device lacks the
+ * fp64 a float64 tensor needs and the call was refused as it must be: the right status, no
+ * event, a message naming float64 (the caller checks that nothing was written). */
+static int call_mse(const char *tag, const clmse_mse_args *a)
+{
+    cl_event ev = (cl_event)(void *)&g_dummy_event;
+    const clmse_status st = clmse_mse(g_ctx, a, 0, NULL, &ev);
+    if (needs_missing_fp64(a)) {
+        ck_assert_msg(st == CLMSE_ERROR_UNSUPPORTED_DTYPE,
+                      "%s: a float64 tensor on a device without fp64: got %s, want %s: %s", tag,
+                      clmse_status_string(st), clmse_status_string(CLMSE_ERROR_UNSUPPORTED_DTYPE),
+                      clmse_context_last_error(g_ctx));
+        ck_assert_msg(ev == NULL, "%s: refused, but *event was not reset to NULL", tag);
+        ck_assert_msg(strstr(clmse_context_last_error(g_ctx), "float64") != NULL,
+                      "%s: the refusal does not name float64: %s", tag,
+                      clmse_context_last_error(g_ctx));
+        return 0;
+    }
+    ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s: %s", tag, clmse_status_string(st),
+                  clmse_context_last_error(g_ctx));
+    finish_event(ev);
+    return 1;
+}
+
+/* Resets the results, runs clmse_mse, waits on its event and verifies everything. Returns 0
+ * when the call was refused for want of fp64, after checking that nothing was written. */
+static int run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt *x,
+                      const dt *y, dt *out, const dt *g, dt *gx, dt *gy)
 {
     dt_reset(out);
     dt_reset(gx);
     dt_reset(gy);
     clmse_mse_args a;
     fill_args(&a, red, flags, x, y, out, g, gx, gy);
-    cl_event ev = NULL;
-    clmse_status st = clmse_mse(g_ctx, &a, 0, NULL, &ev);
-    ck_assert_msg(st == CLMSE_SUCCESS, "%s %s: %s: %s", tag, k_red_names[red],
-                  clmse_status_string(st), clmse_context_last_error(g_ctx));
-    finish_event(ev);
+    char what[200];
+    snprintf(what, sizeof what, "%s %s", tag, k_red_names[red]);
+    if (!call_mse(what, &a)) {
+        const dt *all[6] = {x, y, out, g, gx, gy};
+        for (int k = 0; k < 6; k++)
+            check_unchanged(all[k], what); /* a result's image is all sentinel */
+        return 0;
+    }
     verify(tag, red, x, y, out, g, gx, gy);
+    return 1;
 }
 
 /* ==== scenarios: one operand layout pair run through every kind of call ==================== */
@@ -1101,9 +1149,12 @@ START_TEST(test_round_once_from_double)
     dt *gx = dt_make(d, &l, NULL, BUF_DEVICE), *gy = dt_make(CLMSE_DTYPE_F64, &l, NULL, BUF_DEVICE);
     clmse_mse_args a;
     fill_args(&a, CLMSE_REDUCTION_NONE, 0, x, y, NULL, g, gx, gy);
-    cl_event ev = NULL;
-    CHECK_OK(g_ctx, clmse_mse(g_ctx, &a, 0, NULL, &ev));
-    finish_event(ev);
+    /* Without fp64 the float64 target is refused: call_mse checks that, and nothing ran. */
+    if (!call_mse("round once", &a)) {
+        check_unchanged(gx, "round once");
+        check_unchanged(gy, "round once");
+        goto done;
+    }
     unsigned char *got = dt_read(gx);
     const uint64_t want = encode(d, v), via_float = encode(d, (double)(float)v);
     ck_assert_uint_ne(want, via_float); /* the case really separates the two */
@@ -1113,6 +1164,7 @@ START_TEST(test_round_once_from_double)
                   clmse_dtype_name(d), (unsigned)load_el(got, d, 0), (unsigned)want,
                   (unsigned)via_float);
     free(got);
+done:;
     dt *all[] = {x, y, g, gx, gy};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         dt_free(all[i]);
@@ -1210,7 +1262,8 @@ START_TEST(test_zero_d)
     dt *gx = dt_make(d, &l0, NULL, BUF_DEVICE), *gy = dt_make(d, &l0, NULL, BUF_DEVICE);
     for (int k = 0; k < 3; k++) {
         const clmse_reduction red = k_reductions[k];
-        run_verify("0-d", red, 0, x, y, out, NULL, gx, gy);
+        if (!run_verify("0-d", red, 0, x, y, out, NULL, gx, gy))
+            continue; /* float64 without fp64: refused, and checked so */
         unsigned char *go = dt_read(out), *ggx = dt_read(gx), *ggy = dt_read(gy);
         ck_assert_msg(decode(d, load_el(go, d, 1)) == 4.0, "%s %s loss %g", clmse_dtype_name(d),
                       k_red_names[k], decode(d, load_el(go, d, 1)));
@@ -1251,7 +1304,10 @@ START_TEST(test_nan_inf)
     dt *out = dt_make(d, &lo4, NULL, BUF_DEVICE), *out0 = dt_make(d, &l0, NULL, BUF_DEVICE);
     dt *gx = dt_make(d, &lo4, NULL, BUF_DEVICE), *gy = dt_make(d, &lo4, NULL, BUF_DEVICE);
 
-    run_verify("nan/inf none", CLMSE_REDUCTION_NONE, 0, x, y, out, NULL, NULL, NULL);
+    /* Every call below has the same dtypes: when this one is refused (float64 without fp64),
+     * so are they. */
+    if (!run_verify("nan/inf none", CLMSE_REDUCTION_NONE, 0, x, y, out, NULL, NULL, NULL))
+        goto done;
     unsigned char *got = dt_read(out);
     ck_assert(decode(d, load_el(got, d, 0)) == (double)INFINITY);
     ck_assert_uint_eq(load_el(got, d, 1), 0);
@@ -1289,6 +1345,7 @@ START_TEST(test_nan_inf)
     ck_assert(decode(d, load_el(got, d, 0)) == (double)INFINITY);
     free(got);
 
+done:;
     dt *all[] = {x, y, x2, y2, out, out0, gx, gy};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         dt_free(all[i]);
@@ -1358,14 +1415,16 @@ END_TEST
 
 START_TEST(test_event_optional)
 {
-    /* event may be NULL; the work is still enqueued in order on the context's queue. */
+    /* event may be NULL; the work is still enqueued in order on the context's queue. In
+     * float64 where the device has it, else float32: this checks the event, not the dtype. */
+    const clmse_dtype d = g_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_F32;
     const size_t s[2] = {3, 1}, s3[1] = {3}, s33[2] = {3, 3};
     const double v[3] = {1, -2, 4};
     const layout lx = c_order(2, s, 0), ly = c_order(1, s3, 0), lo = c_order(2, s33, 0);
-    dt *x = dt_make(CLMSE_DTYPE_F64, &lx, v, BUF_DEVICE);
-    dt *y = dt_make(CLMSE_DTYPE_F64, &ly, v, BUF_DEVICE);
-    dt *out = dt_make(CLMSE_DTYPE_F64, &lo, NULL, BUF_DEVICE);
-    dt *gx = dt_make(CLMSE_DTYPE_F64, &lx, NULL, BUF_DEVICE);
+    dt *x = dt_make(d, &lx, v, BUF_DEVICE);
+    dt *y = dt_make(d, &ly, v, BUF_DEVICE);
+    dt *out = dt_make(d, &lo, NULL, BUF_DEVICE);
+    dt *gx = dt_make(d, &lx, NULL, BUF_DEVICE);
     clmse_mse_args a;
     fill_args(&a, CLMSE_REDUCTION_NONE, 0, x, y, out, NULL, gx, NULL);
     CHECK_OK(g_ctx, clmse_mse(g_ctx, &a, 0, NULL, NULL));
@@ -1380,7 +1439,6 @@ END_TEST
 /* ==== errors: exact statuses, no event, nothing written ==================================== */
 
 enum { EBUF = 64 };
-static int g_dummy_event;
 
 START_TEST(test_errors)
 {
@@ -1409,6 +1467,8 @@ START_TEST(test_errors)
     cl_mem foreign = NULL;
     clmse_status want = CLMSE_SUCCESS;
     const int64_t far[1] = {100};
+    /* A float dtype that is not the promoted float32 and that the device supports. */
+    const clmse_dtype wide = g_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_BF16;
 
     switch (_i) {
     case 0: want = CLMSE_SUCCESS; break; /* the control: the base call is valid */
@@ -1417,12 +1477,16 @@ START_TEST(test_errors)
     case 3: x.dtype = CLMSE_DTYPE_C64; want = CLMSE_ERROR_INVALID_DTYPE; break;
     case 4: y.dtype = CLMSE_DTYPE_C128; want = CLMSE_ERROR_INVALID_DTYPE; break;
     case 5: x.dtype = y.dtype = CLMSE_DTYPE_I64; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 6: out.dtype = CLMSE_DTYPE_F64; want = CLMSE_ERROR_INVALID_DTYPE; break;
+    /* Cases 6, 8, 9 and 26 use float64 where the device has it. Without fp64 any float64
+     * tensor is refused first (CLMSE_ERROR_UNSUPPORTED_DTYPE), which would hide the check, so
+     * they use a narrower dtype there. */
+    case 6: out.dtype = wide; want = CLMSE_ERROR_INVALID_DTYPE; break;
     case 7: gx.dtype = CLMSE_DTYPE_F16; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 8: g.dtype = CLMSE_DTYPE_F64; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 9: /* f64 data promotes: a float32 output is the wrong dtype */
-        x.dtype = CLMSE_DTYPE_F64;
-        gx.dtype = CLMSE_DTYPE_F64;
+    case 8: g.dtype = wide; want = CLMSE_ERROR_INVALID_DTYPE; break;
+    case 9: /* the data promote to a dtype other than float32: a float32 output is wrong */
+        x.dtype = gx.dtype = g_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_F16;
+        if (!g_fp64) /* float16 with float32 would promote to float32 */
+            y.dtype = gy.dtype = CLMSE_DTYPE_F16;
         want = CLMSE_ERROR_INVALID_DTYPE;
         break;
     case 10: out.shape[0] = 5; want = CLMSE_ERROR_SHAPE_MISMATCH; break;
@@ -1479,10 +1543,10 @@ START_TEST(test_errors)
     case 23: out.offset = 70; want = CLMSE_ERROR_BUFFER_TOO_SMALL; break;
     case 24: y.offset = EBUF - 3; want = CLMSE_ERROR_BUFFER_TOO_SMALL; break; /* one too far */
     case 25: y.offset = EBUF - 4; want = CLMSE_SUCCESS; break;                /* just fits */
-    case 26: /* a float64 view of a buffer sized for float32 */
-        x.dtype = y.dtype = CLMSE_DTYPE_F64;
-        x.offset = EBUF / 2 - 2; /* 4 doubles from there end 2 past the buffer */
-        out0.dtype = CLMSE_DTYPE_F64;
+    case 26: /* a view of 8-byte elements (2-byte without fp64) that ends past the buffer */
+        x.dtype = y.dtype = out0.dtype = g_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_F16;
+        /* 4 elements from there end 2 past the buffer: its size counts elements of x's dtype */
+        x.offset = (g_fp64 ? EBUF / 2 : EBUF * 2) - 2;
         args.output = &out0;
         args.grad_output = args.grad_input = args.grad_target = NULL;
         args.reduction = CLMSE_REDUCTION_SUM;

@@ -3,7 +3,9 @@
 # One command from a fresh Debian 12 machine to a working clmse:
 #   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
 #   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
-#                              run the host tests, the errors suite and the tool under
+#                              run the device suites again on Mesa rusticl and on Oclgrind
+#                              (its reduced set), run the host tests, the errors suite and
+#                              the tool under
 #                              valgrind, check the installed package and the .deb, build
 #                              with ASan + UBSan and run every test again, run the stress
 #                              tests under ThreadSanitizer, and fuzz each libFuzzer target
@@ -24,8 +26,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
     libclblast-dev check)
 # Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch; clang and
-# its runtimes build the libFuzzer targets of fuzz/.
-test_packages=(python3-numpy python3-torch valgrind clang libclang-rt-14-dev)
+# its runtimes build the libFuzzer targets of fuzz/; Mesa's rusticl and Oclgrind are the other
+# two OpenCL implementations the device suites run on (tools/run_impl.sh).
+test_packages=(python3-numpy python3-torch valgrind clang libclang-rt-14-dev mesa-opencl-icd
+    oclgrind)
 
 # install_missing PACKAGE...
 install_missing() {
@@ -73,6 +77,11 @@ demo)
 test)
     build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
     run_tests "$root/build-ci"
+    # The device suites on the two other implementations, each shown alone to the ICD loader:
+    # rusticl (llvmpipe: no fp64, GPU-like SIMD, a loop cap) and Oclgrind (data races,
+    # uninitialized values, bad accesses; any report fails; CLMSE_TEST_SCALE=small).
+    "$root/tools/run_impl.sh" rusticl "$root/build-ci"
+    "$root/tools/run_impl.sh" oclgrind "$root/build-ci"
     # Memcheck over the host suites, the errors suite and the clmse tool. The other device
     # suites stay with ASan: under valgrind, POCL spends minutes compiling each kernel.
     "$root/tools/valgrind.sh" "$root/build-ci"

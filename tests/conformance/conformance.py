@@ -26,10 +26,14 @@ trailing bytes), runs `clmse loss` once, and checks each result it asked for:
 * failures: exit status 2 (bad input or usage) or 1 (device, unwritable output), exactly one
   line on stderr, and no file (not even a temporary one) left in the output directory.
 
+* float64 operands on a device without fp64 (`clmse info` says which): the run must be
+  refused like a failure (exit status 1, one stderr line naming float64, no file left).
+
 Environment: CLMSE_CONFORMANCE_RUN_TIMEOUT (seconds per run, default 60) and
 CLMSE_CONFORMANCE_BUDGET (seconds for all runs, default 780, under CTest's 900): a run that
 hangs is killed and reported, and cases left when the budget is spent are reported as not run.
-Float64 cases are skipped when the device has no fp64.
+CLMSE_TEST_SCALE=small (tests/helpers.h) skips the "large/" cases (2^22 elements and more),
+which take minutes on a simulator such as Oclgrind.
 
 Exit status: 0 all passed, 1 a case failed, 77 no OpenCL device (a failure instead when
 CLMSE_REQUIRE_DEVICE=1).
@@ -231,18 +235,22 @@ class Case:
     written verbatim, or None (file not created). `write` maps an operand name to an .npy
     format version. outputs: a subset of {'out', 'gi', 'gt'}. expect_rc != 0 makes it a
     failure case: exit status, one stderr line and no leftover file are checked.
+    needs_f64: the run needs the device's fp64 and must be refused without it; by default
+    whether an operand is float64. exact_with_f64: the expected value holds only where the
+    device accumulates in double; skipped elsewhere.
     """
 
     def __init__(self, name, x, y, reduction="mean", g=None, outputs=("out", "gi", "gt"),
-                 flag=True, extra=(), write=None, expect_rc=0, needs_f64=None, argv=None):
+                 flag=True, extra=(), write=None, expect_rc=0, needs_f64=None, argv=None,
+                 exact_with_f64=False):
         self.name, self.x, self.y, self.g = name, x, y, g
         self.reduction, self.flag, self.outputs = reduction, flag, tuple(outputs)
         self.extra, self.write, self.expect_rc, self.argv = tuple(extra), write or {}, \
             expect_rc, argv
-        if needs_f64 is None:
-            needs_f64 = any(isinstance(a, np.ndarray) and a.dtype.itemsize == 8
+        if needs_f64 is None:  # a 0-d operand may be a NumPy scalar, not an ndarray
+            needs_f64 = any(isinstance(a, (np.ndarray, np.generic)) and a.dtype.itemsize == 8
                             for a in (x, y, g))
-        self.needs_f64 = needs_f64
+        self.needs_f64, self.exact_with_f64 = needs_f64, exact_with_f64
 
 
 def save(path, a, version=None):
@@ -324,11 +332,12 @@ def strip_lsan_stats(err):
     return err
 
 
-def check_failure(case, rc, out, err, workdir, before):
+def check_failure(case, rc, out, err, workdir, before, want_rc=None):
     problems = []
     err = strip_lsan_stats(err)
-    if rc != case.expect_rc:
-        problems.append("exit %d, want %d" % (rc, case.expect_rc))
+    want_rc = case.expect_rc if want_rc is None else want_rc
+    if rc != want_rc:
+        problems.append("exit %d, want %d" % (rc, want_rc))
     lines = err.splitlines()
     if len(lines) != 1 or not lines[0].strip():
         problems.append("stderr has %d lines, want 1: %r" % (len(lines), err[:300]))
@@ -575,7 +584,7 @@ def build_cases(rng):
     yo = np.array([-0.0, 0.0, 1.0], F32)
     for red in ("sum", "mean"):
         add("special/f32/finite-terms-overflow-sum/%s" % red, xo, yo, red,
-            needs_f64=red == "mean")
+            exact_with_f64=red == "mean")
     # float16: |d| >= 256 squares to inf in f16; computed in float, rounded once
     xh = np.array([256, -256, 255.875, 100.0625, 0, 65504, 1, 3], F16)
     yh = np.array([0, 0, 0, 0.01, 0, -65504, 1, 2], F16)
@@ -673,7 +682,7 @@ def failure_cases(rng):
 
 def selected_device_fp64(info):
     """True/False from `clmse info` (the device marked '*', its 'fp64' line); None when the
-    text cannot be read, and the first float64 case finds out instead."""
+    text cannot be read."""
     selected = False
     for line in info.splitlines():
         if line.startswith("* "):
@@ -716,23 +725,37 @@ def main(argv):
         print("SKIP no OpenCL platform or device: %s" % info_err.strip())
         return 77
 
+    has_f64 = selected_device_fp64(info.stdout.decode("utf-8", "replace"))
+    if has_f64 is None:  # every float64 case depends on it: refuse to guess
+        print("FAIL `clmse info` names no fp64 line for the selected device:\n%s" %
+              info.stdout.decode("utf-8", "replace"))
+        return 1
+    print("device fp64: %s" % ("yes" if has_f64 else "no: float64 runs must be refused"))
+
     rng = np.random.default_rng(SEED)
     cases = build_cases(rng) + consistency_cases(rng) + failure_cases(rng)
     if filt:
         cases = [c for c in cases if filt in c.name]
+    scale = os.environ.get("CLMSE_TEST_SCALE", "") or "full"
+    if scale not in ("full", "small"):
+        print("FAIL CLMSE_TEST_SCALE=%s: want small or full" % scale)
+        return 1
 
     tmp = tempfile.mkdtemp(prefix="clmse-conformance-")
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     failures = []
     torch_info = []
-    has_f64 = selected_device_fp64(info.stdout.decode("utf-8", "replace"))
     path_results = {}
     t_start = time.monotonic()
     try:
         for idx, case in enumerate(cases):
-            if case.needs_f64 and has_f64 is False:
+            if case.exact_with_f64 and not has_f64:
                 counts["SKIP"] += 1
-                print("SKIP %s: device has no float64" % case.name)
+                print("SKIP %s: exact only with double accumulation (no fp64)" % case.name)
+                continue
+            if scale == "small" and case.name.startswith("large/"):
+                counts["SKIP"] += 1
+                print("SKIP %s: CLMSE_TEST_SCALE=small" % case.name)
                 continue
             if time.monotonic() - t_start > BUDGET:
                 counts["FAIL"] += 1
@@ -747,15 +770,14 @@ def main(argv):
                 print("FAIL %s -- killed after %.0fs (hung?): x %s, y %s" % (
                     case.name, secs, describe(case.x), describe(case.y)), flush=True)
                 continue
-            if case.needs_f64 and has_f64 is None and case.expect_rc == 0:
-                if rc == 1 and ("not supported" in err or "fp64" in err or "float64" in err):
-                    has_f64 = False
-                    counts["SKIP"] += 1
-                    print("SKIP %s: device has no float64 (%s)" % (case.name, err.strip()))
-                    continue
-                has_f64 = rc == 0 or has_f64
             before = {"x.npy", "y.npy", "g.npy"}
-            if case.expect_rc != 0:
+            if case.needs_f64 and not has_f64 and case.expect_rc == 0:
+                # DESIGN.md section 6: refused as a runtime error, never a wrong value
+                problems, detail = check_failure(case, rc, out, err, workdir, before, want_rc=1)
+                if "float64" not in err:
+                    problems.append("the refusal does not name float64")
+                detail = "refused without fp64: " + detail
+            elif case.expect_rc != 0:
                 problems, detail = check_failure(case, rc, out, err, workdir, before)
             else:
                 try:
