@@ -15,5 +15,6 @@ int cmd_loss(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
 
 #endif /* CLMSE_TOOLS_COMMANDS_H */

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"demo", cmd_demo, "check two worked examples, then time the fused forward+backward"},
     {"bench", cmd_bench, "time clmse against an OpenMP host loop, CLBlast and an empty kernel"},
     {"tune", cmd_tune, "time candidate launch plans and write the device's tuning file"},
+    {"selftest", cmd_selftest, "check every operation, dtype and launch plan against known answers"},
 };
 
 static const command *find_command(const char *name)
@@ -40,12 +41,13 @@ static void usage(FILE *out)
           "                   [--plot FILE.png]\n"
           "       clmse tune [--device SPEC] [--dtype f32|f64] [--output FILE] [--quick]\n"
           "                  [--dry-run]\n"
+          "       clmse selftest [--device SPEC] [--quick]\n"
           "       clmse help [command] | --help | --version\n\n"
           "Commands:\n",
           out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
-    fputs("  help   show this help, or a command's with 'clmse help <command>'\n\n"
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fputs("  help     show this help, or a command's with 'clmse help <command>'\n\n"
           "Common options:\n"
           "  --device SPEC  gpu, cpu, accelerator, P:D (as listed by 'clmse info'), or part of\n"
           "                 a device name; default: $CLMSE_DEVICE, else the first GPU, else the\n"
