@@ -92,7 +92,12 @@ test)
     # (maybe-uninitialized) where RelWithDebInfo's -O2 does not.
     build "$root/build-release" -DCMAKE_BUILD_TYPE=Release -DCLMSE_WERROR=ON
     build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCLMSE_WERROR=ON -DCLMSE_SANITIZE=ON
-    run_tests "$root/build-asan"
+    # Every installed implementation but Mesa's clover, whose leak no suppression can name
+    # (tests/lsan.supp says why); rusticl stays, its leak is suppressed by library.
+    vendors=$root/build-asan/icd/all-but-clover
+    rm -rf "$vendors" && mkdir -p "$vendors"
+    find /etc/OpenCL/vendors -name '*.icd' ! -name mesa.icd -exec cp {} "$vendors/" \;
+    OCL_ICD_VENDORS=$vendors run_tests "$root/build-asan"
     # ThreadSanitizer over the thread-stress suite and the shared-context tests.
     echo "== ThreadSanitizer"
     "$root/tools/tsan.sh" "$root/build-tsan"
