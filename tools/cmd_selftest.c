@@ -18,9 +18,12 @@
 
 #define ST_LOOP_BOUND 65535u /* llvmpipe ends any loop of a work-item after this many trips */
 #define ST_GUARD 16          /* elements after every result that must stay untouched */
-/* The large float32 size at most: its nine checks take about 10 s on POCL on 2 cores. */
+/* The large float32 size at most: its set-up and six checks take about 7 s on POCL, 2 cores. */
 #define ST_LARGE_CAP ((size_t)1 << 26)
-#define ST_QUICK_CAP ((size_t)1 << 18) /* --quick: no size above this, no large size */
+/* --quick: contiguous sizes up to 2^17 + 1 (past the small/medium edge, where a second
+ * work-item starts under the CPU-shape defaults), general ones up to 4097, no large size. */
+#define ST_QUICK_CAP (((size_t)1 << 17) + 1)
+#define ST_QUICK_GENERAL_CAP 4097u
 #define ST_MAX_SIZES 128
 #define ST_MAX_LISTED 32 /* failed checks repeated after the summary */
 #define ST_SEED UINT64_C(0x5e1f7e57)
@@ -65,10 +68,10 @@ static const st_case general_cases[] = {
 /* Sizes of the 1-d general cases: 64, the general kernels' work-group size on CPU devices, and
  * 2^16 +- 1. float16
  * sums stay below its largest value, 65504, at these sizes (the mean square is about 2/3). */
-static const size_t general_sizes[] = {1, 63, 64, 65, 65535, 65537};
+static const size_t general_sizes[] = {1, 63, 64, 65, 4097, 65535, 65537};
 /* Shapes (R, C) of the 2-d cases: 70001 rows or columns make a broadcast operand's gradient a
  * sum of more terms than llvmpipe's loop bound. */
-static const size_t general_shapes[][2] = {{3, 5},     {8, 8},      {5, 13},
+static const size_t general_shapes[][2] = {{3, 5},     {8, 8},      {5, 13},    {33, 65},
                                            {255, 257}, {3, 70001}, {70001, 3}};
 /* The large strided case (not with --quick): a transposed float32 view of 2^22 elements. */
 static const size_t general_large_shape[2] = {1024, 4096};
@@ -94,6 +97,8 @@ typedef struct problem {
     size_t rows, cols, n; /* the broadcast shape */
     clmse_dtype p;        /* promoted: the loss's and grad_output's dtype */
     int fast_f32;         /* through the _f32 entry points */
+    int given_scalar_g;   /* mean/sum backward pass a 0-d grad_output (else ones) */
+    int fits;             /* the operands and gradients fit the allocation budget */
     const char *no_none;  /* why 'none' is not checked, or NULL */
     int have_sum;         /* sum holds the exact sum of the terms (computed once) */
     long double sum;
@@ -148,8 +153,8 @@ static void selftest_usage(FILE *out)
           "Options:\n"
           "  --device SPEC  gpu, cpu, accelerator, P:D, or part of a device name\n"
           "                 (default: $CLMSE_DEVICE, else the first GPU, ...)\n"
-          "  --quick        sizes up to 2^18 only, no large size: for slow devices and\n"
-          "                 simulators such as Oclgrind\n"
+          "  --quick        sizes up to 2^17 + 1 (general path: 4097), no large size: for\n"
+          "                 slow devices and simulators such as Oclgrind\n"
           "  --help         show this help\n\n"
           "Exit status: 0 every check passed, 1 a check failed or the device could not be\n"
           "used, 2 usage error.\n",
@@ -607,6 +612,10 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
     pb->cols = C;
     pb->n = R * C;
     pb->fast_f32 = strcmp(c->path, "contiguous") == 0 && c->dx == CLMSE_DTYPE_F32;
+    /* The fused checks take the default grad_output, ones. So does the float64 fast path's
+     * backward with mean or sum: clmse_mse sends a 0-d grad_output to the general kernels
+     * (at commit 2eaebf0), which the general cases check. */
+    pb->given_scalar_g = pb->fast_f32 || strcmp(c->path, "contiguous") != 0;
     if (clmse_promote_dtypes(c->dx, c->dy, &pb->p) != CLMSE_SUCCESS ||
         tensor_shape(&pb->x, c->dx, 1, c->lx, R, C) != CLMSE_SUCCESS ||
         tensor_shape(&pb->y, c->dy, 1, c->ly, R, C) != CLMSE_SUCCESS ||
@@ -623,7 +632,8 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
            (cl_ulong)(pb->gx.total * esz(c->dx) + pb->gy.total * esz(c->dy));
     extra = (cl_ulong)(pb->out.total + pb->g.total) * esz(pb->p);
     if (base > e->max_alloc)
-        return "the operands and gradients do not fit in the device's largest allocation";
+        return NULL; /* fits stays 0: skipped */
+    pb->fits = 1;
     if (large)
         pb->no_none = "the large size checks mean and sum: its input, target and gradients "
                       "fill the allocation budget";
@@ -677,10 +687,7 @@ static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction
     }
     if (op != CLMSE_OP_BACKWARD)
         a.output = &out->t;
-    /* The fused checks take the default grad_output, ones. So does the float64 fast path's
-     * backward with mean or sum: clmse_mse sends a 0-d grad_output to the general kernels
-     * (at commit 2eaebf0), which the general cases check. */
-    if (op == CLMSE_OP_BACKWARD && (none || strcmp(pb->c->path, "contiguous") != 0))
+    if (op == CLMSE_OP_BACKWARD && (none || pb->given_scalar_g))
         a.grad_output = &g->t;
     if (op != CLMSE_OP_FORWARD) {
         a.grad_input = &pb->gx.t;
@@ -739,9 +746,9 @@ static void verify(problem *pb, clmse_op op, clmse_reduction red, ldsum *acc[2],
     const int loss = op != CLMSE_OP_BACKWARD, grads = op != CLMSE_OP_FORWARD;
     const int bx = pb->x.numel < pb->n, by = pb->y.numel < pb->n;
     const double scale = red == CLMSE_REDUCTION_MEAN ? 2.0 / (double)pb->n : 2.0;
-    const int g0_given = op == CLMSE_OP_BACKWARD &&
-                         (pb->fast_f32 || strcmp(pb->c->path, "contiguous") != 0);
-    const double g0 = g0_given ? decode(p, load_el(pb->g0.img, p, 0)) : 1.0;
+    const double g0 = op == CLMSE_OP_BACKWARD && pb->given_scalar_g
+                          ? decode(p, load_el(pb->g0.img, p, 0))
+                          : 1.0;
     const st_tensor *x = &pb->x, *y = &pb->y;
     const int add_terms = loss && !none && !pb->have_sum;
     ldsum sum = {0, 0};
@@ -927,6 +934,10 @@ static int run_problem(st_env *e, const st_case *c, size_t R, size_t C, uint64_t
         e->failed++;
         print_check(e, &pb, CLMSE_OP_FORWARD, -1, "FAIL", error);
         rc = strstr(error, "host memory") != NULL;
+    } else if (!pb.fits) {
+        e->skipped += 9;
+        print_check(e, &pb, CLMSE_OP_FORWARD, -1, "skip",
+                    "the operands and gradients would not fit in the largest allocation");
     } else {
         for (int o = 0; o < 3; o++)
             for (int r = 0; r < 3; r++)
@@ -1012,7 +1023,7 @@ static size_t contiguous_sizes(st_env *e, clmse_dtype d, size_t cap, size_t *lis
 /* ---- float64 on a device without fp64 ------------------------------------------------------ */
 
 /* Each operation on float64 operands, and float32 with float64, must be refused with
- * CLMSE_ERROR_UNSUPPORTED_DTYPE, as must asking for a float64 plan. */
+ * CLMSE_ERROR_UNSUPPORTED_DTYPE. */
 static void check_refusal(st_env *e)
 {
     static const st_case cases[] = {
@@ -1070,10 +1081,11 @@ static void check_refusal(st_env *e)
 /* ---- the command -------------------------------------------------------------------------- */
 
 /* The large size: the largest float32 n whose input, target and two gradients fit together in
- * one allocation of the device's largest size (CL_DEVICE_MAX_MEM_ALLOC_SIZE), at most 2^26. */
+ * one allocation of the device's largest size (CL_DEVICE_MAX_MEM_ALLOC_SIZE), at most 2^26.
+ * Less twice the guard, so that float64 at half of it fits, guards included. */
 static size_t large_size(const st_env *e)
 {
-    cl_ulong n = e->max_alloc / (4 * sizeof(float));
+    cl_ulong n = e->max_alloc / (4 * sizeof(float)) - 2 * ST_GUARD;
 
     return n > ST_LARGE_CAP ? ST_LARGE_CAP : (size_t)n;
 }
@@ -1091,7 +1103,8 @@ static void print_header(const st_env *e, size_t large)
     printf("tuning: %s\n", clmse_context_tuning(e->ctx));
     printf("largest allocation: %llu MiB\n", (unsigned long long)(e->max_alloc >> 20));
     if (e->quick)
-        printf("sizes: up to %zu (--quick), no large size\n", (size_t)ST_QUICK_CAP);
+        printf("sizes: up to 2^17 + 1 on the contiguous path, up to 4097 on the general path "
+               "(--quick), no large size\n");
     else
         printf("large size: n = %zu float32, the largest whose input, target and two gradients "
                "fit in the largest allocation, at most 2^26\n",
@@ -1126,6 +1139,7 @@ static int run_all(st_env *e)
 {
     const size_t large = large_size(e);
     const size_t cap = e->quick ? ST_QUICK_CAP : large;
+    const size_t general_cap = e->quick ? ST_QUICK_GENERAL_CAP : large;
     size_t sizes[ST_MAX_SIZES];
     uint64_t seed = ST_SEED;
 
@@ -1134,8 +1148,9 @@ static int run_all(st_env *e)
         check_refusal(e);
     for (size_t k = 0; k < sizeof contiguous_cases / sizeof contiguous_cases[0]; k++) {
         const st_case *c = &contiguous_cases[k];
-        /* float64 gets the bytes of float32: half the elements. */
-        const size_t dcap = c->dx == CLMSE_DTYPE_F64 ? cap / 2 : cap;
+        /* float64 gets the bytes of float32, half the elements, except with --quick, whose
+         * sizes are small anyway and should reach the medium size class. */
+        const size_t dcap = c->dx == CLMSE_DTYPE_F64 && !e->quick ? cap / 2 : cap;
         size_t count;
 
         if (c->dx == CLMSE_DTYPE_F64 && !e->info.has_fp64)
@@ -1162,7 +1177,7 @@ static int run_all(st_env *e)
             /* One element of one dtype is contiguous whatever its strides: the fast path. */
             if (R * C == 1 && c->dx == c->dy)
                 continue;
-            if (R * C <= cap && run_problem(e, c, R, C, seed += 4, 0))
+            if (R * C <= general_cap && run_problem(e, c, R, C, seed += 4, 0))
                 return CLI_EXIT_RUNTIME;
         }
         if (c->lx == LAY_FORTRAN && c->dx == CLMSE_DTYPE_F32 && !e->quick &&
