@@ -89,19 +89,27 @@ compute_t load_0(__global const float *p, ulong i) { return (compute_t)p[i]; }
 compute_t load_2(__global const half *p, ulong i) { return (compute_t)vload_half(i, p); }
 compute_t load_3(__global const ushort *p, ulong i) { return (compute_t)as_float((uint)p[i] << 16); }
 void store_0(__global float *p, ulong i, wide_t v) { p[i] = (float)v; }
-void store_2(__global half *p, ulong i, wide_t v) { vstore_half_rte(v, i, p); }
-/* Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN. A double first becomes
- * a float rounded to odd (truncate, then set the last bit if anything was cut off), which
- * makes the second rounding to bfloat16 exact: one rounding in all. */
-void store_3(__global ushort *p, ulong i, wide_t v)
+/* v as a float rounded to odd (truncate, then set the last bit if anything was cut off): a
+ * second rounding to a format of at most 22 bits of precision is then exact, so a double rounds
+ * once in all. */
+float to_float_odd(wide_t v)
 {
 #if CLMSE_HAS_DOUBLE
     float f = convert_float_rtz(v);
     if ((double)f != v && !isnan(v) && !isinf(f))
         f = as_float(as_uint(f) | 1u);
+    return f;
 #else
-    const float f = v;
+    return v;
 #endif
+}
+/* The float argument also keeps Oclgrind 21.10 quiet: its vstore_half_rte(double) reports
+ * initialized values as uninitialized. */
+void store_2(__global half *p, ulong i, wide_t v) { vstore_half_rte(to_float_odd(v), i, p); }
+/* Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN. */
+void store_3(__global ushort *p, ulong i, wide_t v)
+{
+    const float f = to_float_odd(v);
     const uint u = as_uint(f);
     p[i] = isnan(f) ? (ushort)((u >> 16) | 0x40u) : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }

@@ -187,7 +187,8 @@ static int fast_path(const clmse_mse_args *a, const plan_nd *p, clmse__mse_call 
         a->target->dtype != dt || p->bcast[0] || p->bcast[1] || cnd > 1)
         return 0;
     for (int i = 0; i < T_COUNT && cnd == 1; i++)
-        if (p->t[i] != NULL && !(i == T_G && p->reduce) && cs[i][0] != 1)
+        if (p->t[i] != NULL && !(i == T_G && a->reduction != CLMSE_REDUCTION_NONE) &&
+            cs[i][0] != 1) /* a reduced loss's grad_output is one element: stride 0 */
             return 0;
     if (p->t[T_G] != NULL && a->reduction != CLMSE_REDUCTION_NONE && cs[T_G][0] != 0)
         return 0;
