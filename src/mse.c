@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* MSE forward, backward and fused on device buffers: validation, geometry and enqueueing. */
+/* MSE forward, backward and fused on contiguous device buffers: validation, the streaming
+ * pass, and the fold of its partials (launch.c). */
 #include "internal.h"
-
-#include <stdlib.h>
 
 int clmse__reduction_valid(clmse_reduction r)
 {
