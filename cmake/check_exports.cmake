@@ -1,12 +1,20 @@
 # SPDX-License-Identifier: MIT
 # Script mode (cmake -P): fails unless the shared library exports exactly the public API.
-# Inputs: LIB (the shared library), HEADER (include/clmse.h), NM (optional; default: nm).
+# Inputs: LIB (the shared library), HEADERS (the installed headers, a ;-list: include/clmse.h
+# and include/clmse_tuning.h), NM (optional; default: nm).
 # Every dynamic symbol the library defines must start with clmse_ (and not clmse__, the internal
-# prefix), and every `CLMSE_API <type> <name>(` declared in HEADER must be among them.
+# prefix) and be declared in one of HEADERS, and every `CLMSE_API <type> <name>(` declared in
+# HEADERS must be among them.
 cmake_minimum_required(VERSION 3.16)
-foreach(_var IN ITEMS LIB HEADER)
-    if(NOT ${_var} OR NOT EXISTS "${${_var}}")
-        message(FATAL_ERROR "check_exports: ${_var}='${${_var}}' is not a file")
+if(NOT LIB OR NOT EXISTS "${LIB}")
+    message(FATAL_ERROR "check_exports: LIB='${LIB}' is not a file")
+endif()
+if(NOT HEADERS)
+    message(FATAL_ERROR "check_exports: HEADERS is empty")
+endif()
+foreach(_header IN LISTS HEADERS)
+    if(NOT EXISTS "${_header}")
+        message(FATAL_ERROR "check_exports: header '${_header}' is not a file")
     endif()
 endforeach()
 if(NOT NM)
@@ -46,17 +54,25 @@ foreach(_line IN LISTS _nm_lines)
     endif()
 endforeach()
 
-# The declarations: one per line, as "CLMSE_API <return type> <name>(".
-file(STRINGS "${HEADER}" _decls REGEX "^[ \t]*CLMSE_API[ \t]")
+# The declarations: one per line, as "CLMSE_API <return type> <name>(". Each header must
+# declare at least one, so that a wrong path cannot pass unnoticed.
 set(_declared "")
-foreach(_line IN LISTS _decls)
-    if(NOT _line MATCHES "CLMSE_API") # the rest of a line split at a ';'
-        continue()
-    endif()
-    if(_line MATCHES "^[ \t]*CLMSE_API[ \t]+[^(;]*[ \t*]([A-Za-z_][A-Za-z0-9_]*)[ \t]*\\(")
-        list(APPEND _declared "${CMAKE_MATCH_1}")
-    else()
-        list(APPEND _bad "unparsed declaration: ${_line}")
+foreach(_header IN LISTS HEADERS)
+    file(STRINGS "${_header}" _decls REGEX "^[ \t]*CLMSE_API[ \t]")
+    set(_in_header 0)
+    foreach(_line IN LISTS _decls)
+        if(NOT _line MATCHES "CLMSE_API") # the rest of a line split at a ';'
+            continue()
+        endif()
+        if(_line MATCHES "^[ \t]*CLMSE_API[ \t]+[^(;]*[ \t*]([A-Za-z_][A-Za-z0-9_]*)[ \t]*\\(")
+            list(APPEND _declared "${CMAKE_MATCH_1}")
+            math(EXPR _in_header "${_in_header} + 1")
+        else()
+            list(APPEND _bad "unparsed declaration: ${_line}")
+        endif()
+    endforeach()
+    if(_in_header EQUAL 0)
+        message(FATAL_ERROR "check_exports: no CLMSE_API function found in ${_header}")
     endif()
 endforeach()
 
@@ -66,23 +82,30 @@ foreach(_fn IN LISTS _declared)
         list(APPEND _missing "${_fn}")
     endif()
 endforeach()
+set(_undeclared "")
+foreach(_fn IN LISTS _exported)
+    if(NOT _fn IN_LIST _declared)
+        list(APPEND _undeclared "${_fn}")
+    endif()
+endforeach()
 
 list(LENGTH _exported _n_exported)
 list(LENGTH _declared _n_declared)
-if(_n_declared EQUAL 0)
-    message(FATAL_ERROR "check_exports: no CLMSE_API function found in ${HEADER}")
-endif()
-if(_bad OR _missing)
-    foreach(_list IN ITEMS _bad _missing)
+if(_bad OR _missing OR _undeclared)
+    foreach(_list IN ITEMS _bad _missing _undeclared)
         if(NOT ${_list})
             set(${_list} "(none)")
         endif()
     endforeach()
     string(REPLACE ";" "\n  " _bad "${_bad}")
     string(REPLACE ";" "\n  " _missing "${_missing}")
+    string(REPLACE ";" "\n  " _undeclared "${_undeclared}")
+    string(REPLACE ";" ", " _headers "${HEADERS}")
     message(FATAL_ERROR "check_exports: ${LIB}\n"
         "exported symbols outside the public clmse_ API:\n  ${_bad}\n"
-        "CLMSE_API functions of ${HEADER} not exported:\n  ${_missing}")
+        "exported clmse_ symbols declared in none of ${_headers}:\n  ${_undeclared}\n"
+        "CLMSE_API functions of ${_headers} not exported:\n  ${_missing}")
 endif()
-message(STATUS "check_exports: ${_n_exported} symbols exported, all clmse_; "
-    "all ${_n_declared} CLMSE_API functions present")
+list(LENGTH HEADERS _n_headers)
+message(STATUS "check_exports: ${_n_exported} symbols exported, all clmse_ and declared; "
+    "all ${_n_declared} CLMSE_API functions of ${_n_headers} headers present")

@@ -4,6 +4,7 @@
 #define CLMSE_INTERNAL_H
 
 #include "clmse.h"
+#include "clmse_tuning.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -3,6 +3,7 @@
  * give the mapped status and a message naming the call, leak nothing, and leave the context
  * computing bit-identical results. Also, through the same shim: clmse on an emulated device
  * without fp64, and context lifecycles that must give back every OpenCL reference. */
+#include "clmse_tuning.h"
 #include "fault/cl_fault.h"
 #include "helpers.h"
 #include "suites.h"

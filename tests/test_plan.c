@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Launch plans and tuning files: the table's defaults and checks, reproducibility under a
  * given plan, and reading and writing tuning files (good, bad, missing, disabled). */
+#include "clmse_tuning.h"
 #include "helpers.h"
 #include "suites.h"
 

@@ -7,6 +7,7 @@
  * CLMSE_LOOP_BUDGET (read when a context is created) lowers the per-work-item loop budget, so
  * the multi-launch folds and segmented gradient sums are reached at small n too: under a
  * reduced test scale (th_scale_small(), for Oclgrind) every test runs at such sizes. */
+#include "clmse_tuning.h"
 #include "helpers.h"
 #include "suites.h"
 

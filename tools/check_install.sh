@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Proves a built clmse installs and is usable: install into a temp prefix and build and run
-# examples/host and examples/embed against it through CMake and through pkg-config; then build
+# examples/host and examples/embed against it through CMake and through pkg-config (and, through
+# pkg-config, a tiny consumer of the experimental clmse_tuning.h); then build
 # the .deb with CPack and, as root, install it, do the same against the system, and remove it.
 #   tools/check_install.sh BUILD_DIR     (BUILD_DIR: a configured and built clmse tree)
 set -euo pipefail
@@ -54,6 +55,11 @@ pc_static=()
 [ "$shared" -eq 0 ] && pc_static=(--static)
 # Kernel caches go to the temp dir, never to $HOME.
 export POCL_CACHE_DIR=$tmp/pocl-cache
+# The experimental header is installed beside clmse.h and usable on its own (no device needed).
+cat >"$tmp/tuning.c" <<'EOF'
+#include <clmse_tuning.h>
+int main(void) { return clmse_size_class_of(1) == CLMSE_SIZE_SMALL ? 0 : 1; }
+EOF
 
 # run_example LABEL EXAMPLE BINARY [ENV...]: runs it; the first run of each example prints its
 # output, later runs must print exactly the same (the examples are deterministic).
@@ -107,12 +113,17 @@ pkgconfig_examples() {
         ${CC:-cc} "${strict[@]}" "$root/examples/$name/$name.c" -o "$exe" $flags
         run_example "$label, pkg-config" "$name" "$exe" "LD_LIBRARY_PATH=$libs_dir"
     done
+    # shellcheck disable=SC2086 # the flags are words
+    ${CC:-cc} "${strict[@]}" "$tmp/tuning.c" -o "$tmp/pc-$label-tuning" $flags
+    env "LD_LIBRARY_PATH=$libs_dir" "$tmp/pc-$label-tuning" ||
+        fail "a consumer of clmse_tuning.h ($label, pkg-config) failed"
+    echo "-- clmse_tuning.h: a consumer built and ran ($label, pkg-config)"
 }
 
 step "cmake --install $build --prefix <tmp>/prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 (cd "$prefix" && find . ! -type d | sed 's|^\./|   |' | sort)
-need=("$includedir/clmse.h" "$libdir/cmake/clmse/clmseConfig.cmake"
+need=("$includedir/clmse.h" "$includedir/clmse_tuning.h" "$libdir/cmake/clmse/clmseConfig.cmake"
     "$libdir/cmake/clmse/clmseConfigVersion.cmake" "$libdir/cmake/clmse/clmseTargets.cmake"
     "$libdir/pkgconfig/clmse.pc")
 if [ "$shared" -eq 1 ]; then
@@ -181,7 +192,8 @@ else
     step "dpkg --purge clmse (dpkg -r would leave it in state rc)"
     dpkg --purge clmse >/dev/null
     deb_installed=0
-    if dpkg-query -W clmse >/dev/null 2>&1 || [ -e /usr/include/clmse.h ]; then
+    if dpkg-query -W clmse >/dev/null 2>&1 || [ -e /usr/include/clmse.h ] ||
+        [ -e /usr/include/clmse_tuning.h ]; then
         fail "dpkg --purge left clmse behind"
     fi
 fi

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "clmse_tuning.h"
 #include "commands.h"
 #include "options.h"
 #include "timing.h"

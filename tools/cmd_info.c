@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clmse.h"
+#include "clmse_tuning.h"
 #include "commands.h"
 #include "options.h"
 #include "timing.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clmse.h"
+#include "clmse_tuning.h"
 #include "commands.h"
 #include "npy.h"
 #include "options.h"

@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "clmse.h"
+#include "clmse_tuning.h"
 #include "commands.h"
 #include "options.h"
 #include "timing.h"

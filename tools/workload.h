@@ -5,6 +5,7 @@
 #define CLMSE_TOOLS_WORKLOAD_H
 
 #include "clmse.h"
+#include "clmse_tuning.h"
 
 typedef struct mse_workload {
     clmse_dtype dtype; /* CLMSE_DTYPE_F32 or CLMSE_DTYPE_F64 */
