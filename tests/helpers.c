@@ -353,73 +353,24 @@ void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total)
                   (double)got);
 }
 
-/* ---- narrow storage formats ---- */
+/* ---- narrow storage formats (tools/dtype_bits.c rounds) ---- */
 
-double th_pow2(int k)
+uint16_t th_half_from_float(float f) { return dtype_bits_half((double)f); }
+float th_half_to_float(uint16_t h) { return (float)dtype_bits_value(h, 10, 5); }
+uint16_t th_bf16_from_float(float f) { return dtype_bits_bf16((double)f); }
+float th_bf16_to_float(uint16_t b) { return (float)dtype_bits_value(b, 7, 8); }
+
+void th_finish_event(cl_event ev)
 {
-    ck_assert_msg(k >= -1022 && k <= 1023, "th_pow2(%d) out of range", k);
-    const uint64_t u = (uint64_t)(k + 1023) << 52;
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(clWaitForEvents(1, &ev), CL_SUCCESS);
+    cl_int status = -1;
+    ck_assert_int_eq(clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
+                                    &status, NULL),
+                     CL_SUCCESS);
+    ck_assert_int_eq(status, CL_COMPLETE);
+    ck_assert_int_eq(clReleaseEvent(ev), CL_SUCCESS);
 }
-
-uint64_t th_round_format(double v, int mbits, int ebits)
-{
-    const int bias = (1 << (ebits - 1)) - 1, emin = 1 - bias;
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    const uint64_t sign = (u >> 63) << (mbits + ebits);
-    const uint64_t inf = (((uint64_t)1 << ebits) - 1) << mbits;
-    const int exp = (int)((u >> 52) & 0x7ff);
-    const uint64_t frac = u & (((uint64_t)1 << 52) - 1);
-    if (exp == 0x7ff)
-        return sign | inf | (frac ? (uint64_t)1 << (mbits - 1) : 0);
-    if (exp == 0) /* zero, or a double subnormal: far below half of any target's subnormal */
-        return sign;
-    int e = exp - 1023;
-    const uint64_t m = frac | ((uint64_t)1 << 52); /* v = m * 2^(e - 52) */
-    const int qexp = (e >= emin ? e : emin) - mbits; /* exponent of the target's quantum */
-    const int shift = qexp - (e - 52);              /* >= 52 - mbits > 0 */
-    if (shift > 53)                                 /* below half the smallest subnormal */
-        return sign;
-    uint64_t q = m >> shift;
-    const uint64_t rem = m & (((uint64_t)1 << shift) - 1), half = (uint64_t)1 << (shift - 1);
-    if (rem > half || (rem == half && (q & 1)))
-        q++;
-    if (e < emin) /* subnormal; q == 2^mbits is the smallest normal, encoded the same way */
-        return sign | q;
-    if (q == (uint64_t)1 << (mbits + 1)) {
-        q >>= 1;
-        e++;
-    }
-    if (e > bias)
-        return sign | inf;
-    return sign | ((uint64_t)(e + bias) << mbits) | (q - ((uint64_t)1 << mbits));
-}
-
-double th_decode_format(uint64_t bits, int mbits, int ebits)
-{
-    const int bias = (1 << (ebits - 1)) - 1;
-    const int neg = (int)((bits >> (mbits + ebits)) & 1);
-    const uint64_t e = (bits >> mbits) & (((uint64_t)1 << ebits) - 1);
-    const uint64_t f = bits & (((uint64_t)1 << mbits) - 1);
-    double v;
-    if (e == ((uint64_t)1 << ebits) - 1)
-        v = f ? (double)NAN : (double)INFINITY;
-    else if (e == 0)
-        v = (double)f * th_pow2(1 - bias - mbits);
-    else
-        v = (double)(f | ((uint64_t)1 << mbits)) * th_pow2((int)e - bias - mbits);
-    return neg ? -v : v;
-}
-
-uint16_t th_half_from_double(double v) { return (uint16_t)th_round_format(v, 10, 5); }
-uint16_t th_half_from_float(float f) { return th_half_from_double((double)f); }
-float th_half_to_float(uint16_t h) { return (float)th_decode_format(h, 10, 5); }
-uint16_t th_bf16_from_double(double v) { return (uint16_t)th_round_format(v, 7, 8); }
-uint16_t th_bf16_from_float(float f) { return th_bf16_from_double((double)f); }
-float th_bf16_to_float(uint16_t b) { return (float)th_decode_format(b, 7, 8); }
 
 void th_assert_still_pending(cl_event ev)
 {

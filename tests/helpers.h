@@ -4,6 +4,7 @@
 #define CLMSE_TESTS_HELPERS_H
 
 #include "clmse.h"
+#include "dtype_bits.h"
 
 #include <check.h>
 #include <stddef.h>
@@ -108,6 +109,8 @@ void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total);
 void th_buffer_read(clmse_context *ctx, cl_mem buf, size_t total, float *dst, cl_event ev);
 /* Index of the first non-sentinel element in [from, to), or `to` if all are sentinel. */
 size_t th_first_non_sentinel(const float *v, size_t from, size_t to);
+/* Waits for and releases an event the library returned, checking it really completed. */
+void th_finish_event(cl_event ev);
 /* Waits long enough for a call that ignored its wait list to finish, then asserts `ev` has
  * still not completed (the call is gated by a user event not yet set). */
 void th_assert_still_pending(cl_event ev);
@@ -118,18 +121,10 @@ void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total);
 void th_write_file(const char *path, const void *bytes, size_t n);
 
 /* ---- narrow storage formats (tensor tests) ---- */
-/* Round-to-nearest-even of `v` into a binary format with `mbits` fraction bits and `ebits`
- * exponent bits (float16: 10, 5; bfloat16: 7, 8; float32: 23, 8), with subnormals, overflow to
- * infinity, and NaN mapped to a quiet NaN of the same sign. Returns the format's bits. */
-uint64_t th_round_format(double v, int mbits, int ebits);
-/* The exact value of `bits` in that format. */
-double th_decode_format(uint64_t bits, int mbits, int ebits);
-/* 2^k for -1022 <= k <= 1023, without libm. */
-double th_pow2(int k);
-uint16_t th_half_from_double(double v); /* rounded once */
+/* float16 and bfloat16 from float and back, each rounded once (to nearest even); the rest of
+ * the encodings (from double, any dtype, the one-ulp rule) are tools/dtype_bits.h's. */
 uint16_t th_half_from_float(float f);
 float th_half_to_float(uint16_t h);
-uint16_t th_bf16_from_double(double v); /* rounded once */
 uint16_t th_bf16_from_float(float f);
 float th_bf16_to_float(uint16_t b);
 

@@ -12,7 +12,13 @@ int main(void)
     srunner_add_suite(sr, make_mse_suite());
     srunner_add_suite(sr, make_errors_suite());
     srunner_add_suite(sr, make_clblast_suite());
-    srunner_add_suite(sr, make_tensor_mse_suite());
+    srunner_add_suite(sr, make_tensor_f32_suite());
+    srunner_add_suite(sr, make_tensor_broadcast_suite());
+    srunner_add_suite(sr, make_tensor_strides_suite());
+    srunner_add_suite(sr, make_tensor_dtypes_suite());
+    srunner_add_suite(sr, make_tensor_edge_suite());
+    srunner_add_suite(sr, make_tensor_events_suite());
+    srunner_add_suite(sr, make_tensor_errors_suite());
     srunner_add_suite(sr, make_stress_suite());
     srunner_add_suite(sr, make_lifecycle_suite());
     srunner_add_suite(sr, make_plan_suite());

@@ -16,13 +16,21 @@ Suite *make_context_suite(void);
 Suite *make_mse_suite(void);
 Suite *make_errors_suite(void);
 Suite *make_clblast_suite(void);
-Suite *make_tensor_mse_suite(void);
+Suite *make_tensor_f32_suite(void);
+Suite *make_tensor_broadcast_suite(void);
+Suite *make_tensor_strides_suite(void);
+Suite *make_tensor_dtypes_suite(void);
+Suite *make_tensor_edge_suite(void);
+Suite *make_tensor_events_suite(void);
+Suite *make_tensor_errors_suite(void);
 Suite *make_stress_suite(void);
 Suite *make_lifecycle_suite(void);
 Suite *make_plan_suite(void);
 Suite *make_portability_suite(void);
 
 /* fault runner: interposes on libclmse's OpenCL calls */
-Suite *make_fault_suite(void);
+Suite *make_fault_inject_suite(void);
+Suite *make_fault_no_fp64_suite(void);
+Suite *make_fault_lifecycle_suite(void);
 
 #endif /* CLMSE_TESTS_SUITES_H */

@@ -14,19 +14,6 @@ static const clmse_reduction k_reductions[3] = {CLMSE_REDUCTION_NONE, CLMSE_REDU
                                                 CLMSE_REDUCTION_SUM};
 static const char *const k_reduction_names[3] = {"none", "mean", "sum"};
 
-/* Waits for and releases an event the library returned, checking it really completed. */
-static void finish_event(cl_event ev)
-{
-    ck_assert_ptr_nonnull(ev);
-    ck_assert_int_eq(clWaitForEvents(1, &ev), CL_SUCCESS);
-    cl_int status = -1;
-    ck_assert_int_eq(clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
-                                    &status, NULL),
-                     CL_SUCCESS);
-    ck_assert_int_eq(status, CL_COMPLETE);
-    ck_assert_int_eq(clReleaseEvent(ev), CL_SUCCESS);
-}
-
 /* ==== worked examples (host layer) ======================================================== */
 
 static const float k_x3[3] = {2.5f, 3.1f, 4.8f}, k_y3[3] = {2.0f, 3.3f, 5.0f};
@@ -162,7 +149,7 @@ static void run_backward(run *r, clmse_reduction red)
     CHECK_OK(r->ctx, clmse_mse_backward_f32(r->ctx, red, r->n, r->bx, r->at.x, r->by, r->at.y,
                                             grad_buffer(r, red), r->at.g, r->bgx, r->at.gx,
                                             r->bgy, r->at.gy, 0, NULL, &ev));
-    finish_event(ev);
+    th_finish_event(ev);
     read_grads(r, r->gx, r->gy);
 }
 
@@ -226,7 +213,7 @@ static void run_fused_and_compare(run *r, clmse_reduction red)
                          r->ctx, red, r->n, r->bx, r->at.x, r->by, r->at.y, r->bout, r->at.out,
                          grad_buffer(r, red), r->at.g, r->bgx, r->at.gx, r->bgy, r->at.gy, 0,
                          NULL, &ev));
-    finish_event(ev);
+    th_finish_event(ev);
     th_buffer_read(r->ctx, r->bout, r->tot_out, r->b, NULL);
     assert_same_bits(r->a, r->b, r->tot_out, "fused output vs forward");
     th_buffer_read(r->ctx, r->bgx, r->tot_gx, r->b, NULL);
@@ -366,7 +353,7 @@ START_TEST(test_user_event_gates)
     ck_assert_uint_eq(th_first_non_sentinel(hgy, 0, EV_N), EV_N);
 
     ck_assert_int_eq(clSetUserEventStatus(user, CL_COMPLETE), CL_SUCCESS);
-    finish_event(ev);
+    th_finish_event(ev);
     ck_assert_int_eq(clReleaseEvent(user), CL_SUCCESS);
 
     float *out = th_alloc_floats(EV_N), *gx = th_alloc_floats(EV_N), *gy = th_alloc_floats(EV_N);
@@ -481,14 +468,14 @@ START_TEST(test_zero_elements_device)
     th_buffer_reset(ctx, bout, 4);
     CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_NONE, 0, bx, 0, by, 0, bout, 0, 0,
                                         NULL, &ev));
-    finish_event(ev);
+    th_finish_event(ev);
     th_assert_untouched(ctx, bout, 4);
 
     for (int k = 0; k < 3; k++) {
         ev = NULL;
         CHECK_OK(ctx, clmse_mse_backward_f32(ctx, k_reductions[k], 0, bx, 0, by, 0, bg, 0, bgx,
                                              0, bgy, 0, 0, NULL, &ev));
-        finish_event(ev);
+        th_finish_event(ev);
         th_assert_untouched(ctx, bgx, 4);
         th_assert_untouched(ctx, bgy, 4);
     }

@@ -356,7 +356,7 @@ START_TEST(test_overflow_mean_f64)
     /* eight of 1.5 * 2^511: the squares are 1.125 * 2^1023, their sum 9 * 2^1023 */
     double x[8];
     for (int i = 0; i < 8; i++)
-        x[i] = 1.5 * th_pow2(511);
+        x[i] = 1.5 * dtype_bits_pow2(511);
     clmse_context *ctx = th_context_create();
     if (!th_has_fp64(ctx)) { /* the refusal instead */
         const size_t shape[1] = {8};
@@ -378,7 +378,7 @@ START_TEST(test_overflow_mean_f64)
             double mean = 0.0, total = 0.0;
             loss_of(ctx, CLMSE_DTYPE_F64, x, 8, stride, CLMSE_REDUCTION_MEAN, &mean);
             loss_of(ctx, CLMSE_DTYPE_F64, x, 8, stride, CLMSE_REDUCTION_SUM, &total);
-            ck_assert_msg(mean == 1.125 * th_pow2(1023), "plan %zu, stride %d: mean %a", p,
+            ck_assert_msg(mean == 1.125 * dtype_bits_pow2(1023), "plan %zu, stride %d: mean %a", p,
                           stride, mean);
             ck_assert_msg(isinf(total) && total > 0, "sum %a, want +inf", total);
         }

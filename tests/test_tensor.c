@@ -494,17 +494,17 @@ START_TEST(test_conversions_known)
         {3.4028234663852886e38, 0x7c00, 0x7f80},   /* FLT_MAX rounds to inf in bf16 */
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        ck_assert_msg(th_half_from_double(known[i].v) == known[i].half,
+        ck_assert_msg(dtype_bits_half(known[i].v) == known[i].half,
                       "half(%.17g) = %#06x, want %#06x", known[i].v,
-                      (unsigned)th_half_from_double(known[i].v), (unsigned)known[i].half);
-        ck_assert_msg(th_bf16_from_double(known[i].v) == known[i].bf16,
+                      (unsigned)dtype_bits_half(known[i].v), (unsigned)known[i].half);
+        ck_assert_msg(dtype_bits_bf16(known[i].v) == known[i].bf16,
                       "bf16(%.17g) = %#06x, want %#06x", known[i].v,
-                      (unsigned)th_bf16_from_double(known[i].v), (unsigned)known[i].bf16);
+                      (unsigned)dtype_bits_bf16(known[i].v), (unsigned)known[i].bf16);
     }
-    ck_assert_uint_eq(th_half_from_double((double)INFINITY), 0x7c00);
-    ck_assert_uint_eq(th_half_from_double(-(double)INFINITY), 0xfc00);
-    ck_assert_uint_eq(th_bf16_from_double(-(double)INFINITY), 0xff80);
-    ck_assert(isnan(th_half_to_float(th_half_from_double((double)NAN))));
+    ck_assert_uint_eq(dtype_bits_half((double)INFINITY), 0x7c00);
+    ck_assert_uint_eq(dtype_bits_half(-(double)INFINITY), 0xfc00);
+    ck_assert_uint_eq(dtype_bits_bf16(-(double)INFINITY), 0xff80);
+    ck_assert(isnan(th_half_to_float(dtype_bits_half((double)NAN))));
     ck_assert(isnan(th_bf16_to_float(th_bf16_from_float(NAN))));
     ck_assert(isinf(th_half_to_float(0x7c00)) && th_half_to_float(0x7c00) > 0);
     ck_assert(th_half_to_float(0x0001) == 5.9604644775390625e-08f);
@@ -513,9 +513,9 @@ START_TEST(test_conversions_known)
     const double probes[] = {0.1, 1.0 / 3.0, 1e-40, 1e-45, 7e-46, 3.5e38, -2.5e-39};
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         const float f = (float)probes[i];
-        ck_assert_msg(th_round_format(probes[i], 23, 8) == th_bits(f), "f32(%.17g)",
+        ck_assert_msg(dtype_bits_round(probes[i], 23, 8) == th_bits(f), "f32(%.17g)",
                       probes[i]);
-        ck_assert(th_decode_format(th_bits(f), 23, 8) == (double)f);
+        ck_assert(dtype_bits_value(th_bits(f), 23, 8) == (double)f);
     }
 }
 END_TEST
@@ -540,20 +540,20 @@ START_TEST(test_conversions_exhaustive)
             const double lo = (double)hf, hi = (double)th_half_to_float((uint16_t)(h + 1));
             const double mid = (lo + hi) / 2; /* exact in double */
             const uint16_t even = (h & 1) ? (uint16_t)(h + 1) : h;
-            ck_assert_msg(th_half_from_double(mid) == even, "half tie above %#06x", (unsigned)h);
+            ck_assert_msg(dtype_bits_half(mid) == even, "half tie above %#06x", (unsigned)h);
             ck_assert(th_half_from_float((float)mid) == even); /* mid is a float too */
             const double eps = (hi - lo) / 1024;
-            ck_assert(th_half_from_double(mid - eps) == h);
-            ck_assert(th_half_from_double(mid + eps) == (uint16_t)(h + 1));
+            ck_assert(dtype_bits_half(mid - eps) == h);
+            ck_assert(dtype_bits_half(mid + eps) == (uint16_t)(h + 1));
         }
         if (h < 0x7f7f) {
             const double lo = (double)bf, hi = (double)th_bf16_to_float((uint16_t)(h + 1));
             const double mid = (lo + hi) / 2;
             const uint16_t even = (h & 1) ? (uint16_t)(h + 1) : h;
-            ck_assert_msg(th_bf16_from_double(mid) == even, "bf16 tie above %#06x", (unsigned)h);
+            ck_assert_msg(dtype_bits_bf16(mid) == even, "bf16 tie above %#06x", (unsigned)h);
             const double eps = (hi - lo) / 1024;
-            ck_assert(th_bf16_from_double(mid - eps) == h);
-            ck_assert(th_bf16_from_double(mid + eps) == (uint16_t)(h + 1));
+            ck_assert(dtype_bits_bf16(mid - eps) == h);
+            ck_assert(dtype_bits_bf16(mid + eps) == (uint16_t)(h + 1));
         }
     }
 }

@@ -13,7 +13,7 @@
 #include "clmse.h"
 #include "clmse_tuning.h"
 #include "commands.h"
-#include "npy.h"
+#include "dtype_bits.h"
 #include "options.h"
 #include "timing.h"
 
@@ -164,23 +164,6 @@ static void selftest_usage(FILE *out)
 
 /* ---- element encodings ------------------------------------------------------------------ */
 
-/* Bytes per element, inlined: the reference loops call it for every load. */
-static size_t esz(clmse_dtype d)
-{
-    return d == CLMSE_DTYPE_F64 ? 8 : d == CLMSE_DTYPE_F32 ? 4 : 2;
-}
-
-/* A NaN payload per dtype that no kernel produces: an element still holding it was not written. */
-static uint64_t sentinel_of(clmse_dtype d)
-{
-    switch (d) {
-    case CLMSE_DTYPE_F64: return UINT64_C(0x7ff5a5a5a5a5a5a5);
-    case CLMSE_DTYPE_F16: return 0x7d5au;
-    case CLMSE_DTYPE_BF16: return 0x7fa5u;
-    default: return 0x7fa5a5a5u;
-    }
-}
-
 static uint32_t f32_bits(float f)
 {
     uint32_t u;
@@ -189,145 +172,8 @@ static uint32_t f32_bits(float f)
     return u;
 }
 
-static float f32_of(uint32_t u)
-{
-    float f;
-
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* Rounds once to bfloat16: a rounding to float with round-to-odd keeps the final rounding to
- * 8 significant bits correct, since float has more than 8 + 2 bits. */
-static uint16_t bf16_from_double(double v)
-{
-    float f = (float)v;
-    uint32_t u = f32_bits(f);
-
-    if (v != v)
-        return (uint16_t)((u >> 16) | 0x40u);
-    if ((double)f != v && !(u & 1u)) /* inexact and even: step to the odd neighbour */
-        u = ((double)f < 0 ? -(double)f : (double)f) > (v < 0 ? -v : v) ? u - 1 : u + 1;
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-/* The bits of `v` rounded to nearest even into dtype d. */
-static uint64_t encode(clmse_dtype d, double v)
-{
-    switch (d) {
-    case CLMSE_DTYPE_F64: {
-        uint64_t u;
-
-        memcpy(&u, &v, sizeof u);
-        return u;
-    }
-    case CLMSE_DTYPE_F16: return npy_double_to_half(v);
-    case CLMSE_DTYPE_BF16: return bf16_from_double(v);
-    default: return f32_bits((float)v);
-    }
-}
-
-/* A long-double reference rounded to d: once for float32 and float64; through double for the
- * 16-bit types, as the test suite does. */
-static uint64_t encode_ld(clmse_dtype d, long double v)
-{
-    if (d == CLMSE_DTYPE_F32)
-        return f32_bits((float)v);
-    return encode(d, (double)v);
-}
-
-static double decode(clmse_dtype d, uint64_t b)
-{
-    switch (d) {
-    case CLMSE_DTYPE_F64: {
-        double v;
-
-        memcpy(&v, &b, sizeof v);
-        return v;
-    }
-    case CLMSE_DTYPE_F16: return npy_half_to_double((uint16_t)b);
-    case CLMSE_DTYPE_BF16: return (double)f32_of((uint32_t)b << 16);
-    default: return (double)f32_of((uint32_t)b);
-    }
-}
-
-static uint64_t load_el(const unsigned char *img, clmse_dtype d, size_t i)
-{
-    if (esz(d) == 2) {
-        uint16_t v;
-
-        memcpy(&v, img + 2 * i, sizeof v);
-        return v;
-    }
-    if (esz(d) == 4) {
-        uint32_t v;
-
-        memcpy(&v, img + 4 * i, sizeof v);
-        return v;
-    }
-    uint64_t v;
-
-    memcpy(&v, img + 8 * i, sizeof v);
-    return v;
-}
-
-static void store_el(unsigned char *img, clmse_dtype d, size_t i, uint64_t bits)
-{
-    if (esz(d) == 2) {
-        uint16_t v = (uint16_t)bits;
-
-        memcpy(img + 2 * i, &v, sizeof v);
-    } else if (esz(d) == 4) {
-        uint32_t v = (uint32_t)bits;
-
-        memcpy(img + 4 * i, &v, sizeof v);
-    } else {
-        memcpy(img + 8 * i, &bits, sizeof bits);
-    }
-}
-
-/* Maps the sign-magnitude encoding onto a line where neighbouring values differ by one. */
-static int64_t ordered(clmse_dtype d, uint64_t b)
-{
-    const uint64_t sign = UINT64_C(1) << (esz(d) * 8 - 1);
-
-    return (b & sign) ? -(int64_t)(b & (sign - 1)) : (int64_t)b;
-}
-
-/* One ulp of a finite double: the gap to the next double away from zero. */
-static double ulp_f64(double v)
-{
-    double a = v < 0 ? -v : v, next;
-    uint64_t u;
-
-    memcpy(&u, &a, sizeof u);
-    u++;
-    memcpy(&next, &u, sizeof next);
-    return next - a;
-}
-
-/* The test suite's one-ulp rule (tests/helpers.c th_within_one_ulp, tests/test_tensor_mse.c
- * near_value): float64 within one ulp of got from the exact value; the narrower types at most
- * one step from the exact value rounded to the dtype. An infinite rounded value needs exactly
- * that infinity. */
-static int within_one_ulp(clmse_dtype d, uint64_t got, long double exact)
-{
-    const uint64_t want = encode_ld(d, exact);
-    const double g = decode(d, got), w = decode(d, want);
-    int64_t k;
-
-    if (g != g)
-        return 0;
-    if (w - w != 0 || g - g != 0) /* an infinity */
-        return got == want;
-    if (d == CLMSE_DTYPE_F64) {
-        long double diff = (long double)g - exact;
-
-        return (diff < 0 ? -diff : diff) <= (long double)ulp_f64(g);
-    }
-    k = ordered(d, got) - ordered(d, want);
-    return k >= -1 && k <= 1;
-}
+/* Encodings, sentinels and the one-ulp rule: tools/dtype_bits.h (shared with the tests, whose
+ * rule differs on NaN; see there). */
 
 /* ---- deterministic data ------------------------------------------------------------------- */
 
@@ -348,7 +194,7 @@ static uint64_t value_bits(clmse_dtype d, uint64_t seed, size_t i)
 
     if (d == CLMSE_DTYPE_F32)
         return f32_bits((float)((double)(r >> 40) * 0x1p-23 - 1.0));
-    return encode(d, (double)(r >> 11) * 0x1p-52 - 1.0);
+    return dtype_bits_encode(d, (double)(r >> 11) * 0x1p-52 - 1.0);
 }
 
 /* ---- the long-double reference ------------------------------------------------------------ */
@@ -492,17 +338,18 @@ static void describe_mismatch(const mismatch *m, char *buf, size_t size)
     }
     if (m->beyond)
         snprintf(buf + len, size - len, "%s, past the end of the result, was overwritten with "
-                 "%.*g", where, dg, decode(m->dtype, m->got));
-    else if (m->got == sentinel_of(m->dtype))
+                 "%.*g", where, dg, dtype_bits_decode(m->dtype, m->got));
+    else if (m->got == dtype_bits_sentinel(m->dtype))
         snprintf(buf + len, size - len, "%s was not written (%s), expected %.*g", where, name,
-                 dg, decode(m->dtype, m->want));
+                 dg, dtype_bits_decode(m->dtype, m->want));
     else if (m->reduced)
         snprintf(buf + len, size - len, "%s got %.*g, expected %.*g (%s, exact %.21Lg; 1 ulp "
-                 "allowed)", where, dg, decode(m->dtype, m->got), dg,
-                 decode(m->dtype, m->want), name, m->exact);
+                 "allowed)", where, dg, dtype_bits_decode(m->dtype, m->got), dg,
+                 dtype_bits_decode(m->dtype, m->want), name, m->exact);
     else
         snprintf(buf + len, size - len, "%s got %.*g, expected %.*g (%s, bit for bit)", where,
-                 dg, decode(m->dtype, m->got), dg, decode(m->dtype, m->want), name);
+                 dg, dtype_bits_decode(m->dtype, m->got), dg,
+                 dtype_bits_decode(m->dtype, m->want), name);
     len = strlen(buf);
     if (m->count > 1)
         snprintf(buf + len, size - len, ", %zu of %zu values wrong", m->count, m->checked);
@@ -563,7 +410,7 @@ static clmse_status tensor_shape(st_tensor *t, clmse_dtype d, int ndim, st_layou
 static cl_int tensor_create(st_env *e, st_tensor *t, uint64_t seed)
 {
     const clmse_dtype d = t->t.dtype;
-    const size_t bytes = t->total * esz(d);
+    const size_t bytes = t->total * dtype_bits_size(d);
     cl_int err = CL_SUCCESS;
 
     t->img = malloc(bytes);
@@ -571,10 +418,10 @@ static cl_int tensor_create(st_env *e, st_tensor *t, uint64_t seed)
         return CL_OUT_OF_HOST_MEMORY;
     if (seed) {
         for (size_t i = 0; i < t->total; i++)
-            store_el(t->img, d, i, sentinel_of(d));
+            dtype_bits_store(t->img, d, i, dtype_bits_sentinel(d));
         for (size_t r = 0; r < t->rows; r++)
             for (size_t c = 0; c < t->cols; c++)
-                store_el(t->img, d, t->t.offset + r * (size_t)t->srow + c * (size_t)t->scol,
+                dtype_bits_store(t->img, d, t->t.offset + r * (size_t)t->srow + c * (size_t)t->scol,
                          value_bits(d, seed, r * t->cols + c));
     }
     t->t.buffer = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE | (seed ? CL_MEM_COPY_HOST_PTR : 0),
@@ -629,9 +476,11 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
         return clmse_context_last_error(NULL);
     /* The budget: everything a check holds must fit in one allocation of the device's
      * largest size. 'none' needs an output and a grad_output of n elements more. */
-    base = (cl_ulong)(pb->x.total * esz(c->dx) + pb->y.total * esz(c->dy)) +
-           (cl_ulong)(pb->gx.total * esz(c->dx) + pb->gy.total * esz(c->dy));
-    extra = (cl_ulong)(pb->out.total + pb->g.total) * esz(pb->p);
+    base = (cl_ulong)(pb->x.total * dtype_bits_size(c->dx) +
+                      pb->y.total * dtype_bits_size(c->dy)) +
+           (cl_ulong)(pb->gx.total * dtype_bits_size(c->dx) +
+                      pb->gy.total * dtype_bits_size(c->dy));
+    extra = (cl_ulong)(pb->out.total + pb->g.total) * dtype_bits_size(pb->p);
     if (base > e->max_alloc)
         return NULL; /* fits stays 0: skipped */
     pb->fits = 1;
@@ -718,9 +567,9 @@ static void check_guard(mismatch *m, const st_tensor *t)
     const clmse_dtype d = t->t.dtype;
 
     for (size_t i = t->numel; i < t->total; i++)
-        if (load_el(t->img, d, i) != sentinel_of(d)) {
+        if (dtype_bits_load(t->img, d, i) != dtype_bits_sentinel(d)) {
             m->beyond |= m->count == 0;
-            note(m, i, 1, d, load_el(t->img, d, i), sentinel_of(d), NULL);
+            note(m, i, 1, d, dtype_bits_load(t->img, d, i), dtype_bits_sentinel(d), NULL);
         }
 }
 
@@ -731,10 +580,10 @@ static void check_sums(mismatch *m, const st_tensor *t, const ldsum *acc)
 
     for (size_t k = 0; k < t->numel; k++) {
         const long double exact = ldsum_value(&acc[k]);
-        const uint64_t got = load_el(t->img, d, k);
+        const uint64_t got = dtype_bits_load(t->img, d, k);
 
-        if (!within_one_ulp(d, got, exact))
-            note(m, k, 1, d, got, encode_ld(d, exact), &exact);
+        if (!dtype_bits_near_exact(d, got, exact))
+            note(m, k, 1, d, got, dtype_bits_encode_exact(d, exact), &exact);
     }
 }
 
@@ -748,7 +597,7 @@ static void verify(problem *pb, clmse_op op, clmse_reduction red, ldsum *acc[2],
     const int bx = pb->x.numel < pb->n, by = pb->y.numel < pb->n;
     const double scale = red == CLMSE_REDUCTION_MEAN ? 2.0 / (double)pb->n : 2.0;
     const double g0 = op == CLMSE_OP_BACKWARD && pb->given_scalar_g
-                          ? decode(p, load_el(pb->g0.img, p, 0))
+                          ? dtype_bits_decode(p, dtype_bits_load(pb->g0.img, p, 0))
                           : 1.0;
     const st_tensor *x = &pb->x, *y = &pb->y;
     const int add_terms = loss && !none && !pb->have_sum;
@@ -767,19 +616,20 @@ static void verify(problem *pb, clmse_op op, clmse_reduction red, ldsum *acc[2],
             const size_t xr = x->rows > 1 ? r : 0, xc = x->cols > 1 ? c : 0;
             const size_t yr = y->rows > 1 ? r : 0, yc = y->cols > 1 ? c : 0;
             const size_t ix = xr * x->cols + xc, iy = yr * y->cols + yc;
-            const double xv = decode(dx, load_el(x->img, dx, x->t.offset + xr * (size_t)x->srow +
-                                                                 xc * (size_t)x->scol));
-            const double yv = decode(dy, load_el(y->img, dy, y->t.offset + yr * (size_t)y->srow +
-                                                                 yc * (size_t)y->scol));
-            const double gv = op == CLMSE_OP_BACKWARD && none ? decode(p, load_el(pb->g.img, p, i))
-                                                              : g0;
+            const size_t xk = x->t.offset + xr * (size_t)x->srow + xc * (size_t)x->scol;
+            const size_t yk = y->t.offset + yr * (size_t)y->srow + yc * (size_t)y->scol;
+            const double xv = dtype_bits_decode(dx, dtype_bits_load(x->img, dx, xk));
+            const double yv = dtype_bits_decode(dy, dtype_bits_load(y->img, dy, yk));
+            const double gv = op == CLMSE_OP_BACKWARD && none
+                                  ? dtype_bits_decode(p, dtype_bits_load(pb->g.img, p, i))
+                                  : g0;
             double t, gxv, gyv;
             uint64_t got, want;
 
             reference_element(dbl, xv, yv, scale, gv, &t, &gxv, &gyv);
             if (loss && none) {
-                got = load_el(pb->out.img, p, i);
-                if (got != (want = encode(p, t)))
+                got = dtype_bits_load(pb->out.img, p, i);
+                if (got != (want = dtype_bits_encode(p, t)))
                     note(&m[M_LOSS], i, 1, p, got, want, NULL);
             } else if (add_terms) {
                 ldsum_add(&sum, t);
@@ -787,22 +637,22 @@ static void verify(problem *pb, clmse_op op, clmse_reduction red, ldsum *acc[2],
             if (grads && bx) {
                 ldsum_add(&acc[0][ix], gxv);
             } else if (grads) {
-                got = load_el(pb->gx.img, dx, ix);
-                if (got != (want = encode(dx, gxv)))
+                got = dtype_bits_load(pb->gx.img, dx, ix);
+                if (got != (want = dtype_bits_encode(dx, gxv)))
                     note(&m[M_GRAD_INPUT], ix, 1, dx, got, want, NULL);
             }
             if (grads && by) {
                 ldsum_add(&acc[1][iy], gyv);
             } else if (grads) {
-                got = load_el(pb->gy.img, dy, iy);
-                if (got != (want = encode(dy, gyv)))
+                got = dtype_bits_load(pb->gy.img, dy, iy);
+                if (got != (want = dtype_bits_encode(dy, gyv)))
                     note(&m[M_GRAD_TARGET], iy, 1, dy, got, want, NULL);
             }
         }
     if (loss && none) {
         check_guard(&m[M_LOSS], &pb->out);
     } else if (loss) {
-        const uint64_t got = load_el(pb->out0.img, p, 0);
+        const uint64_t got = dtype_bits_load(pb->out0.img, p, 0);
         long double exact;
 
         if (add_terms) {
@@ -810,8 +660,8 @@ static void verify(problem *pb, clmse_op op, clmse_reduction red, ldsum *acc[2],
             pb->have_sum = 1;
         }
         exact = red == CLMSE_REDUCTION_MEAN ? pb->sum / (long double)pb->n : pb->sum;
-        if (!within_one_ulp(p, got, exact))
-            note(&m[M_LOSS], 0, 0, p, got, encode_ld(p, exact), &exact);
+        if (!dtype_bits_near_exact(p, got, exact))
+            note(&m[M_LOSS], 0, 0, p, got, dtype_bits_encode_exact(p, exact), &exact);
         check_guard(&m[M_LOSS], &pb->out0);
     }
     if (grads) {
@@ -842,11 +692,11 @@ static const char *execute(st_env *e, problem *pb, clmse_op op, clmse_reduction 
     }
     for (int k = 0; k < 3 && err == CL_SUCCESS; k++)
         if (res[k]) {
-            const uint64_t s = sentinel_of(res[k]->t.dtype);
-            const size_t w = esz(res[k]->t.dtype);
+            const uint64_t s = dtype_bits_sentinel(res[k]->t.dtype);
+            const size_t w = dtype_bits_size(res[k]->t.dtype);
             unsigned char pattern[8];
 
-            store_el(pattern, res[k]->t.dtype, 0, s);
+            dtype_bits_store(pattern, res[k]->t.dtype, 0, s);
             err = clEnqueueFillBuffer(e->queue, res[k]->t.buffer, pattern, w, 0,
                                       res[k]->total * w, 0, NULL, NULL);
         }
@@ -867,8 +717,8 @@ static const char *execute(st_env *e, problem *pb, clmse_op op, clmse_reduction 
     for (int k = 0; k < 3 && err == CL_SUCCESS; k++)
         if (res[k])
             err = clEnqueueReadBuffer(e->queue, res[k]->t.buffer, CL_TRUE, 0,
-                                      res[k]->total * esz(res[k]->t.dtype), res[k]->img, 0,
-                                      NULL, NULL);
+                                      res[k]->total * dtype_bits_size(res[k]->t.dtype),
+                                      res[k]->img, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         snprintf(buf, size, "waiting for the results or reading them failed: %d%s", (int)err,
                  cli_cl_error_name(err));
