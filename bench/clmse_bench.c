@@ -690,7 +690,8 @@ static void print_notes(void)
     printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also "
            "write both\ngradients) over its median. CLBlast: forward = axpy + dot, backward = "
            "axpy + scal (one\ngradient), fused = axpy + dot + scal. The empty kernel's time is "
-           "the launch floor,\ntimed in runs alternating with clmse's on the same queue below N = 2^20.\n");
+           "the launch floor,\ntimed in runs alternating with clmse's on the same queue "
+           "below N = 2^20.\n");
 }
 
 int main(int argc, char **argv)
