@@ -755,9 +755,6 @@ int main(int argc, char **argv)
             sizes[unique++] = sizes[i];
     count = unique;
     e.elsize = clmse_dtype_size(e.dtype);
-    /* Opened now, so that a file that cannot be written is refused before the run. */
-    if (csv_path && !(csv = fopen(csv_path, "w")))
-        return cli_usage_error(NULL, "cannot write '%s': %s", csv_path, strerror(errno));
 
     st = clmse_context_create(&options, &e.ctx);
     if (st != CLMSE_SUCCESS) {
@@ -799,6 +796,12 @@ int main(int argc, char **argv)
     }
     if (build_empty_kernel(&e) != STEP_OK)
         goto cleanup;
+    /* Opened before the run, so that a file that cannot be written is refused at once; a run
+     * that fails removes it again. */
+    if (csv_path && !(csv = fopen(csv_path, "w"))) {
+        rc = cli_usage_error(NULL, "cannot write '%s': %s", csv_path, strerror(errno));
+        goto cleanup;
+    }
 
     print_header(&e, &info);
     print_table_head();
@@ -851,8 +854,10 @@ cleanup:
     /* CLBlast keeps the programs it built for this context until asked to let them go. */
     CLBlastClearCache();
 #endif
-    if (csv)
+    if (csv) {
         fclose(csv);
+        remove(csv_path);
+    }
     clmse_context_release(e.ctx);
     for (int m = 0; m < BENCH_METHODS; m++)
         free(e.times_us[m]);
