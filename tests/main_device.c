@@ -11,7 +11,9 @@ int main(void)
     SRunner *sr = srunner_create(make_context_suite());
     srunner_add_suite(sr, make_mse_suite());
     srunner_add_suite(sr, make_errors_suite());
+#ifdef CLMSE_TEST_HAVE_CLBLAST
     srunner_add_suite(sr, make_clblast_suite());
+#endif
     srunner_add_suite(sr, make_tensor_f32_suite());
     srunner_add_suite(sr, make_tensor_broadcast_suite());
     srunner_add_suite(sr, make_tensor_strides_suite());

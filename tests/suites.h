@@ -15,7 +15,7 @@ Suite *make_no_platform_suite(void);
 Suite *make_context_suite(void);
 Suite *make_mse_suite(void);
 Suite *make_errors_suite(void);
-Suite *make_clblast_suite(void);
+Suite *make_clblast_suite(void); /* built with CLMSE_TEST_HAVE_CLBLAST (CLBlast found) */
 Suite *make_tensor_f32_suite(void);
 Suite *make_tensor_broadcast_suite(void);
 Suite *make_tensor_strides_suite(void);

@@ -142,8 +142,15 @@ if [ "$shared" -eq 1 ]; then
     fi
     echo "-- SONAME $soname; libclmse.so -> $(readlink "$prefix/$libdir/libclmse.so")"
 fi
+[ -e "$prefix/$bindir/clmse-bench" ] && fail "clmse-bench is a build-tree tool; it was installed"
 if [ "$cli" -eq 1 ]; then
     echo "-- installed tool: $(LD_LIBRARY_PATH=$prefix/$libdir "$prefix/$bindir/clmse" --version)"
+    # The tool is a thin client of the library: no CLBlast, no OpenMP (those are clmse-bench's).
+    linked=$(LD_LIBRARY_PATH=$prefix/$libdir ldd "$prefix/$bindir/clmse")
+    if grep -Eiq 'clblast|gomp|libomp' <<<"$linked"; then
+        fail "the installed clmse links CLBlast or OpenMP: $linked"
+    fi
+    echo "-- ldd clmse: no CLBlast, no OpenMP"
     if command -v groff >/dev/null; then
         warnings=$(groff -man -ww -z "$prefix/$mandir/man1/clmse.1" 2>&1)
         [ -z "$warnings" ] || fail "man page: $warnings"
@@ -165,6 +172,9 @@ debs=("$build"/clmse_*.deb)
 deb=${debs[0]}
 echo "-- $deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends | sed 's/^/   /'
+if dpkg-deb --field "$deb" Depends | grep -Eiq 'clblast|gomp|libomp'; then
+    fail "the package depends on CLBlast or OpenMP: $(dpkg-deb --field "$deb" Depends)"
+fi
 dpkg-deb --contents "$deb" | awk '{print "   " $6 ($7 ? " " $7 " " $8 : "")}'
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -63,24 +63,6 @@ static void demo_usage(FILE *out)
             DEMO_DEFAULT_N, DEMO_DEFAULT_REPEAT);
 }
 
-/* Prints "clmse demo: <status>: <details>"; the library's last error is the best detail. */
-static int report(clmse_status st, const clmse_context *ctx, const char *what)
-{
-    const char *details = clmse_context_last_error(ctx);
-
-    fprintf(stderr, "clmse demo: %s: %s\n", clmse_status_string(st), details[0] ? details : what);
-    return CLI_EXIT_RUNTIME;
-}
-
-
-/* Our own OpenCL calls have no clmse status; report them in the same shape. */
-static int report_cl(const char *call, cl_int err)
-{
-    fprintf(stderr, "clmse demo: %s: %s returned %d%s\n", clmse_status_string(CLMSE_ERROR_OPENCL),
-            call, (int)err, cli_cl_error_name(err));
-    return CLI_EXIT_RUNTIME;
-}
-
 /* "%.6g", but "2.0" rather than "2" so that whole numbers still read as floats. */
 static void format_value(char *buf, size_t size, double v)
 {
@@ -145,7 +127,7 @@ static int run_example(clmse_context *ctx, int number, const example *ex, int *m
         (st = clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target,
                                               NULL, &fused_mean, grad_input, grad_target)) !=
             CLMSE_SUCCESS)
-        return report(st, ctx, "host-layer MSE of a worked example");
+        return cli_report_status("demo", st, ctx, "host-layer MSE of a worked example");
 
     printf("\nExample %d: %s, nn.MSELoss()\n", number, ex->title);
     print_array("input", ex->input, ex->rows, ex->cols);
@@ -221,7 +203,7 @@ static int bench_upload(bench *b, cl_command_queue queue, size_t n, double *refe
     err = clEnqueueWriteBuffer(queue, b->input, CL_TRUE, 0, n * sizeof(float), b->host, 0, NULL,
                                NULL);
     if (err != CL_SUCCESS)
-        return report_cl("clEnqueueWriteBuffer(input)", err);
+        return cli_report_cl("demo", "clEnqueueWriteBuffer(input)", err);
     xs = DEMO_SEED_INPUT;
     for (size_t i = 0; i < n; i++) {
         float x = uniform_pm1(&xs), y = uniform_pm1(&ys), d = x - y;
@@ -232,7 +214,7 @@ static int bench_upload(bench *b, cl_command_queue queue, size_t n, double *refe
     err = clEnqueueWriteBuffer(queue, b->target, CL_TRUE, 0, n * sizeof(float), b->host, 0, NULL,
                                NULL);
     if (err != CL_SUCCESS)
-        return report_cl("clEnqueueWriteBuffer(target)", err);
+        return cli_report_cl("demo", "clEnqueueWriteBuffer(target)", err);
     *reference = sum / (double)n;
     return CLI_EXIT_OK;
 }
@@ -248,10 +230,10 @@ static int bench_run(clmse_context *ctx, cl_command_queue queue, const bench *b,
                                         b->loss, 0, NULL, 0, b->grad_input, 0, b->grad_target, 0,
                                         0, NULL, NULL);
     if (st != CLMSE_SUCCESS)
-        return report(st, ctx, "clmse_mse_forward_backward_f32");
+        return cli_report_status("demo", st, ctx, "clmse_mse_forward_backward_f32");
     err = clFinish(queue);
     if (err != CL_SUCCESS)
-        return report_cl("clFinish", err);
+        return cli_report_cl("demo", "clFinish", err);
     *ms = timing_now_us() / 1e3 - start;
     return CLI_EXIT_OK;
 }
@@ -276,7 +258,7 @@ static int bench_check_grads(cl_command_queue queue, const bench *b, size_t n, i
                                              sizeof(float), &got[g], 0, NULL, NULL);
 
             if (err != CL_SUCCESS)
-                return report_cl("clEnqueueReadBuffer(gradient)", err);
+                return cli_report_cl("demo", "clEnqueueReadBuffer(gradient)", err);
             if (!within(got[g], want[g], tolerance)) {
                 fprintf(stderr, "clmse demo: warning: %s[%zu] = %.9g, expected %.9g\n",
                         names[g], at[k], (double)got[g], (double)want[g]);
@@ -306,10 +288,10 @@ static int run_timing(const clmse_context_options *options, size_t n, size_t rep
 
     st = clmse_context_create(options, &ctx);
     if (st != CLMSE_SUCCESS)
-        return report(st, NULL, "clmse_context_create");
+        return cli_report_status("demo", st, NULL, "clmse_context_create");
     st = clmse_context_get_cl(ctx, &clctx, NULL, &queue);
     if (st != CLMSE_SUCCESS) {
-        report(st, ctx, "clmse_context_get_cl");
+        cli_report_status("demo", st, ctx, "clmse_context_get_cl");
         goto cleanup;
     }
 
@@ -348,7 +330,7 @@ static int run_timing(const clmse_context_options *options, size_t n, size_t rep
             goto cleanup;
     err = clEnqueueReadBuffer(queue, b.loss, CL_TRUE, 0, sizeof loss, &loss, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
-        report_cl("clEnqueueReadBuffer(loss)", err);
+        cli_report_cl("demo", "clEnqueueReadBuffer(loss)", err);
         goto cleanup;
     }
 
@@ -411,7 +393,7 @@ int cmd_demo(int argc, char **argv)
 
     st = clmse_context_create(&options, &ctx);
     if (st != CLMSE_SUCCESS) {
-        report(st, NULL, "clmse_context_create");
+        cli_report_status("demo", st, NULL, "clmse_context_create");
         /* A malformed --device is the command line's fault; one from CLMSE_DEVICE is not. */
         if (st == CLMSE_ERROR_INVALID_DEVICE_SPEC && options.device && options.device[0])
             return CLI_EXIT_USAGE;
@@ -419,7 +401,7 @@ int cmd_demo(int argc, char **argv)
     }
     st = clmse_context_device_info(ctx, &info);
     if (st != CLMSE_SUCCESS) {
-        rc = report(st, ctx, "clmse_context_device_info");
+        rc = cli_report_status("demo", st, ctx, "clmse_context_device_info");
         goto cleanup;
     }
     acc = clmse_context_accumulation(ctx);

@@ -99,38 +99,6 @@ static int usage_error(const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
-/* Prints text with every run of whitespace that holds a line break squeezed to one space, so
- * that a multi-line library message (a build log) stays on one line. */
-static void print_flat(FILE *out, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            while (p[1] == '\n' || p[1] == '\r' || p[1] == ' ' || p[1] == '\t')
-                p++;
-            if (p[1])
-                fputc(' ', out);
-            continue;
-        }
-        fputc(*p, out);
-    }
-}
-
-/* "clmse loss: [WHAT: ]<status text>[: <library detail>]" on one line. */
-static void report_status(clmse_status st, const clmse_context *ctx, const char *what)
-{
-    const char *details = clmse_context_last_error(ctx);
-
-    fputs("clmse loss: ", stderr);
-    if (what)
-        fprintf(stderr, "%s: ", what);
-    fputs(clmse_status_string(st), stderr);
-    if (details[0]) {
-        fputs(": ", stderr);
-        print_flat(stderr, details);
-    }
-    fputc('\n', stderr);
-}
-
 /* Statuses that describe the input files rather than the device. */
 static int status_exit(clmse_status st)
 {
@@ -143,13 +111,6 @@ static int status_exit(clmse_status st)
     default:
         return CLI_EXIT_RUNTIME;
     }
-}
-
-static int report_cl(const char *call, const char *what, cl_int err)
-{
-    fprintf(stderr, "clmse loss: %s: %s(%s) returned %d\n",
-            clmse_status_string(CLMSE_ERROR_OPENCL), call, what, (int)err);
-    return CLI_EXIT_RUNTIME;
 }
 
 static int is_float(const npy_array *a)
@@ -358,7 +319,7 @@ static int describe(clmse_tensor *t, cl_mem buffer, const npy_array *a, const ch
     }
     st = clmse_tensor_init(t, buffer, a->dtype, a->ndim, a->shape, s, 0);
     if (st != CLMSE_SUCCESS) {
-        report_status(st, NULL, what);
+        cli_report_status("loss", st, NULL, what);
         return status_exit(st);
     }
     return CLI_EXIT_OK;
@@ -375,7 +336,7 @@ static int run_device(const loss_options *o, loss_job *j)
 
     st = clmse_context_create(&o->context, &j->ctx);
     if (st != CLMSE_SUCCESS) {
-        report_status(st, NULL, NULL);
+        cli_report_status("loss", st, NULL, NULL);
         /* A malformed --device is the command line's fault; one from CLMSE_DEVICE is not. */
         if (st == CLMSE_ERROR_INVALID_DEVICE_SPEC && o->context.device && o->context.device[0])
             return CLI_EXIT_USAGE;
@@ -383,7 +344,7 @@ static int run_device(const loss_options *o, loss_job *j)
     }
     st = clmse_context_get_cl(j->ctx, &clctx, NULL, &queue);
     if (st != CLMSE_SUCCESS) {
-        report_status(st, j->ctx, "clmse_context_get_cl");
+        cli_report_status("loss", st, j->ctx, "clmse_context_get_cl");
         return CLI_EXIT_RUNTIME;
     }
     if ((rc = make_buffer(clctx, &j->input, 1, o->input, &j->in_mem)) ||
@@ -419,7 +380,7 @@ static int run_device(const loss_options *o, loss_job *j)
     args.grad_target = o->results[RES_GRAD_TARGET] ? &res_t[RES_GRAD_TARGET] : NULL;
     st = clmse_mse(j->ctx, &args, 0, NULL, &j->done);
     if (st != CLMSE_SUCCESS) {
-        report_status(st, j->ctx, NULL);
+        cli_report_status("loss", st, j->ctx, NULL);
         return status_exit(st);
     }
     for (int r = 0; r < RES_COUNT; r++) {
@@ -430,8 +391,13 @@ static int run_device(const loss_options *o, loss_job *j)
             continue;
         err = clEnqueueReadBuffer(queue, j->res_mem[r], CL_TRUE, 0, a->count * a->itemsize,
                                   a->data, j->done ? 1 : 0, j->done ? &j->done : NULL, NULL);
-        if (err != CL_SUCCESS)
-            return report_cl("clEnqueueReadBuffer", r == RES_OUT ? "loss" : o->results[r], err);
+        if (err != CL_SUCCESS) {
+            char call[64];
+
+            snprintf(call, sizeof call, "clEnqueueReadBuffer(%s)",
+                     r == RES_OUT ? "loss" : o->results[r]);
+            return cli_report_cl("loss", call, err);
+        }
     }
     return CLI_EXIT_OK;
 }
@@ -543,12 +509,12 @@ static int prepare(const loss_options *o, loss_job *j)
         return CLI_EXIT_USAGE;
     }
     if (st != CLMSE_SUCCESS) {
-        report_status(st, NULL, "clmse_broadcast_shapes");
+        cli_report_status("loss", st, NULL, "clmse_broadcast_shapes");
         return status_exit(st);
     }
     st = clmse_promote_dtypes(j->input.dtype, j->target.dtype, &promoted);
     if (st != CLMSE_SUCCESS) {
-        report_status(st, NULL, "clmse_promote_dtypes");
+        cli_report_status("loss", st, NULL, "clmse_promote_dtypes");
         return status_exit(st);
     }
     if (o->reduction != CLMSE_REDUCTION_NONE)

@@ -251,13 +251,6 @@ static void reference_element(int dbl, double x, double y, double scale, double 
 
 /* ---- reporting ---------------------------------------------------------------------------- */
 
-static int report(const char *what, clmse_status st, const clmse_context *ctx)
-{
-    fprintf(stderr, "clmse selftest: %s: %s: %s\n", what, clmse_status_string(st),
-            clmse_context_last_error(ctx));
-    return CLI_EXIT_RUNTIME;
-}
-
 /* Digits that make a value of dtype d round-trip. */
 static int digits_of(clmse_dtype d)
 {
@@ -1069,7 +1062,7 @@ int cmd_selftest(int argc, char **argv)
 
     st = clmse_context_create(&options, &e.ctx);
     if (st != CLMSE_SUCCESS) {
-        report("clmse_context_create", st, NULL);
+        cli_report_status("selftest", st, NULL, "clmse_context_create");
         /* A malformed --device is the command line's fault; one from CLMSE_DEVICE is not. */
         if (st == CLMSE_ERROR_INVALID_DEVICE_SPEC && options.device && options.device[0])
             return CLI_EXIT_USAGE;
@@ -1079,7 +1072,7 @@ int cmd_selftest(int argc, char **argv)
     if (st == CLMSE_SUCCESS)
         st = clmse_context_get_cl(e.ctx, &e.clctx, &dev, &e.queue);
     if (st != CLMSE_SUCCESS) {
-        rc = report("describing the device", st, e.ctx);
+        rc = cli_report_status("selftest", st, e.ctx, "describing the device");
         goto cleanup;
     }
     err = clGetDeviceInfo(dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof e.max_alloc, &e.max_alloc,

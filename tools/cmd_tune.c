@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
 #include "clmse.h"
 #include "clmse_tuning.h"
 #include "commands.h"
@@ -56,19 +55,6 @@ static void tune_usage(FILE *out)
           "  --dry-run      measure and report, write nothing\n"
           "  --help         show this help\n",
           out);
-}
-
-static int fail(const char *what, clmse_status st, const clmse_context *ctx)
-{
-    fprintf(stderr, "clmse tune: %s: %s: %s\n", what, clmse_status_string(st),
-            clmse_context_last_error(ctx));
-    return CLI_EXIT_RUNTIME;
-}
-
-static int fail_cl(const char *what, cl_int err)
-{
-    fprintf(stderr, "clmse tune: %s failed: %d%s\n", what, (int)err, cli_cl_error_name(err));
-    return CLI_EXIT_RUNTIME;
 }
 
 /* ---- candidates -------------------------------------------------------------------------- */
@@ -144,12 +130,12 @@ static double run_once(tune_env *e, clmse_size_class c, clmse_op op, const clmse
     if (st == CLMSE_SUCCESS)
         st = workload_enqueue(e->ctx, &e->w, op);
     if (st != CLMSE_SUCCESS) {
-        fail("a candidate plan", st, e->ctx);
+        cli_report_status("tune", st, e->ctx, "a candidate plan");
         return -1.0;
     }
     cl_int err = clFinish(e->queue);
     if (err != CL_SUCCESS) {
-        fail_cl("clFinish", err);
+        cli_report_cl("tune", "clFinish", err);
         return -1.0;
     }
     return timing_now_us() - start;
@@ -168,7 +154,7 @@ static int read_loss(tune_env *e, double *out)
         err = clEnqueueReadBuffer(e->queue, e->w.loss, CL_TRUE, 0, sizeof f, &f, 0, NULL, NULL);
         *out = f;
     }
-    return err == CL_SUCCESS ? 0 : fail_cl("clEnqueueReadBuffer(loss)", err);
+    return err == CL_SUCCESS ? 0 : cli_report_cl("tune", "clEnqueueReadBuffer(loss)", err);
 }
 
 /* Warm-up run of every candidate (kernel builds happen here, untimed) and the loss check: a
@@ -184,7 +170,7 @@ static int warm_up(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t 
         clmse_status st = clmse_context_set_plan(e->ctx, e->w.dtype, ops[0], c, &list[i]);
         scores[i] = st == CLMSE_ERROR_INVALID_PLAN ? INFINITY : 0.0;
         if (st != CLMSE_SUCCESS && st != CLMSE_ERROR_INVALID_PLAN)
-            return fail("clmse_context_set_plan", st, e->ctx);
+            return cli_report_status("tune", st, e->ctx, "clmse_context_set_plan");
         for (size_t k = 0; k < nops && scores[i] == 0.0; k++) {
             double loss = 0.0;
 
@@ -304,7 +290,7 @@ static int tune_class(tune_env *e, clmse_size_class c)
         clmse_status st = clmse_context_get_plan(e->ctx, e->w.dtype, groups[g].ops[0], c, &def,
                                                  NULL);
         if (st != CLMSE_SUCCESS)
-            return fail("clmse_context_get_plan", st, e->ctx);
+            return cli_report_status("tune", st, e->ctx, "clmse_context_get_plan");
         size_t count = candidates(e, &def, list), best = 0;
         int rc = score(e, c, groups[g].ops, groups[g].nops, list, count, scores);
 
@@ -318,7 +304,7 @@ static int tune_class(tune_env *e, clmse_size_class c)
         for (size_t k = 0; k < groups[g].nops; k++) {
             st = clmse_context_set_plan(e->ctx, e->w.dtype, groups[g].ops[k], c, &list[best]);
             if (st != CLMSE_SUCCESS)
-                return fail("clmse_context_set_plan", st, e->ctx);
+                return cli_report_status("tune", st, e->ctx, "clmse_context_set_plan");
         }
         printf("  %-3s %-6s n=%-9zu %-14s %3zu candidates  default %10.1f us  chosen %10.1f us"
                "  (%.2fx)  ",
@@ -363,21 +349,21 @@ static int setup_buffers(tune_env *e, size_t n)
         e->w.loss = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, el, NULL, &err);
     for (int b = 0; b < 2 && err == CL_SUCCESS; b++) {
         if (e->w.dtype == CLMSE_DTYPE_F64)
-            bench_host_fill_f64(host, n, (uint64_t)b + 1);
+            workload_fill_f64(host, n, (uint64_t)b + 1);
         else
-            bench_host_fill_f32(host, n, (uint64_t)b + 1);
+            workload_fill_f32(host, n, (uint64_t)b + 1);
         err = clEnqueueWriteBuffer(e->queue, b ? e->w.y : e->w.x, CL_TRUE, 0, bytes, host, 0, NULL,
                                    NULL);
     }
     free(host);
     if (err != CL_SUCCESS) {
         release_buffers(e);
-        return fail_cl("clCreateBuffer/clEnqueueWriteBuffer", err);
+        return cli_report_cl("tune", "clCreateBuffer/clEnqueueWriteBuffer", err);
     }
     clmse_status st = workload_views(&e->w);
     if (st != CLMSE_SUCCESS) {
         release_buffers(e);
-        return fail("clmse_tensor_init", st, NULL);
+        return cli_report_status("tune", st, NULL, "clmse_tensor_init");
     }
     return 0;
 }
@@ -392,7 +378,8 @@ static int check_written(const char *spec, const char *output)
     opt.tuning_file = output;
     clmse_status st = clmse_context_create(&opt, &ctx);
     if (st != CLMSE_SUCCESS)
-        return fail("clmse_context_create (reading the file back)", st, NULL);
+        return cli_report_status("tune", st, NULL,
+                                 "clmse_context_create (reading the file back)");
     const char *outcome = clmse_context_tuning(ctx);
     int ok = strncmp(outcome, "loaded ", 7) == 0;
     printf("tuning file: %s\n", outcome);
@@ -458,12 +445,12 @@ int cmd_tune(int argc, char **argv)
     opt.tuning_file = ""; /* start from the defaults, whatever a previous run wrote */
     clmse_status st = clmse_context_create(&opt, &e.ctx);
     if (st != CLMSE_SUCCESS) {
-        rc = fail("clmse_context_create", st, NULL);
+        rc = cli_report_status("tune", st, NULL, "clmse_context_create");
         return st == CLMSE_ERROR_INVALID_DEVICE_SPEC ? CLI_EXIT_USAGE : rc;
     }
     if ((st = clmse_context_device_info(e.ctx, &e.info)) != CLMSE_SUCCESS ||
         (st = clmse_context_get_cl(e.ctx, &e.clctx, NULL, &e.queue)) != CLMSE_SUCCESS) {
-        rc = fail("clmse_context_device_info", st, e.ctx);
+        rc = cli_report_status("tune", st, e.ctx, "clmse_context_device_info");
         clmse_context_release(e.ctx);
         return rc;
     }
@@ -490,7 +477,7 @@ int cmd_tune(int argc, char **argv)
     if (rc == 0 && !dry_run) {
         st = clmse_context_save_tuning(e.ctx, output);
         if (st != CLMSE_SUCCESS)
-            rc = fail("clmse_context_save_tuning", st, e.ctx);
+            rc = cli_report_status("tune", st, e.ctx, "clmse_context_save_tuning");
     }
     clmse_context_release(e.ctx);
     if (rc == 0 && !dry_run)

@@ -13,7 +13,6 @@ enum {
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 

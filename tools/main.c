@@ -17,7 +17,6 @@ static const command commands[] = {
     {"info", cmd_info, "show the library version, every OpenCL device and the one clmse picks"},
     {"loss", cmd_loss, "MSE loss of two .npy files, and its gradients, written as .npy"},
     {"demo", cmd_demo, "check two worked examples, then time the fused forward+backward"},
-    {"bench", cmd_bench, "time clmse against an OpenMP host loop, CLBlast and an empty kernel"},
     {"tune", cmd_tune, "time candidate launch plans and write the device's tuning file"},
     {"selftest", cmd_selftest, "check every operation, dtype and launch plan against known answers"},
 };
@@ -37,8 +36,6 @@ static void usage(FILE *out)
           "       clmse loss INPUT.npy TARGET.npy [--reduction mean|sum|none] [--out LOSS.npy]\n"
           "                  [--grad-output G.npy] [--grad-input GI.npy] [--grad-target GT.npy]\n"
           "                  [--device SPEC] [--strict-shapes]\n"
-          "       clmse bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
-          "                   [--plot FILE.png]\n"
           "       clmse tune [--device SPEC] [--dtype f32|f64] [--output FILE] [--quick]\n"
           "                  [--dry-run]\n"
           "       clmse selftest [--device SPEC] [--quick]\n"
@@ -89,6 +86,13 @@ int main(int argc, char **argv)
         return cmd->run(2, help_argv);
     }
     cmd = find_command(argv[1]);
+    if (!cmd && strcmp(argv[1], "bench") == 0) {
+        /* The benchmark links CLBlast and OpenMP, which the clmse tool and package do not. */
+        fputs("clmse: 'clmse bench' moved to its own program, clmse-bench: run\n"
+              "'bench/clmse-bench --help' in a clmse build tree (see README.md, Performance).\n",
+              stderr);
+        return CLI_EXIT_USAGE;
+    }
     if (!cmd) {
         if (argv[1][0] == '-')
             return cli_usage_error(NULL, "unknown option '%s'", argv[1]);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Command-line parsing helpers shared by the clmse subcommands. */
+/* Command-line parsing and error-reporting helpers shared by the clmse subcommands and
+ * clmse-bench (bench/). */
 #include "options.h"
 
 #include <errno.h>
@@ -9,6 +10,14 @@
 #include <string.h>
 
 #include "commands.h"
+
+const char *cli_program = "clmse";
+
+/* "PROGRAM[ CMD]: " on stderr. */
+static void print_prefix(const char *cmd)
+{
+    fprintf(stderr, "%s%s%s: ", cli_program, cmd ? " " : "", cmd ? cmd : "");
+}
 
 int cli_is_help(const char *arg)
 {
@@ -59,15 +68,13 @@ int cli_parse_count(const char *cmd, const char *option, const char *text, size_
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    const char *sep = cmd ? " " : "";
 
-    if (!cmd)
-        cmd = "";
-    fprintf(stderr, "clmse%s%s: ", sep, cmd);
+    print_prefix(cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun 'clmse%s%s --help' for usage.\n", sep, cmd);
+    fprintf(stderr, "\nRun '%s%s%s --help' for usage.\n", cli_program, cmd ? " " : "",
+            cmd ? cmd : "");
     return CLI_EXIT_USAGE;
 }
 
@@ -96,4 +103,40 @@ const char *cli_cl_error_name(cl_int err)
     default:
         return "";
     }
+}
+
+int cli_report_status(const char *cmd, clmse_status st, const clmse_context *ctx,
+                      const char *what)
+{
+    const char *details = clmse_context_last_error(ctx);
+
+    print_prefix(cmd);
+    if (what)
+        fprintf(stderr, "%s: ", what);
+    fputs(clmse_status_string(st), stderr);
+    if (details[0]) {
+        /* One line: each run of white space that holds a line break (a build log's) becomes
+         * one space. */
+        fputs(": ", stderr);
+        for (const char *p = details; *p; p++) {
+            if (*p == '\n' || *p == '\r') {
+                while (p[1] == '\n' || p[1] == '\r' || p[1] == ' ' || p[1] == '\t')
+                    p++;
+                if (p[1])
+                    fputc(' ', stderr);
+                continue;
+            }
+            fputc(*p, stderr);
+        }
+    }
+    fputc('\n', stderr);
+    return CLI_EXIT_RUNTIME;
+}
+
+int cli_report_cl(const char *cmd, const char *call, cl_int err)
+{
+    print_prefix(cmd);
+    fprintf(stderr, "%s: %s returned %d%s\n", clmse_status_string(CLMSE_ERROR_OPENCL), call,
+            (int)err, cli_cl_error_name(err));
+    return CLI_EXIT_RUNTIME;
 }

@@ -25,11 +25,12 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
     libclblast-dev check)
-# Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch; clang and
+# Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch;
+# clmse.bench_plot draws clmse-bench's CSV with scripts/plot_bench.py (matplotlib); clang and
 # its runtimes build the libFuzzer targets of fuzz/; Mesa's rusticl and Oclgrind are the other
 # two OpenCL implementations the device suites run on (tools/run_impl.sh).
-test_packages=(python3-numpy python3-torch valgrind clang libclang-rt-14-dev mesa-opencl-icd
-    oclgrind)
+test_packages=(python3-numpy python3-torch python3-matplotlib valgrind clang libclang-rt-14-dev
+    mesa-opencl-icd oclgrind)
 
 # install_missing PACKAGE...
 install_missing() {

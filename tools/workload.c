@@ -1,6 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* The MSE call that bench and tune time. */
+/* The MSE call that clmse-bench and clmse tune time, and the values they time it on. */
 #include "workload.h"
+
+/* splitmix64 of the i-th state of a stream starting at `seed` (as cmd_demo.c's generator). */
+static uint64_t mix_at(uint64_t seed, size_t i)
+{
+    uint64_t z = seed + ((uint64_t)i + 1) * UINT64_C(0x9E3779B97F4A7C15);
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+void workload_fill_f32(float *v, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(mix_at(seed, i) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+void workload_fill_f64(double *v, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (double)(mix_at(seed, i) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+}
 
 clmse_status workload_views(mse_workload *w)
 {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The call that `clmse bench` and `clmse tune` time: one MSE operation, reduction mean, on
- * contiguous device buffers, through the public API only. */
+/* The call that clmse-bench (bench/) and `clmse tune` time: one MSE operation, reduction mean,
+ * on contiguous device buffers, through the public API only; and the values they fill them with. */
 #ifndef CLMSE_TOOLS_WORKLOAD_H
 #define CLMSE_TOOLS_WORKLOAD_H
+
+#include <stdint.h>
 
 #include "clmse.h"
 #include "clmse_tuning.h"
@@ -14,6 +16,11 @@ typedef struct mse_workload {
     cl_mem loss;         /* one element */
     clmse_tensor tx, ty, tloss, tgx, tgy; /* views over them, for clmse_mse() (float64) */
 } mse_workload;
+
+/* v[i] = a uniform value in [-1, 1) that depends on (seed, i) only: 24 random bits for float,
+ * 53 for double. */
+void workload_fill_f32(float *v, size_t n, uint64_t seed);
+void workload_fill_f64(double *v, size_t n, uint64_t seed);
 
 /* Fills the tensor views from w's dtype, n and buffers. Statuses of clmse_tensor_init(). */
 clmse_status workload_views(mse_workload *w);

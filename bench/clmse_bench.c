@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* `clmse bench`: clmse's forward, backward and fused against OpenMP, CLBlast and a no-op kernel. */
+/* clmse-bench: clmse's forward, backward and fused against OpenMP, CLBlast and a no-op kernel.
+ * CLMSE_BENCH_HAVE_CLBLAST and CLMSE_BENCH_HAVE_OPENMP (0 or 1, from bench/CMakeLists.txt) say
+ * which of those methods this build has; a missing one is left out with a note. */
 #define _POSIX_C_SOURCE 200809L /* localtime_r under strict -std=c11 */
 
 #include "clmse.h" /* first: it sets CL_TARGET_OPENCL_VERSION for clblast_c.h's <CL/cl.h> */
 
+#if CLMSE_BENCH_HAVE_CLBLAST
 #include <clblast_c.h>
+#endif
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "clmse_tuning.h"
@@ -46,6 +49,12 @@ static const size_t default_sizes[] = {(size_t)1 << 10, (size_t)1 << 14, (size_t
                                        (size_t)1 << 26};
 static const char *const op_names[BENCH_OPS] = {"forward", "backward", "fused"};
 static const char *const method_names[BENCH_METHODS] = {"clmse", "host", "clblast", "empty"};
+/* Whether this build times the method; why not, when it does not. */
+static const int method_built[BENCH_METHODS] = {1, CLMSE_BENCH_HAVE_OPENMP,
+                                                CLMSE_BENCH_HAVE_CLBLAST, 1};
+static const char *const method_missing[BENCH_METHODS] = {
+    NULL, "built without OpenMP (CMake found none), so the host loop would run on one thread",
+    "built without CLBlast (pkg-config found no clblast, or CLMSE_USE_CLBLAST=OFF)", NULL};
 static const char empty_source[] = "__kernel void empty(void) {}\n";
 
 /* What lives for the whole run. */
@@ -82,8 +91,8 @@ typedef enum step { STEP_OK, STEP_SKIP, STEP_FAIL } step;
 static void bench_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: clmse bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
-            "                   [--plot FILE.png]\n\n"
+            "Usage: clmse-bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
+            "                   [--csv FILE]\n\n"
             "Times MSELoss with reduction mean on N elements resident on the device: the\n"
             "forward, the backward (grad_output NULL, both gradients) and the fused pass, each\n"
             "by four methods on the same device and queue:\n"
@@ -111,11 +120,13 @@ static void bench_usage(FILE *out)
             "  --repeat R      timed runs per cell (default %u)\n"
             "  --device SPEC   gpu, cpu, accelerator, P:D, or part of a device name\n"
             "                  (default: $CLMSE_DEVICE, else the first GPU, ...)\n"
-            "  --plot FILE     also draw time against N (log-log) as a PNG image\n"
+            "  --csv FILE      also write the RESULT lines' fields as CSV, a header row and\n"
+            "                  one row per op, method and N (scripts/plot_bench.py draws it)\n"
             "  --help          show this help\n\n"
             "A size too large for the device is skipped with a message. Exits 1 when clmse's\n"
             "loss differs from the host loop's by more than 1e-5 relative, CLBlast's by more\n"
-            "than 1e-4, or clmse's gradients from the host loop's.\n",
+            "than 1e-4, or clmse's gradients from the host loop's. A method this build lacks\n"
+            "(CLBlast or OpenMP not found) is left out, with a note saying why.\n",
             BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6, BENCH_DEFAULT_REPEAT);
 }
 
@@ -131,15 +142,12 @@ static int cl_out_of_memory(cl_int err)
 
 static step fail_clmse(bench_env *e, clmse_status st, const char *what)
 {
-    const char *details = clmse_context_last_error(e->ctx);
-
     if (e->sizing &&
         (st == CLMSE_ERROR_OUT_OF_DEVICE_MEMORY || st == CLMSE_ERROR_OUT_OF_HOST_MEMORY)) {
         snprintf(e->skip, sizeof e->skip, "%s: %s", what, clmse_status_string(st));
         return STEP_SKIP;
     }
-    fprintf(stderr, "clmse bench: %s: %s\n", clmse_status_string(st),
-            details[0] ? details : what);
+    cli_report_status(NULL, st, e->ctx, what);
     return STEP_FAIL;
 }
 
@@ -150,19 +158,20 @@ static step fail_cl(bench_env *e, const char *call, cl_int err)
                  cli_cl_error_name(err));
         return STEP_SKIP;
     }
-    fprintf(stderr, "clmse bench: %s: %s returned %d%s\n",
-            clmse_status_string(CLMSE_ERROR_OPENCL), call, (int)err, cli_cl_error_name(err));
+    cli_report_cl(NULL, call, err);
     return STEP_FAIL;
 }
 
+#if CLMSE_BENCH_HAVE_CLBLAST
 static step fail_clblast(bench_env *e, const char *call, CLBlastStatusCode code)
 {
     /* CLBlast's codes above -1000 are OpenCL's. */
     if (code > -1000 && e->sizing && cl_out_of_memory((cl_int)code))
         return fail_cl(e, call, (cl_int)code);
-    fprintf(stderr, "clmse bench: CLBlast: %s returned %d\n", call, (int)code);
+    fprintf(stderr, "clmse-bench: CLBlast: %s returned %d\n", call, (int)code);
     return STEP_FAIL;
 }
+#endif
 
 /* ---- one run of one method ------------------------------------------------------------------ */
 
@@ -199,6 +208,7 @@ static void run_host(bench_env *e, bench_size *s, bench_op op)
     }
 }
 
+#if CLMSE_BENCH_HAVE_CLBLAST
 /* d = d - y; dot(d, d) for the forward and fused; d *= 2/N for the backward and fused. */
 static step enqueue_clblast(bench_env *e, bench_size *s, bench_op op)
 {
@@ -224,6 +234,7 @@ static step enqueue_clblast(bench_env *e, bench_size *s, bench_op op)
     }
     return STEP_OK;
 }
+#endif
 
 static step enqueue_empty(bench_env *e)
 {
@@ -257,9 +268,11 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
         run_host(e, s, op);
         *us = timing_now_us() - start;
         return STEP_OK;
+#if CLMSE_BENCH_HAVE_CLBLAST
     case BENCH_CLBLAST:
         rc = enqueue_clblast(e, s, op);
         break;
+#endif
     default:
         rc = enqueue_empty(e);
         break;
@@ -326,15 +339,17 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
         e->runs[m] = 0;
     for (unsigned b = 0; b < BENCH_BLOCKS; b++)
         for (int m = 0; m < BENCH_METHODS; m++) {
-            if (m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N)
-                continue; /* paired with clmse's runs */
+            if ((m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N) || !method_built[m])
+                continue; /* paired with clmse's runs, or left out */
             step rc = measure_block(e, s, op, (bench_method)m);
 
             if (rc != STEP_OK)
                 return rc;
         }
     for (int m = 0; m < BENCH_METHODS; m++)
-        r->median_us[op][m] = timing_median(e->times_us[m], e->runs[m]);
+        r->median_us[op][m] = method_built[m] ? timing_median(e->times_us[m], e->runs[m]) : 0.0;
+    if (!method_built[BENCH_HOST])
+        run_host(e, s, op); /* once, untimed: the checks' reference */
     return STEP_OK;
 }
 
@@ -381,12 +396,13 @@ static step check_forward(bench_env *e, bench_size *s)
         (rc = read_value(e, s->dot, 0, &dot)) != STEP_OK)
         return rc;
     if (!within_relative(loss, mean, BENCH_TOL_CLMSE)) {
-        fprintf(stderr, "clmse bench: warning: n=%zu: clmse's loss %.9g differs from the host "
+        fprintf(stderr, "clmse-bench: warning: n=%zu: clmse's loss %.9g differs from the host "
                 "loop's %.9g by more than %g relative\n", s->w.n, loss, mean, BENCH_TOL_CLMSE);
         e->mismatch = 1;
     }
-    if (!within_relative(dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST)) {
-        fprintf(stderr, "clmse bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
+    if (method_built[BENCH_CLBLAST] &&
+        !within_relative(dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST)) {
+        fprintf(stderr, "clmse-bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
                 "host loop's mean %.9g by more than %g relative\n", s->w.n, dot / (double)s->w.n,
                 mean, BENCH_TOL_CLBLAST);
         e->mismatch = 1;
@@ -412,7 +428,7 @@ static step check_backward(bench_env *e, bench_size *s)
             if (rc != STEP_OK)
                 return rc;
             if (!within_relative(got, want, BENCH_TOL_GRAD)) {
-                fprintf(stderr, "clmse bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
+                fprintf(stderr, "clmse-bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
                         "loop's %.9g\n", s->w.n, names[g], at[k], got, want);
                 e->mismatch = 1;
             }
@@ -482,11 +498,11 @@ static step size_setup(bench_env *e, bench_size *s)
         return STEP_SKIP;
     }
     if (e->dtype == CLMSE_DTYPE_F64) {
-        bench_host_fill_f64(s->hx, s->w.n, BENCH_SEED_X);
-        bench_host_fill_f64(s->hy, s->w.n, BENCH_SEED_Y);
+        workload_fill_f64(s->hx, s->w.n, BENCH_SEED_X);
+        workload_fill_f64(s->hy, s->w.n, BENCH_SEED_Y);
     } else {
-        bench_host_fill_f32(s->hx, s->w.n, BENCH_SEED_X);
-        bench_host_fill_f32(s->hy, s->w.n, BENCH_SEED_Y);
+        workload_fill_f32(s->hx, s->w.n, BENCH_SEED_X);
+        workload_fill_f32(s->hy, s->w.n, BENCH_SEED_Y);
     }
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         if ((rc = create_buffer(e, s->bytes, arrays[i])) != STEP_OK)
@@ -542,35 +558,59 @@ static void print_table_head(void)
            "(us)", "(us)", "GB/s", "GB/s", "GB/s", "/host", "/host", "/empty");
 }
 
+/* v with `decimals` decimals, or "-" when a method it needs is left out of this build. */
+static const char *cell(char *buf, size_t size, int have, double v, int decimals)
+{
+    snprintf(buf, size, have ? "%.*f" : "-", decimals, v);
+    return buf;
+}
+
 static void print_rows(const bench_env *e, const bench_result *r)
 {
+    int host = method_built[BENCH_HOST], clblast = method_built[BENCH_CLBLAST];
+
     for (int op = 0; op < BENCH_OPS; op++) {
         const double *t = r->median_us[op];
         /* Bytes a call must move: read x and y; the backward and fused also write both. */
         double bytes = (double)r->n * (double)e->elsize * (op == BENCH_FORWARD ? 2.0 : 4.0);
-        char empty_ratio[16] = "-";
+        char c[10][24];
 
-        if (r->n < BENCH_SMALL_N && t[BENCH_EMPTY] > 0)
-            snprintf(empty_ratio, sizeof empty_ratio, "%.2f", t[BENCH_CLMSE] / t[BENCH_EMPTY]);
-        printf("%10zu  %-8s %10.1f %10.1f %10.1f %9.1f | %6.2f %6.2f %7.2f | %6.2f %7.2f %6s\n",
-               r->n, op_names[op], t[BENCH_CLMSE], t[BENCH_HOST], t[BENCH_CLBLAST],
-               t[BENCH_EMPTY], bytes / t[BENCH_CLMSE] / 1e3, bytes / t[BENCH_HOST] / 1e3,
-               bytes / t[BENCH_CLBLAST] / 1e3, t[BENCH_CLMSE] / t[BENCH_HOST],
-               t[BENCH_CLBLAST] / t[BENCH_HOST], empty_ratio);
+        printf("%10zu  %-8s %10.1f %10s %10s %9.1f | %6.2f %6s %7s | %6s %7s %6s\n", r->n,
+               op_names[op], t[BENCH_CLMSE], cell(c[0], 24, host, t[BENCH_HOST], 1),
+               cell(c[1], 24, clblast, t[BENCH_CLBLAST], 1), t[BENCH_EMPTY],
+               bytes / t[BENCH_CLMSE] / 1e3, cell(c[2], 24, host, bytes / t[BENCH_HOST] / 1e3, 2),
+               cell(c[3], 24, clblast, bytes / t[BENCH_CLBLAST] / 1e3, 2),
+               cell(c[4], 24, host, t[BENCH_CLMSE] / t[BENCH_HOST], 2),
+               cell(c[5], 24, host && clblast, t[BENCH_CLBLAST] / t[BENCH_HOST], 2),
+               cell(c[6], 24, r->n < BENCH_SMALL_N && t[BENCH_EMPTY] > 0,
+                    t[BENCH_CLMSE] / t[BENCH_EMPTY], 2));
     }
     fflush(stdout);
 }
 
-static void print_results(const bench_env *e, const bench_result *results, size_t count)
+/* The RESULT lines on stdout and, when csv is not NULL, the same fields as CSV rows. */
+static void print_results(const bench_env *e, const bench_result *results, size_t count,
+                          FILE *csv)
 {
     const char *dtype = e->dtype == CLMSE_DTYPE_F64 ? "f64" : "f32";
 
     putchar('\n');
+    if (csv)
+        fputs("op,dtype,n,method,median_us\n", csv);
     for (size_t i = 0; i < count; i++)
         for (int op = 0; op < BENCH_OPS && results[i].measured; op++)
-            for (int m = 0; m < BENCH_METHODS; m++)
+            for (int m = 0; m < BENCH_METHODS; m++) {
+                const char *method = method_names[m];
+                double us = results[i].median_us[op][m];
+
+                if (!method_built[m])
+                    continue;
                 printf("RESULT op=%s dtype=%s n=%zu method=%s median_us=%.1f\n", op_names[op],
-                       dtype, results[i].n, method_names[m], results[i].median_us[op][m]);
+                       dtype, results[i].n, method, us);
+                if (csv)
+                    fprintf(csv, "%s,%s,%zu,%s,%.1f\n", op_names[op], dtype, results[i].n,
+                            method, us);
+            }
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
@@ -607,36 +647,12 @@ static int add_size(size_t *sizes, size_t *count, const char *value)
 {
     size_t n;
 
-    if (cli_parse_count("bench", "--n", value, SIZE_MAX / sizeof(double), &n) != 0)
+    if (cli_parse_count(NULL, "--n", value, SIZE_MAX / sizeof(double), &n) != 0)
         return CLI_EXIT_USAGE;
     if (*count == BENCH_MAX_SIZES)
-        return cli_usage_error("bench", "at most %d sizes may be given with --n",
+        return cli_usage_error(NULL, "at most %d sizes may be given with --n",
                                BENCH_MAX_SIZES);
     sizes[(*count)++] = n;
-    return CLI_EXIT_OK;
-}
-
-/* Whether the folder that is to hold `path` lets us create files, so that a plot that could
- * never be written is refused before the run rather than after it. */
-static int check_plot_path(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 1;
-
-    if (len >= sizeof dir)
-        return cli_usage_error("bench", "the plot's file name '%s' is too long", path);
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (len == 0)
-        memcpy(dir, "/", 2);
-    else {
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    if (access(dir, W_OK | X_OK) != 0)
-        return cli_usage_error("bench", "cannot write the plot '%s': %s: %s", path, dir,
-                               strerror(errno));
     return CLI_EXIT_OK;
 }
 
@@ -655,11 +671,14 @@ static void print_header(const bench_env *e, const clmse_device_info *info)
 
     if (localtime_r(&now, &tm))
         strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %z", &tm);
-    printf("clmse %s bench\n", clmse_version());
+    printf("clmse-bench, clmse %s\n", clmse_version());
     printf("device: %u:%u %s (%s)\n", info->platform_index, info->device_index, info->name,
            info->platform_name);
     printf("OpenMP threads: %d\n", bench_host_threads());
     printf("date: %s\n", date);
+    for (int m = 0; m < BENCH_METHODS; m++)
+        if (!method_built[m])
+            printf("note: the %s method is left out: %s\n", method_names[m], method_missing[m]);
     printf("dtype %s, reduction mean; each time is the median of %zu or more runs (%zu below\n"
            "N = 2^20; more while they take under %.1f s in all) after a warm-up, from the first\n"
            "enqueue to clFinish, in microseconds; the methods take turns in 4 blocks\n",
@@ -672,21 +691,24 @@ static void print_notes(void)
     printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also "
            "write both\ngradients) over its median. CLBlast: forward = axpy + dot, backward = "
            "axpy + scal (one\ngradient), fused = axpy + dot + scal. The empty kernel's time is "
-           "the launch floor,\ntimed in runs alternating with clmse's on the same queue below N = 2^20.\n");
+           "the launch floor,\ntimed in runs alternating with clmse's on the same queue "
+           "below N = 2^20.\n");
 }
 
-int cmd_bench(int argc, char **argv)
+int main(int argc, char **argv)
 {
     clmse_context_options options = {0};
     clmse_device_info info;
     bench_env e;
     bench_result *results = NULL;
     size_t sizes[BENCH_MAX_SIZES], count = 0, unique = 0, measured = 0;
-    const char *plot = NULL;
+    const char *csv_path = NULL;
+    FILE *csv = NULL;
     clmse_status st;
     cl_int err;
     int rc = CLI_EXIT_RUNTIME;
 
+    cli_program = "clmse-bench";
     memset(&e, 0, sizeof e);
     e.dtype = CLMSE_DTYPE_F32;
     e.repeat = BENCH_DEFAULT_REPEAT;
@@ -699,13 +721,13 @@ int cmd_bench(int argc, char **argv)
         }
         if (cli_option_value(argc, argv, &i, "--device", &value)) {
             if (!value)
-                return cli_usage_error("bench", "option '--device' needs a value");
+                return cli_usage_error(NULL, "option '--device' needs a value");
             options.device = value;
         } else if (cli_option_value(argc, argv, &i, "--n", &value)) {
             if (add_size(sizes, &count, value) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
         } else if (cli_option_value(argc, argv, &i, "--repeat", &value)) {
-            if (cli_parse_count("bench", "--repeat", value, BENCH_MAX_REPEAT, &e.repeat) != 0)
+            if (cli_parse_count(NULL, "--repeat", value, BENCH_MAX_REPEAT, &e.repeat) != 0)
                 return CLI_EXIT_USAGE;
         } else if (cli_option_value(argc, argv, &i, "--dtype", &value)) {
             if (value && strcmp(value, "f32") == 0)
@@ -713,23 +735,21 @@ int cmd_bench(int argc, char **argv)
             else if (value && strcmp(value, "f64") == 0)
                 e.dtype = CLMSE_DTYPE_F64;
             else
-                return cli_usage_error("bench", "option '--dtype' needs f32 or f64, not '%s'",
+                return cli_usage_error(NULL, "option '--dtype' needs f32 or f64, not '%s'",
                                        value ? value : "");
-        } else if (cli_option_value(argc, argv, &i, "--plot", &value)) {
+        } else if (cli_option_value(argc, argv, &i, "--csv", &value)) {
             if (!value || !value[0])
-                return cli_usage_error("bench", "option '--plot' needs a file name");
-            if (check_plot_path(value) != CLI_EXIT_OK)
-                return CLI_EXIT_USAGE;
-            plot = value;
+                return cli_usage_error(NULL, "option '--csv' needs a file name");
+            csv_path = value;
         } else {
-            return cli_unknown_argument("bench", argv[i]);
+            return cli_unknown_argument(NULL, argv[i]);
         }
     }
     if (count == 0) {
         count = sizeof default_sizes / sizeof default_sizes[0];
         memcpy(sizes, default_sizes, sizeof default_sizes);
     }
-    /* Increasing order, each size once: the table and the plot read left to right. */
+    /* Increasing order, each size once: the table and the CSV read from small to large. */
     qsort(sizes, count, sizeof sizes[0], compare_size);
     for (size_t i = 0; i < count; i++)
         if (unique == 0 || sizes[i] != sizes[unique - 1])
@@ -739,14 +759,11 @@ int cmd_bench(int argc, char **argv)
 
     st = clmse_context_create(&options, &e.ctx);
     if (st != CLMSE_SUCCESS) {
-        const char *details = clmse_context_last_error(NULL);
-
-        fprintf(stderr, "clmse bench: %s: %s\n", clmse_status_string(st),
-                details[0] ? details : "clmse_context_create");
+        cli_report_status(NULL, st, NULL, "clmse_context_create");
         /* A malformed --device is the command line's fault; one from CLMSE_DEVICE is not. */
         if (st == CLMSE_ERROR_INVALID_DEVICE_SPEC && options.device && options.device[0])
-            return CLI_EXIT_USAGE;
-        return CLI_EXIT_RUNTIME;
+            rc = CLI_EXIT_USAGE;
+        goto cleanup;
     }
     if ((st = clmse_context_get_cl(e.ctx, &e.clctx, &e.device, &e.queue)) != CLMSE_SUCCESS ||
         (st = clmse_context_device_info(e.ctx, &info)) != CLMSE_SUCCESS) {
@@ -754,7 +771,7 @@ int cmd_bench(int argc, char **argv)
         goto cleanup;
     }
     if (e.dtype == CLMSE_DTYPE_F64 && !info.has_fp64) {
-        fprintf(stderr, "clmse bench: %s: %s has no fp64, so --dtype f64 cannot run on it\n",
+        fprintf(stderr, "clmse-bench: %s: %s has no fp64, so --dtype f64 cannot run on it\n",
                 clmse_status_string(CLMSE_ERROR_UNSUPPORTED_DTYPE), info.name);
         goto cleanup;
     }
@@ -775,11 +792,17 @@ int cmd_bench(int argc, char **argv)
         no_memory |= (e.times_us[m] = malloc(e.max_runs * sizeof *e.times_us[m])) == NULL;
     results = calloc(count, sizeof *results);
     if (no_memory || !results) {
-        fprintf(stderr, "clmse bench: %s\n", clmse_status_string(CLMSE_ERROR_OUT_OF_HOST_MEMORY));
+        fprintf(stderr, "clmse-bench: %s\n", clmse_status_string(CLMSE_ERROR_OUT_OF_HOST_MEMORY));
         goto cleanup;
     }
     if (build_empty_kernel(&e) != STEP_OK)
         goto cleanup;
+    /* Opened before the run, so that a file that cannot be written is refused at once; a run
+     * that fails removes it again. */
+    if (csv_path && !(csv = fopen(csv_path, "w"))) {
+        rc = cli_usage_error(NULL, "cannot write '%s': %s", csv_path, strerror(errno));
+        goto cleanup;
+    }
 
     print_header(&e, &info);
     print_table_head();
@@ -798,26 +821,27 @@ int cmd_bench(int argc, char **argv)
         print_rows(&e, &results[i]);
     }
     print_notes();
-    print_results(&e, results, count);
+    print_results(&e, results, count, csv);
     fflush(stdout);
 
     rc = CLI_EXIT_OK;
-    if (plot && measured > 0) {
-        char title[CLMSE_INFO_STRING + 64], why[512];
+    if (csv) {
+        int bad = ferror(csv);
 
-        snprintf(title, sizeof title, "clmse bench: MSELoss (mean), %s, %s",
-                 clmse_dtype_name(e.dtype), info.name);
-        if (bench_plot_png(plot, title, results, count, why, sizeof why) != 0) {
-            fprintf(stderr, "clmse bench: cannot write the plot: %s\n", why);
+        bad |= fclose(csv) != 0;
+        csv = NULL;
+        if (bad) {
+            fprintf(stderr, "clmse-bench: cannot write '%s': %s\n", csv_path, strerror(errno));
             rc = CLI_EXIT_RUNTIME;
+        } else if (measured == 0) {
+            fprintf(stderr, "clmse-bench: no size could be measured; '%s' holds only the "
+                    "header\n", csv_path);
         } else {
-            printf("plot written to %s\n", plot);
+            printf("CSV written to %s\n", csv_path);
         }
-    } else if (plot) {
-        fprintf(stderr, "clmse bench: no size could be measured, so no plot was written\n");
     }
     if (e.mismatch) {
-        fprintf(stderr, "clmse bench: some results disagree with the host loop; the timings "
+        fprintf(stderr, "clmse-bench: some results disagree with the host loop; the timings "
                 "may not measure the intended work\n");
         rc = CLI_EXIT_RUNTIME;
     }
@@ -827,8 +851,14 @@ cleanup:
         clReleaseKernel(e.empty);
     if (e.empty_program)
         clReleaseProgram(e.empty_program);
+#if CLMSE_BENCH_HAVE_CLBLAST
     /* CLBlast keeps the programs it built for this context until asked to let them go. */
     CLBlastClearCache();
+#endif
+    if (csv) {
+        fclose(csv);
+        remove(csv_path);
+    }
     clmse_context_release(e.ctx);
     for (int m = 0; m < BENCH_METHODS; m++)
         free(e.times_us[m]);
