@@ -24,7 +24,7 @@ static void info_usage(FILE *out)
           "  --build        also time the first and the second call of each kernel program\n"
           "                 (float32 and float64 contiguous, float32 strided) in a new\n"
           "                 context: the first includes the program's build, which the\n"
-          "                 OpenCL driver's own cache may serve; tools/build_cost.sh runs it\n"
+          "                 OpenCL driver's own cache may serve; scripts/build_cost.sh runs it\n"
           "                 twice on an empty driver cache\n"
           "  --help         show this help\n",
           out);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # One command from a fresh Debian 12 machine to a working clmse:
-#   tools/quickstart.sh demo   install what is missing, build, run `clmse demo`
-#   tools/quickstart.sh test   install what is missing, build with -Werror, run every test,
+#   scripts/quickstart.sh demo   install what is missing, build, run `clmse demo`
+#   scripts/quickstart.sh test   install what is missing, build with -Werror, run every test,
 #                              run the device suites again on Mesa rusticl and on Oclgrind
 #                              (its reduced set), run the host tests, the errors suite and
 #                              the tool under
@@ -28,7 +28,7 @@ packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-openc
 # Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch;
 # clmse.bench_plot draws clmse-bench's CSV with scripts/plot_bench.py (matplotlib); clang and
 # its runtimes build the libFuzzer targets of fuzz/; Mesa's rusticl and Oclgrind are the other
-# two OpenCL implementations the device suites run on (tools/run_impl.sh).
+# two OpenCL implementations the device suites run on (scripts/run_impl.sh).
 test_packages=(python3-numpy python3-torch python3-matplotlib valgrind clang libclang-rt-14-dev
     mesa-opencl-icd oclgrind)
 
@@ -81,14 +81,14 @@ test)
     # The device suites on the two other implementations, each shown alone to the ICD loader:
     # rusticl (llvmpipe: no fp64, GPU-like SIMD, a loop cap) and Oclgrind (data races,
     # uninitialized values, bad accesses; any report fails; CLMSE_TEST_SCALE=small).
-    "$root/tools/run_impl.sh" rusticl "$root/build-ci"
-    "$root/tools/run_impl.sh" oclgrind "$root/build-ci"
+    "$root/scripts/run_impl.sh" rusticl "$root/build-ci"
+    "$root/scripts/run_impl.sh" oclgrind "$root/build-ci"
     # Memcheck over the host suites, the errors suite and the clmse tool. The other device
     # suites stay with ASan: under valgrind, POCL spends minutes compiling each kernel.
-    "$root/tools/valgrind.sh" "$root/build-ci"
+    "$root/scripts/valgrind.sh" "$root/build-ci"
     # Install into a prefix, build the examples with find_package and pkg-config, build the
     # .deb and (as root) install it. Not on the sanitizer build: its library needs ASan's runtime.
-    "$root/tools/check_install.sh" "$root/build-ci"
+    "$root/scripts/check_install.sh" "$root/build-ci"
     # A Release build (the demo's type) with -Werror, compiled only: gcc's -O3 inlining warns
     # (maybe-uninitialized) where RelWithDebInfo's -O2 does not.
     build "$root/build-release" -DCMAKE_BUILD_TYPE=Release -DCLMSE_WERROR=ON
@@ -101,8 +101,8 @@ test)
     OCL_ICD_VENDORS=$vendors run_tests "$root/build-asan"
     # ThreadSanitizer over the thread-stress suite and the shared-context tests.
     echo "== ThreadSanitizer"
-    "$root/tools/tsan.sh" "$root/build-tsan"
-    # A short burst of each libFuzzer target over its seed corpus (tools/fuzz.sh runs 10^6).
+    "$root/scripts/tsan.sh" "$root/build-tsan"
+    # A short burst of each libFuzzer target over its seed corpus (scripts/fuzz.sh runs 10^6).
     echo "== fuzzing"
     CC=clang build "$root/build-fuzz" -DCLMSE_FUZZ=ON -DBUILD_SHARED_LIBS=OFF \
         -DCLMSE_BUILD_TESTS=OFF -DCLMSE_BUILD_CLI=OFF -DCLMSE_WERROR=ON

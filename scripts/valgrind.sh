@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Runs the host test runner, a device suite and the clmse command-line tool under valgrind
 # memcheck; any memory error or definite leak fails. Suppressions: tests/valgrind.supp.
-#   tools/valgrind.sh BUILD_DIR     (BUILD_DIR: a configured and built, non-sanitizer tree)
+#   scripts/valgrind.sh BUILD_DIR     (BUILD_DIR: a configured and built, non-sanitizer tree)
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1/tools/clmse" ] || [ ! -x "$1/tests/clmse_host_tests" ]; then

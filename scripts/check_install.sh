@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Proves a built clmse installs and is usable: install into a temp prefix and build and run
 # examples/host and examples/embed against it through CMake and through pkg-config (and, through
-# pkg-config, a tiny consumer of the experimental clmse_tuning.h); then build
+# pkg-config, a tiny consumer of the experimental clmse_tuning.h); build examples/subproject,
+# which builds clmse by add_subdirectory with its tests, CLI and bench off; then build
 # the .deb with CPack and, as root, install it, do the same against the system, and remove it.
-#   tools/check_install.sh BUILD_DIR     (BUILD_DIR: a configured and built clmse tree)
+#   scripts/check_install.sh BUILD_DIR     (BUILD_DIR: a configured and built clmse tree)
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -f "$1/CMakeCache.txt" ]; then
@@ -163,6 +164,22 @@ cmake_examples prefix "$prefix" "-DCMAKE_PREFIX_PATH=$prefix"
 
 step "examples against the prefix: cc \$(pkg-config --cflags --libs clmse)"
 pkgconfig_examples prefix "PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig"
+
+step "examples/subproject: clmse built by add_subdirectory inside a consumer"
+sub=$tmp/subproject
+cmake -S "$root/examples/subproject" -B "$sub" -DCLMSE_SOURCE_DIR="$root" \
+    -DCMAKE_C_FLAGS=-Werror >/dev/null
+for opt in CLMSE_BUILD_TESTS CLMSE_BUILD_CLI CLMSE_BUILD_BENCH; do
+    v=$(sed -n "s/^$opt:BOOL=//p" "$sub/CMakeCache.txt")
+    [ "$v" = OFF ] || fail "as a subproject, $opt is '$v', not OFF"
+done
+for d in tests tools bench; do
+    [ ! -e "$sub/clmse/$d" ] || fail "as a subproject, clmse configured its $d/ folder"
+done
+grep -q '^CPACK_' "$sub/CMakeCache.txt" && fail "as a subproject, clmse set up CPack"
+echo "-- CLMSE_BUILD_TESTS, CLMSE_BUILD_CLI and CLMSE_BUILD_BENCH default to OFF"
+cmake --build "$sub" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+run_example "subproject" host "$sub/subproject"
 
 step "cpack -G DEB in $build"
 rm -f "$build"/clmse_*.deb

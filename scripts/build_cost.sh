@@ -4,7 +4,7 @@
 # `clmse info --build` in a first process on an empty POCL kernel cache, then in a second
 # process on the cache the first one filled. A one-line kernel is built first in each: it takes
 # the driver's one-time start-up (POCL sets up LLVM on the first build of a process).
-# Usage: tools/build_cost.sh [BUILD_DIR]   (default: build)
+# Usage: scripts/build_cost.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}

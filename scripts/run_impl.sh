@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Runs a built tree's device tests on one OpenCL implementation, whatever else is installed:
-#   tools/run_impl.sh pocl|rusticl|oclgrind BUILD_DIR [ctest arguments...]
+#   scripts/run_impl.sh pocl|rusticl|oclgrind BUILD_DIR [ctest arguments...]
 # The ICD loader is shown only that implementation's .icd file (OCL_ICD_VENDORS names a folder
 # made under BUILD_DIR/icd/). Without ctest arguments it runs the device suites that run there
 # (labels in tests/CMakeLists.txt); with them, exactly what they select.

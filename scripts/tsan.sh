@@ -3,8 +3,8 @@
 # ThreadSanitizer check: configures a CLMSE_TSAN tree, builds only the device test runner, and
 # runs the thread-stress suite (label `stress`) and clmse.context (a context shared by threads).
 # Any TSan report fails the test (TSAN_OPTIONS in tests/CMakeLists.txt, tests/tsan.supp).
-#   tools/tsan.sh [BUILD_DIR]                 (default: build-tsan in the source tree)
-#   CLMSE_STRESS_CALLS=1000 tools/tsan.sh     a longer run: calls per thread (default 40)
+#   scripts/tsan.sh [BUILD_DIR]                 (default: build-tsan in the source tree)
+#   CLMSE_STRESS_CALLS=1000 scripts/tsan.sh     a longer run: calls per thread (default 40)
 # TSan slows the stress suite about sixfold: on two cores 1000 calls per thread take 80 s and
 # 10000 take 9.5 minutes, close to the 900 s after which CTest stops clmse.stress. The 10^4
 # long run is meant for a normal build (95 s there): CLMSE_STRESS_CALLS=10000 ctest -L stress.
