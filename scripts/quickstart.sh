@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 # One command from a fresh Debian 12 machine to a working clmse:
 #   scripts/quickstart.sh demo   install what is missing, build, run `clmse demo`
-#   scripts/quickstart.sh test   install what is missing, build with -Werror, run every test,
-#                              run the device suites again on Mesa rusticl and on Oclgrind
-#                              (its reduced set), run the host tests, the errors suite and
-#                              the tool under
-#                              valgrind, check the installed package and the .deb, build
-#                              with ASan + UBSan and run every test again, run the stress
-#                              tests under ThreadSanitizer, and fuzz each libFuzzer target
+#   scripts/quickstart.sh test   install what is missing, check the formatting, build with
+#                                -Werror, run every test, run the device suites again on Mesa
+#                                rusticl and on Oclgrind (its reduced set), run the host
+#                                tests, the errors suite and the tool under valgrind, check
+#                                the installed package and the .deb, build with ASan + UBSan
+#                                and run every test again, run the stress tests under
+#                                ThreadSanitizer, and fuzz each libFuzzer target
 set -euo pipefail
 
 mode=${1:-}
@@ -23,14 +23,15 @@ esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
-packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-    libclblast-dev check)
-# Only `test` needs these: tests/conformance compares `clmse loss` with PyTorch;
-# clmse.bench_plot draws clmse-bench's CSV with scripts/plot_bench.py (matplotlib); clang and
-# its runtimes build the libFuzzer targets of fuzz/; Mesa's rusticl and Oclgrind are the other
-# two OpenCL implementations the device suites run on (scripts/run_impl.sh).
-test_packages=(python3-numpy python3-torch python3-matplotlib valgrind clang libclang-rt-14-dev
-    mesa-opencl-icd oclgrind)
+packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd)
+# Only `test` needs these: Check runs the unit tests and CLBlast is their cross-check (and a
+# clmse-bench method); tests/conformance compares `clmse loss` with PyTorch; clmse.bench_plot
+# draws clmse-bench's CSV with scripts/plot_bench.py (matplotlib); clang-format checks the
+# formatting; clang and its runtimes build the libFuzzer targets of fuzz/; Mesa's rusticl and
+# Oclgrind are the other two OpenCL implementations the device suites run on
+# (scripts/run_impl.sh).
+test_packages=(check libclblast-dev clang-format python3-numpy python3-torch python3-matplotlib
+    valgrind clang libclang-rt-14-dev mesa-opencl-icd oclgrind)
 
 # install_missing PACKAGE...
 install_missing() {
@@ -76,6 +77,7 @@ demo)
     POCL_CACHE_DIR="$root/build/pocl-cache" "$root/build/tools/clmse" demo
     ;;
 test)
+    "$root/scripts/check_format.sh"
     build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
     run_tests "$root/build-ci"
     # The device suites on the two other implementations, each shown alone to the ICD loader:
