@@ -110,6 +110,8 @@ void clmse__debug(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* CLMSE_ERROR_INVALID_HANDLE, recorded in this thread's slot, unless ctx is a live context. */
+clmse_status clmse__check_context(clmse_context *ctx);
 
 #define CLMSE_CHECK_ARG(ctx, cond, ...)                                        \
     do {                                                                       \
@@ -150,9 +152,6 @@ clmse_status clmse__device_fill_info(cl_device_id dev, cl_platform_id plat, unsi
 clmse_status clmse__device_resolve(const char *spec, cl_platform_id *plat, cl_device_id *dev);
 /* Fills info for any device, finding its P:D indices when the enumeration lists it. */
 clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
-
-/* ---- handles (context.c) ---- */
-clmse_status clmse__check_context(clmse_context *ctx);
 
 /* ---- programs and plans (program.c, plan.c, tuning.c) ---- */
 /* The device's default plan for a size class (dtype and op do not change it). */
@@ -203,9 +202,11 @@ clmse_status clmse__broadcast(clmse_context *ctx, uint32_t na, const size_t *a, 
  * checks rank, strides >= 0 and overflow. */
 clmse_status clmse__tensor_extent(clmse_context *ctx, const char *what, const clmse_tensor *t,
                                   size_t *numel, size_t *extent);
+/* CLMSE_ERROR_INVALID_REDUCTION, with the one message for it naming `fn`, unless r is none,
+ * mean or sum. */
+clmse_status clmse__check_reduction(clmse_context *ctx, const char *fn, clmse_reduction r);
 
 /* ---- operations (mse.c) ---- */
-int clmse__reduction_valid(clmse_reduction r);
 clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c);
 
 /* ---- launches (launch.c) ---- */

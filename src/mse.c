@@ -3,20 +3,12 @@
  * pass, and the fold of its partials (launch.c). */
 #include "internal.h"
 
-int clmse__reduction_valid(clmse_reduction r)
-{
-    return r == CLMSE_REDUCTION_NONE || r == CLMSE_REDUCTION_MEAN || r == CLMSE_REDUCTION_SUM;
-}
-
 static clmse_status validate(clmse_context *ctx, const clmse__mse_call *c)
 {
     CLMSE_CHECK_ARG(ctx, (c->num_wait == 0) == (c->wait == NULL),
                     "%s: num_wait is %u but wait_list is %s", c->fn, (unsigned)c->num_wait,
                     c->wait ? "not NULL" : "NULL");
-    if (!clmse__reduction_valid(c->reduction))
-        return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
-                           "%s: reduction %d is not none (0), mean (1) or sum (2)", c->fn,
-                           (int)c->reduction);
+    CLMSE_FORWARD(clmse__check_reduction(ctx, c->fn, c->reduction));
     CLMSE_CHECK_ARG(ctx, c->x != NULL, "%s: input buffer is NULL", c->fn);
     CLMSE_CHECK_ARG(ctx, c->y != NULL, "%s: target buffer is NULL", c->fn);
     CLMSE_CHECK_ARG(ctx, c->out != NULL || !c->need_output, "%s: output buffer is NULL", c->fn);

@@ -124,10 +124,7 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, plan_n
                     "clmse_mse: input and target are required");
     CLMSE_CHECK_ARG(ctx, a->output != NULL || a->grad_input != NULL || a->grad_target != NULL,
                     "clmse_mse: no output, grad_input or grad_target: nothing to compute");
-    if (!clmse__reduction_valid(a->reduction))
-        return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
-                           "clmse_mse: reduction %d is not none (0), mean (1) or sum (2)",
-                           (int)a->reduction);
+    CLMSE_FORWARD(clmse__check_reduction(ctx, "clmse_mse", a->reduction));
     CLMSE_CHECK_ARG(ctx, (a->flags & ~CLMSE_STRICT_SHAPES) == 0, "clmse_mse: unknown flags 0x%x",
                     a->flags & ~CLMSE_STRICT_SHAPES);
     size_t nx, ny;
