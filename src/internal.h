@@ -189,8 +189,6 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
  * fuzzer (fuzz/fuzz_tensor.c) reaches it. CLMSE_ERROR_SIZE_OVERFLOW or _BUFFER_TOO_SMALL. */
 clmse_status clmse__check_span(clmse_context *ctx, const char *what, size_t size, size_t offset,
                                size_t count, size_t elem);
-/* Grows scratch to at least `bytes`. */
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes);
 
 /* ---- tensors (tensor.c) ---- */
 int clmse__dtype_floating(clmse_dtype d);
@@ -206,55 +204,39 @@ clmse_status clmse__tensor_extent(clmse_context *ctx, const char *what, const cl
  * mean or sum. */
 clmse_status clmse__check_reduction(clmse_context *ctx, const char *fn, clmse_reduction r);
 
-/* ---- operations (mse.c) ---- */
-clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c);
-
-/* ---- launches (launch.c) ---- */
-/* A stage-1 launch: `groups` work-groups of `local` items (global = groups * local); the CPU
- * shape's items stream `chunk` elements each. */
-typedef struct clmse__geometry {
-    size_t groups, local, global;
-    cl_ulong chunk;
-} clmse__geometry;
-/* The geometry of plan `p` (built with work-group size `wg`) for n > 0 elements, each costing
- * `cost` loop iterations in a GPU-shaped kernel: a function of its arguments alone, so a given
- * n always reduces in the same order; it keeps the loop-bound rule for every n. */
-clmse__geometry clmse__geometry_for(const clmse_context *ctx, const clmse_plan *p, size_t wg,
-                                    size_t n, size_t cost);
-/* Scratch bytes the fold of `count` partials needs, the partials included. */
-size_t clmse__fold_scratch(const clmse_context *ctx, const clmse__program *p, size_t count);
+/* ---- launches (launch.c), of requests mse.c has validated ---- */
 /* The loop budget of a new context: CLMSE__LOOP_BUDGET, or $CLMSE_LOOP_BUDGET when it is a
  * number from 8 to that (anything else is ignored). */
 size_t clmse__loop_budget(void);
-/* Sets kernel arguments in order from (size, pointer) pairs. */
-typedef struct clmse__karg {
-    size_t size;
-    const void *value;
-} clmse__karg;
-cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count);
-/* Builds a wait list of the caller's events plus `extra` (may be NULL) into `stack` (16
- * slots) or malloc'd memory; free with clmse__wait_list_free. */
-clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
-                              cl_event extra, cl_event *stack, cl_event **list, cl_uint *count);
-void clmse__wait_list_free(cl_event *list, cl_event *stack);
-/* Records `ev` (retained) as the last command using scratch. */
-void clmse__scratch_use(clmse_context *ctx, cl_event ev);
-/* One kernel launch: its arguments and geometry, and whether it touches scratch (then it
- * waits for the last command that did, and becomes that command). */
-typedef struct clmse__launch_desc {
-    cl_kernel kernel;
-    const char *name; /* for error messages */
-    const clmse__karg *args;
-    cl_uint num_args;
-    size_t global, local;
-    int uses_scratch;
-} clmse__launch_desc;
-clmse_status clmse__launch(clmse_context *ctx, const clmse__launch_desc *l, cl_uint num_wait,
-                           const cl_event *wait, cl_event *done);
-/* Folds `count` partials in scratch (0: none) into out[oo] with clmse_reduce_final, in as
- * many launches as the loop-bound rule needs, after the caller's events; *done is the last. */
-clmse_status clmse__enqueue_fold(clmse_context *ctx, const clmse__program *p, size_t count,
-                                 cl_ulong n, int mean, cl_mem out, cl_ulong oo, cl_uint num_wait,
-                                 const cl_event *wait, cl_event *done);
+
+/* The six tensors a strided pass touches, in its argument order. */
+enum { CLMSE__T_X, CLMSE__T_Y, CLMSE__T_LOSS, CLMSE__T_G, CLMSE__T_GX, CLMSE__T_GY, CLMSE__T_COUNT };
+
+/* How a clmse_mse request lies in memory: what mse.c decides for the strided kernels. */
+typedef struct clmse__mse_layout {
+    const clmse_tensor *t[CLMSE__T_COUNT]; /* NULL: absent (loss/g/gx/gy) */
+    int reduce;                            /* mean/sum with an output */
+    int mean;
+    int bcast[2]; /* input / target broadcast: gradient needs a reduction */
+    /* Their gradients when wanted and not empty, summed on the device over the broadcast
+     * dimensions, with their strides in the broadcast index space. */
+    const clmse_tensor *bgrad[2];
+    int64_t bgrad_strides[2][CLMSE_MAX_NDIM];
+    clmse_dtype promoted;
+    uint32_t nd;                  /* broadcast rank */
+    size_t shape[CLMSE_MAX_NDIM]; /* broadcast shape */
+    size_t numel;                 /* broadcast element count */
+    int64_t aligned[CLMSE__T_COUNT][CLMSE_MAX_NDIM]; /* strides in the broadcast index space */
+    uint32_t cnd;                                    /* the same, collapsed (mse.c: collapse) */
+    size_t cshape[CLMSE_MAX_NDIM];
+    int64_t cstrides[CLMSE__T_COUNT][CLMSE_MAX_NDIM];
+} clmse__mse_layout;
+
+/* Enqueue a validated request after the caller's events, under the context's lock; *event (if
+ * not NULL) becomes its one completion event. */
+clmse_status clmse__enqueue_contiguous(clmse_context *ctx, const clmse__mse_call *c);
+clmse_status clmse__enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
+                                    const clmse__mse_layout *p, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *event);
 
 #endif /* CLMSE_INTERNAL_H */
