@@ -25,8 +25,6 @@
  * the separate ones bit for bit.
  */
 
-#ifndef CLMSE_GENERAL
-
 compute_t grad_factor(__global const x_t *gout, ulong gstride, ulong i)
 {
     return gout ? gout[i * gstride] : (compute_t)1;
@@ -166,5 +164,3 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
 }
 
 #endif
-
-#endif /* !CLMSE_GENERAL */

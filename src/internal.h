@@ -19,14 +19,14 @@
 #define CLMSE__PLAN_CLASSES 3
 #define CLMSE__TUNING_CAP 4800 /* "ignored ", a path of up to 4095 bytes, the reason */
 
-/* What a program is specialised for. Fast: the contiguous float32/float64 kernels of mse.cl
- * (x == y == out); general: the strided, broadcasting, any-dtype kernels of mse_nd.cl. */
+/* What a program is specialised for. Contiguous: the float32/float64 kernels of mse.cl
+ * (x == y == out); strided: the strided, broadcasting, any-dtype kernels of mse_strided.cl. */
 typedef struct clmse__program_key {
-    int general;
+    int strided;
     clmse_dtype x, y, out; /* storage of input, target and loss */
 } clmse__program_key;
 
-/* Kernel slots: fast programs fill PASS and FINAL; general ones all six. */
+/* Kernel slots: contiguous programs fill PASS and FINAL; strided ones all six. */
 enum {
     CLMSE__K_PASS,
     CLMSE__K_FINAL,
@@ -46,6 +46,7 @@ enum {
 #define CLMSE__GSUM_BYTES 16u
 
 typedef struct clmse__program {
+    int strided;       /* its kind (clmse__program_key.strided): the sources differ */
     char request[512]; /* the build options of the plan asked for */
     char options[512]; /* those it was built with */
     cl_program program;
@@ -54,7 +55,7 @@ typedef struct clmse__program {
 } clmse__program;
 
 /* One request on contiguous buffers of one dtype, float32 (the _f32 entry points) or float64
- * (the tensor API's fast path); NULL buffers are results not wanted. */
+ * (clmse_mse's contiguous route); NULL buffers are results not wanted. */
 typedef struct clmse__mse_call {
     const char *fn;
     clmse_dtype dtype; /* CLMSE_DTYPE_F32 (0) unless set */
@@ -161,8 +162,8 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_c
 extern const char *const clmse__op_names[CLMSE__PLAN_OPS];
 extern const char *const clmse__class_names[CLMSE__PLAN_CLASSES];
 extern const char *const clmse__shape_names[2];
-/* The fixed plan of the general (strided) kernels. */
-clmse_plan clmse__plan_general(const clmse_context *ctx);
+/* The fixed plan of the strided kernels. */
+clmse_plan clmse__plan_strided(const clmse_context *ctx);
 /* 0 when the device can take `p`; else 1 with the reason in why. */
 int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why,
                         size_t cap);
@@ -178,8 +179,6 @@ clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *ke
 /* The accumulator kind (CLMSE_ACC_KIND) for data computed in `compute` precision. */
 int clmse__acc_kind(const clmse_context *ctx, int compute_double);
 void clmse__programs_release(clmse_context *ctx);
-/* The embedded (or CLMSE_KERNEL_DIR) kernel sources in assembly order. */
-clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source);
 
 /* ---- buffers (buffer.c) ---- */
 /* Checks that [offset, offset+count) elements of `elem` bytes fit in `buf`. */
@@ -210,7 +209,15 @@ clmse_status clmse__check_reduction(clmse_context *ctx, const char *fn, clmse_re
 size_t clmse__loop_budget(void);
 
 /* The six tensors a strided pass touches, in its argument order. */
-enum { CLMSE__T_X, CLMSE__T_Y, CLMSE__T_LOSS, CLMSE__T_G, CLMSE__T_GX, CLMSE__T_GY, CLMSE__T_COUNT };
+enum {
+    CLMSE__T_X,
+    CLMSE__T_Y,
+    CLMSE__T_LOSS,
+    CLMSE__T_G,
+    CLMSE__T_GX,
+    CLMSE__T_GY,
+    CLMSE__T_COUNT
+};
 
 /* How a clmse_mse request lies in memory: what mse.c decides for the strided kernels. */
 typedef struct clmse__mse_layout {

@@ -363,7 +363,7 @@ clmse_status clmse__enqueue_contiguous(clmse_context *ctx, const clmse__mse_call
     return st;
 }
 
-/* ---- the strided path: cl/mse_nd.cl ---- */
+/* ---- the strided path: cl/mse_strided.cl ---- */
 
 static void put_shape(cl_ulong8 *v, const size_t *shape, uint32_t n)
 {
@@ -436,7 +436,7 @@ static clmse_status strided_pass(clmse_context *ctx, const clmse__mse_layout *p,
         TENSOR_KARGS(ta[CLMSE__T_GY]),
         scale_karg(scale),
     };
-    const launch_desc l = {prog->kernels[CLMSE__K_PASS], "clmse_mse_nd_pass", args,
+    const launch_desc l = {prog->kernels[CLMSE__K_PASS], "clmse_mse_strided_pass", args,
                            (cl_uint)(sizeof args / sizeof args[0]), geo.global, geo.local,
                            partials != NULL};
     return launch(ctx, &l, num_wait, wait, done);
@@ -487,7 +487,7 @@ static clmse_status strided_grad(clmse_context *ctx, const clmse__mse_layout *p,
     };
     const size_t wg = prog->plan.work_group_size;
     launch_desc l = {prog->kernels[which ? CLMSE__K_GRAD_Y : CLMSE__K_GRAD_X],
-                     "clmse_mse_nd_grad", args, (cl_uint)(sizeof args / sizeof args[0]),
+                     "clmse_mse_strided_grad", args, (cl_uint)(sizeof args / sizeof args[0]),
                      (size_t)((m * nseg + wg - 1) / wg) * wg, wg, nseg > 1};
     CLMSE_FORWARD(launch(ctx, &l, num_wait, wait, done));
     while (nseg > 1) {
@@ -499,7 +499,7 @@ static clmse_status strided_grad(clmse_context *ctx, const clmse__mse_layout *p,
         };
         const launch_desc f = {
             prog->kernels[which ? CLMSE__K_GRAD_Y_FOLD : CLMSE__K_GRAD_X_FOLD],
-            "clmse_mse_nd_grad_fold", fargs, (cl_uint)(sizeof fargs / sizeof fargs[0]),
+            "clmse_mse_strided_grad_fold", fargs, (cl_uint)(sizeof fargs / sizeof fargs[0]),
             (size_t)((m * nout + wg - 1) / wg) * wg, wg, 1};
         cl_event ev = NULL;
         clmse_status st = launch(ctx, &f, 0, NULL, &ev); /* after *done, by scratch */
@@ -521,7 +521,7 @@ static clmse_status enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
 {
     const clmse__program_key key = {1, a->input->dtype, a->target->dtype, p->promoted};
     clmse__program *prog = NULL;
-    const clmse_plan plan = clmse__plan_general(ctx);
+    const clmse_plan plan = clmse__plan_strided(ctx);
     CLMSE_FORWARD(clmse__program_get(ctx, &key, &plan, &prog));
 
     const scale_arg scale = scale_of(a->reduction, p->numel, p->promoted == CLMSE_DTYPE_F64);

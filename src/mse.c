@@ -47,10 +47,11 @@ clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction
                                    size_t target_offset, cl_mem output, size_t output_offset,
                                    cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
-                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-                        .out = output, .oo = output_offset, .num_wait = num_wait,
-                        .wait = wait_list, .event = event};
+    const clmse__mse_call c = {
+        .fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
+        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+        .out = output, .oo = output_offset,
+        .num_wait = num_wait, .wait = wait_list, .event = event};
     return run_f32(ctx, &c);
 }
 
@@ -62,11 +63,12 @@ clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reductio
                                     size_t grad_target_offset, cl_uint num_wait,
                                     const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
-                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-                        .g = grad_output, .go = grad_output_offset, .gx = grad_input,
-                        .gxo = grad_input_offset, .gy = grad_target, .gyo = grad_target_offset,
-                        .num_wait = num_wait, .wait = wait_list, .event = event};
+    const clmse__mse_call c = {
+        .fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
+        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+        .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
+        .gy = grad_target, .gyo = grad_target_offset,
+        .num_wait = num_wait, .wait = wait_list, .event = event};
     return run_f32(ctx, &c);
 }
 
@@ -76,12 +78,13 @@ clmse_status clmse_mse_forward_backward_f32(
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
     size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
-                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-                        .out = output, .oo = output_offset, .g = grad_output,
-                        .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
-                        .gy = grad_target, .gyo = grad_target_offset, .num_wait = num_wait,
-                        .wait = wait_list, .event = event};
+    const clmse__mse_call c = {
+        .fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
+        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+        .out = output, .oo = output_offset,
+        .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
+        .gy = grad_target, .gyo = grad_target_offset,
+        .num_wait = num_wait, .wait = wait_list, .event = event};
     return run_f32(ctx, &c);
 }
 
@@ -125,8 +128,9 @@ static clmse_status check_result(clmse_context *ctx, const char *what, const clm
     char got[200], want[200];
     clmse__format_shape(t->ndim, t->shape, got, sizeof got);
     clmse__format_shape(nd, shape, want, sizeof want);
-    return clmse__fail(ctx, CLMSE_ERROR_SHAPE_MISMATCH, CL_SUCCESS, "%s has shape %s; it must be %s",
-                       what, got, scalar ? "one element, e.g. ()" : want);
+    return clmse__fail(ctx, CLMSE_ERROR_SHAPE_MISMATCH, CL_SUCCESS,
+                       "%s has shape %s; it must be %s", what, got,
+                       scalar ? "one element, e.g. ()" : want);
 }
 
 /* Strides of `t` in the broadcast index space: 0 where it is broadcast or absent. */

@@ -210,7 +210,8 @@ clmse_status clmse_legacy_reduction(int size_average, int reduce, clmse_reductio
 {
     CLMSE_CHECK_ARG(NULL, out != NULL, "clmse_legacy_reduction: out is NULL");
     CLMSE_CHECK_ARG(NULL,
-                    (size_average == 0 || size_average == 1 || size_average == CLMSE_LEGACY_UNSET) &&
+                    (size_average == 0 || size_average == 1 ||
+                     size_average == CLMSE_LEGACY_UNSET) &&
                         (reduce == 0 || reduce == 1 || reduce == CLMSE_LEGACY_UNSET),
                     "clmse_legacy_reduction: size_average %d and reduce %d must each be 0, 1 or "
                     "CLMSE_LEGACY_UNSET",
