@@ -86,10 +86,7 @@ clmse_mse_strided_pass(const uint ndim, const ulong n, const ulong8 shape8,
         }
         part = part_scaled(acc);
     }
-    /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
-    part = clmse_group_sum(part, scratch);
-    if (get_local_id(0) == 0)
-        clmse_emit_partial(partials, get_group_id(0), part, direct, direct_o, mean, n);
+    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
 }
 
 /* Element j's place in the gradient operand, by the kept dimensions. */

@@ -135,14 +135,17 @@ static cl_int set_args(cl_kernel k, const karg *args, cl_uint count)
     return CL_SUCCESS;
 }
 
-/* Builds a wait list of the caller's events plus `extra` (may be NULL) into `stack` (16
- * slots) or malloc'd memory; free with wait_list_free. */
+/* Wait lists up to this long need no allocation. */
+#define WAIT_STACK 16
+
+/* Builds a wait list of the caller's events plus `extra` (may be NULL) into `stack`
+ * (WAIT_STACK slots) or malloc'd memory; free with wait_list_free. */
 static clmse_status wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
                               cl_event extra, cl_event *stack, cl_event **list, cl_uint *count)
 {
     *list = stack;
     *count = 0; /* defined on every return, failures included */
-    if (num_wait + 1 > 16 && (*list = malloc(sizeof(cl_event) * (num_wait + 1u))) == NULL)
+    if (num_wait + 1 > WAIT_STACK && (*list = malloc(sizeof(cl_event) * (num_wait + 1u))) == NULL)
         return clmse__fail(ctx, CLMSE_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
                            "no memory for a wait list of %u events", (unsigned)num_wait);
     for (cl_uint i = 0; i < num_wait; i++)
@@ -178,7 +181,7 @@ static clmse_status launch(clmse_context *ctx, const launch_desc *l, cl_uint num
         return clmse__cl_fail(ctx, err, call);
     }
     /* Every command that touches scratch waits for the one before it: they share the buffer. */
-    cl_event stack[16], *list;
+    cl_event stack[WAIT_STACK], *list;
     cl_uint count;
     CLMSE_FORWARD(wait_list(ctx, num_wait, wait, l->uses_scratch ? ctx->last_scratch_use : NULL,
                             stack, &list, &count));
