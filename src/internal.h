@@ -54,8 +54,8 @@ typedef struct clmse__program {
     clmse_plan plan; /* its build geometry; a work-group size the kernels refuse is halved */
 } clmse__program;
 
-/* One request on contiguous buffers of one dtype, float32 (the _f32 entry points) or float64
- * (clmse_mse's contiguous route); NULL buffers are results not wanted. */
+/* One request on contiguous buffers of one dtype: float32 from the _f32 entry points, float32
+ * or float64 from clmse_mse's contiguous route. NULL buffers are results not wanted. */
 typedef struct clmse__mse_call {
     const char *fn;
     clmse_dtype dtype; /* CLMSE_DTYPE_F32 (0) unless set */
