@@ -7,17 +7,24 @@
  *   CLMSE_COMPUTE_DOUBLE 1: differences and gradients are computed in double (float64 data);
  *                        0: in float (float32, float16 and bfloat16 data).
  *   CLMSE_X_DTYPE, CLMSE_Y_DTYPE, CLMSE_OUT_DTYPE
- *                        storage of input, target and loss/grad_output (clmse_dtype values:
- *                        0 float32, 1 float64, 2 float16, 3 bfloat16).
+ *                        storage of input, target and loss/grad_output: a CLMSE_DTYPE_* id
+ *                        below (include/clmse.h's clmse_dtype values).
  *   CLMSE_CPU_SHAPE      1: one work-item streams a contiguous chunk (CPU devices);
  *                        0: work-groups stride over the data and fold in local memory.
  *   CLMSE_WG_SIZE        stage-1 work-group size (a power of two; 1 in the CPU shape).
  *   CLMSE_VEC            CPU shape: elements per vector load and accumulator lanes (2, 4, 8
  *                        or 16).
  *   CLMSE_FINAL_WG_SIZE  stage-2 work-group size (a power of two).
- *   CLMSE_GENERAL        defined: build mse_nd.cl's general kernels; undefined: mse.cl's
- *                        contiguous ones (float32/float64 only). One program holds one set.
+ *
+ * A program is this file, reduce.cl, and then mse.cl (the contiguous kernels, float32/float64
+ * only) or mse_strided.cl (the strided ones): src/CMakeLists.txt lists them.
  */
+
+/* The dtype ids: clmse_dtype's values, which src/program.c asserts at compile time. */
+#define CLMSE_DTYPE_F32 0
+#define CLMSE_DTYPE_F64 1
+#define CLMSE_DTYPE_F16 2
+#define CLMSE_DTYPE_BF16 3
 
 /* torch rounds d = x - y and d * d separately; a contracted fma would not, and the compensated
  * sums' error terms rely on every operation being rounded. */
@@ -30,13 +37,13 @@
 #define CLMSE_COMPUTE_DOUBLE 0
 #endif
 #ifndef CLMSE_X_DTYPE
-#define CLMSE_X_DTYPE 0
+#define CLMSE_X_DTYPE CLMSE_DTYPE_F32
 #endif
 #ifndef CLMSE_Y_DTYPE
-#define CLMSE_Y_DTYPE 0
+#define CLMSE_Y_DTYPE CLMSE_DTYPE_F32
 #endif
 #ifndef CLMSE_OUT_DTYPE
-#define CLMSE_OUT_DTYPE 0
+#define CLMSE_OUT_DTYPE CLMSE_DTYPE_F32
 #endif
 #ifndef CLMSE_CPU_SHAPE
 #define CLMSE_CPU_SHAPE 0
@@ -51,8 +58,9 @@
 #define CLMSE_FINAL_WG_SIZE 256
 #endif
 
-#define CLMSE_HAS_DOUBLE (CLMSE_ACC_KIND != 0 || CLMSE_COMPUTE_DOUBLE || CLMSE_X_DTYPE == 1 || \
-                          CLMSE_Y_DTYPE == 1 || CLMSE_OUT_DTYPE == 1)
+#define CLMSE_HAS_DOUBLE                                                                 \
+    (CLMSE_ACC_KIND != 0 || CLMSE_COMPUTE_DOUBLE || CLMSE_X_DTYPE == CLMSE_DTYPE_F64 || \
+     CLMSE_Y_DTYPE == CLMSE_DTYPE_F64 || CLMSE_OUT_DTYPE == CLMSE_DTYPE_F64)
 #if CLMSE_HAS_DOUBLE
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double wide_t; /* what stores accept: every computed value converts to it exactly */
@@ -68,7 +76,8 @@ typedef float compute_t;
 #define COMPUTEV_T VEC(float)
 #endif
 
-/* ---- storage: element types and their loads and stores, by clmse_dtype id ---- */
+/* ---- storage: element types and their loads and stores, by dtype id ----
+ * STORAGE(id), LOAD(id) and STORE(id) paste the id's number: STORAGE_2 is CLMSE_DTYPE_F16's. */
 #define CLMSE_CAT_(a, b) a##b
 #define CLMSE_CAT(a, b) CLMSE_CAT_(a, b)
 /* Vector types of CLMSE_VEC lanes for the CPU shape's loops: VEC(float) is floatN (of a
@@ -76,10 +85,10 @@ typedef float compute_t;
 #define VEC(t) CLMSE_CAT(t, CLMSE_VEC)
 #define VLOAD CLMSE_CAT(vload, CLMSE_VEC)
 #define VSTORE CLMSE_CAT(vstore, CLMSE_VEC)
-#define STORAGE_0 float
-#define STORAGE_1 double
-#define STORAGE_2 half
-#define STORAGE_3 ushort /* bfloat16 bits */
+#define STORAGE_0 float  /* CLMSE_DTYPE_F32 */
+#define STORAGE_1 double /* CLMSE_DTYPE_F64 */
+#define STORAGE_2 half   /* CLMSE_DTYPE_F16 */
+#define STORAGE_3 ushort /* CLMSE_DTYPE_BF16: bfloat16 bits */
 #define STORAGE(id) CLMSE_CAT(STORAGE_, id)
 #define LOAD(id) CLMSE_CAT(load_, id)
 #define STORE(id) CLMSE_CAT(store_, id)
@@ -87,7 +96,10 @@ typedef float compute_t;
 compute_t load_0(__global const float *p, ulong i) { return (compute_t)p[i]; }
 /* vload_half is core OpenCL: half storage needs no cl_khr_fp16. */
 compute_t load_2(__global const half *p, ulong i) { return (compute_t)vload_half(i, p); }
-compute_t load_3(__global const ushort *p, ulong i) { return (compute_t)as_float((uint)p[i] << 16); }
+compute_t load_3(__global const ushort *p, ulong i)
+{
+    return (compute_t)as_float((uint)p[i] << 16);
+}
 void store_0(__global float *p, ulong i, wide_t v) { p[i] = (float)v; }
 /* v as a float rounded to odd (truncate, then set the last bit if anything was cut off): a
  * second rounding to a format of at most 22 bits of precision is then exact, so a double rounds
@@ -111,7 +123,8 @@ void store_3(__global ushort *p, ulong i, wide_t v)
 {
     const float f = to_float_odd(v);
     const uint u = as_uint(f);
-    p[i] = isnan(f) ? (ushort)((u >> 16) | 0x40u) : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    p[i] = isnan(f) ? (ushort)((u >> 16) | 0x40u)
+                    : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 #if CLMSE_HAS_DOUBLE
 compute_t load_1(__global const double *p, ulong i) { return (compute_t)p[i]; }

@@ -25,8 +25,6 @@
  * the separate ones bit for bit.
  */
 
-#ifndef CLMSE_GENERAL
-
 compute_t grad_factor(__global const x_t *gout, ulong gstride, ulong i)
 {
     return gout ? gout[i * gstride] : (compute_t)1;
@@ -159,12 +157,7 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
         }
         part = part_scaled(acc);
     }
-    /* Every item reaches the barriers: POCL mis-handles (hangs on) barriers behind a branch. */
-    part = clmse_group_sum(part, scratch);
-    if (get_local_id(0) == 0)
-        clmse_emit_partial(partials, get_group_id(0), part, direct, direct_o, mean, n);
+    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
 }
 
 #endif
-
-#endif /* !CLMSE_GENERAL */

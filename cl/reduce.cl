@@ -44,6 +44,17 @@ void clmse_emit_partial(__global part_t *partials, uint index, part_t v, __globa
         partials[index] = v;
 }
 
+/* The GPU shape's end of stage 1: the group folds its items' partials and item 0 emits the
+ * sum. Every item calls it, so every item reaches the barriers: POCL mis-handles (hangs on)
+ * barriers behind a branch. */
+void clmse_group_emit(part_t v, __local part_t *scratch, __global part_t *partials,
+                      __global out_t *direct, ulong direct_offset, int mean, ulong n)
+{
+    v = clmse_group_sum(v, scratch);
+    if (get_local_id(0) == 0)
+        clmse_emit_partial(partials, get_group_id(0), v, direct, direct_offset, mean, n);
+}
+
 __kernel __attribute__((reqd_work_group_size(CLMSE_FINAL_WG_SIZE, 1, 1))) void
 clmse_reduce_final(__global part_t *partials, const ulong in_o, const uint count,
                    const uint seg, const ulong out_part_o, const ulong n, const int mean,

@@ -2,7 +2,6 @@
 # Script mode (cmake -P): turns one .cl file into C data so the library needs no files at run
 # time. Inputs: IN (the .cl file), OUT (the .c file), NAME (C identifier suffix).
 file(READ "${IN}" _hex HEX)
-file(SHA256 "${IN}" _sha)
 string(LENGTH "${_hex}" _hexlen)
 math(EXPR _len "${_hexlen} / 2")
 # Bytes as 0x.. literals, 16 per line, so no compiler meets an over-long string literal.
@@ -13,8 +12,6 @@ file(WRITE "${OUT}.tmp"
 "#include <stddef.h>\n"
 "extern const char clmse__cl_${NAME}[];\n"
 "extern const size_t clmse__cl_${NAME}_len;\n"
-"extern const char clmse__cl_${NAME}_sha256[];\n"
 "const char clmse__cl_${NAME}[] = {\n    ${_bytes}0x00\n};\n"
-"const size_t clmse__cl_${NAME}_len = ${_len};\n"
-"const char clmse__cl_${NAME}_sha256[] = \"${_sha}\";\n")
+"const size_t clmse__cl_${NAME}_len = ${_len};\n")
 file(RENAME "${OUT}.tmp" "${OUT}")

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Checks of the caller's buffers against offsets and counts, and the context's scratch buffer. */
+/* Checks of the caller's buffers against offsets and counts. */
 #include "internal.h"
 
 #include <stdint.h>
@@ -42,26 +42,4 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
         return clmse__fail(ctx, CLMSE_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
                            "%s belongs to another cl_context than the clmse context's", what);
     return clmse__check_span(ctx, what, size, offset, count, elem);
-}
-
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes)
-{
-    if (ctx->scratch_size >= bytes)
-        return CLMSE_SUCCESS;
-    /* At least 1 MiB (32,768 partials), and doubling: a buffer that grows rarely. Oclgrind
-     * 21.10's uninitialized-value checks also lose track of what kernels wrote into a scratch
-     * buffer that replaced a smaller one (reads reported as uninitialized, values right). */
-    size_t want = ctx->scratch_size ? 2 * ctx->scratch_size : (size_t)1 << 20;
-    bytes = want > bytes ? want : bytes;
-    if (ctx->scratch)
-        clReleaseMemObject(ctx->scratch);
-    ctx->scratch = NULL;
-    ctx->scratch_size = 0;
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    if (err != CL_SUCCESS)
-        return clmse__cl_fail(ctx, err, "clCreateBuffer(scratch)");
-    ctx->scratch = m;
-    ctx->scratch_size = bytes;
-    return CLMSE_SUCCESS;
 }

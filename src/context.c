@@ -5,17 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-clmse_status clmse__check_context(clmse_context *ctx)
-{
-    if (ctx == NULL)
-        return clmse__fail(NULL, CLMSE_ERROR_INVALID_HANDLE, CL_SUCCESS,
-                           "the clmse_context is NULL");
-    if (ctx->magic != CLMSE__CONTEXT_MAGIC)
-        return clmse__fail(NULL, CLMSE_ERROR_INVALID_HANDLE, CL_SUCCESS,
-                           "the clmse_context handle is not a live clmse context");
-    return CLMSE_SUCCESS;
-}
-
 static clmse_status check_options(const clmse_context_options *opt)
 {
     if (opt == NULL)

@@ -144,3 +144,14 @@ cl_int clmse_context_last_cl_error(const clmse_context *ctx)
         return CL_INVALID_CONTEXT;
     return ctx->last_cl_error;
 }
+
+clmse_status clmse__check_context(clmse_context *ctx)
+{
+    if (ctx == NULL)
+        return clmse__fail(NULL, CLMSE_ERROR_INVALID_HANDLE, CL_SUCCESS,
+                           "the clmse_context is NULL");
+    if (ctx->magic != CLMSE__CONTEXT_MAGIC)
+        return clmse__fail(NULL, CLMSE_ERROR_INVALID_HANDLE, CL_SUCCESS,
+                           "the clmse_context handle is not a live clmse context");
+    return CLMSE_SUCCESS;
+}

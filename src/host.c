@@ -51,10 +51,7 @@ static clmse_status read_back(clmse_context *ctx, cl_mem buf, float *host, size_
 static clmse_status host_run(clmse_context *ctx, const host_call *c)
 {
     CLMSE_FORWARD(clmse__check_context(ctx));
-    if (!clmse__reduction_valid(c->reduction))
-        return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
-                           "%s: reduction %d is not none (0), mean (1) or sum (2)", c->fn,
-                           (int)c->reduction);
+    CLMSE_FORWARD(clmse__check_reduction(ctx, c->fn, c->reduction));
     const int reduced = c->reduction != CLMSE_REDUCTION_NONE;
     CLMSE_CHECK_ARG(ctx, c->n == 0 || (c->x != NULL && c->y != NULL),
                     "%s: input or target array is NULL", c->fn);

@@ -20,14 +20,14 @@
 #define CLMSE__PLAN_CLASSES 3
 #define CLMSE__TUNING_CAP 4800 /* "ignored ", a path of up to 4095 bytes, the reason */
 
-/* What a program is specialised for. Fast: the contiguous float32/float64 kernels of mse.cl
- * (x == y == out); general: the strided, broadcasting, any-dtype kernels of mse_nd.cl. */
+/* What a program is specialised for. Contiguous: the float32/float64 kernels of mse.cl
+ * (x == y == out); strided: the strided, broadcasting, any-dtype kernels of mse_strided.cl. */
 typedef struct clmse__program_key {
-    int general;
+    int strided;
     clmse_dtype x, y, out; /* storage of input, target and loss */
 } clmse__program_key;
 
-/* Kernel slots: fast programs fill PASS and FINAL; general ones all six. */
+/* Kernel slots: contiguous programs fill PASS and FINAL; strided ones all six. */
 enum {
     CLMSE__K_PASS,
     CLMSE__K_FINAL,
@@ -47,6 +47,7 @@ enum {
 #define CLMSE__GSUM_BYTES 16u
 
 typedef struct clmse__program {
+    int strided;       /* its kind (clmse__program_key.strided): the sources differ */
     char request[512]; /* the build options of the plan asked for */
     char options[512]; /* those it was built with */
     cl_program program;
@@ -54,8 +55,8 @@ typedef struct clmse__program {
     clmse_plan plan; /* its build geometry; a work-group size the kernels refuse is halved */
 } clmse__program;
 
-/* One request on contiguous buffers of one dtype, float32 (the _f32 entry points) or float64
- * (the tensor API's fast path); NULL buffers are results not wanted. */
+/* One request on contiguous buffers of one dtype: float32 from the _f32 entry points, float32
+ * or float64 from clmse_mse's contiguous route. NULL buffers are results not wanted. */
 typedef struct clmse__mse_call {
     const char *fn;
     clmse_dtype dtype; /* CLMSE_DTYPE_F32 (0) unless set */
@@ -111,6 +112,8 @@ void clmse__debug(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* CLMSE_ERROR_INVALID_HANDLE, recorded in this thread's slot, unless ctx is a live context. */
+clmse_status clmse__check_context(clmse_context *ctx);
 
 #define CLMSE_CHECK_ARG(ctx, cond, ...)                                        \
     do {                                                                       \
@@ -152,9 +155,6 @@ clmse_status clmse__device_resolve(const char *spec, cl_platform_id *plat, cl_de
 /* Fills info for any device, finding its P:D indices when the enumeration lists it. */
 clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
 
-/* ---- handles (context.c) ---- */
-clmse_status clmse__check_context(clmse_context *ctx);
-
 /* ---- programs and plans (program.c, plan.c, tuning.c) ---- */
 /* The device's default plan for a size class (dtype and op do not change it). */
 clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_class);
@@ -163,8 +163,8 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_c
 extern const char *const clmse__op_names[CLMSE__PLAN_OPS];
 extern const char *const clmse__class_names[CLMSE__PLAN_CLASSES];
 extern const char *const clmse__shape_names[2];
-/* The fixed plan of the general (strided) kernels. */
-clmse_plan clmse__plan_general(const clmse_context *ctx);
+/* The fixed plan of the strided kernels. */
+clmse_plan clmse__plan_strided(const clmse_context *ctx);
 /* 0 when the device can take `p`; else 1 with the reason in why. */
 int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why,
                         size_t cap);
@@ -180,8 +180,6 @@ clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *ke
 /* The accumulator kind (CLMSE_ACC_KIND) for data computed in `compute` precision. */
 int clmse__acc_kind(const clmse_context *ctx, int compute_double);
 void clmse__programs_release(clmse_context *ctx);
-/* The embedded (or CLMSE_KERNEL_DIR) kernel sources in assembly order. */
-clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source);
 
 /* ---- buffers (buffer.c) ---- */
 /* Checks that [offset, offset+count) elements of `elem` bytes fit in `buf`. */
@@ -191,8 +189,6 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
  * fuzzer (fuzz/fuzz_tensor.c) reaches it. CLMSE_ERROR_SIZE_OVERFLOW or _BUFFER_TOO_SMALL. */
 clmse_status clmse__check_span(clmse_context *ctx, const char *what, size_t size, size_t offset,
                                size_t count, size_t elem);
-/* Grows scratch to at least `bytes`. */
-clmse_status clmse__scratch_reserve(clmse_context *ctx, size_t bytes);
 
 /* ---- tensors (tensor.c) ---- */
 int clmse__dtype_floating(clmse_dtype d);
@@ -204,57 +200,51 @@ clmse_status clmse__broadcast(clmse_context *ctx, uint32_t na, const size_t *a, 
  * checks rank, strides >= 0 and overflow. */
 clmse_status clmse__tensor_extent(clmse_context *ctx, const char *what, const clmse_tensor *t,
                                   size_t *numel, size_t *extent);
+/* CLMSE_ERROR_INVALID_REDUCTION, with the one message for it naming `fn`, unless r is none,
+ * mean or sum. */
+clmse_status clmse__check_reduction(clmse_context *ctx, const char *fn, clmse_reduction r);
 
-/* ---- operations (mse.c) ---- */
-int clmse__reduction_valid(clmse_reduction r);
-clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c);
-
-/* ---- launches (launch.c) ---- */
-/* A stage-1 launch: `groups` work-groups of `local` items (global = groups * local); the CPU
- * shape's items stream `chunk` elements each. */
-typedef struct clmse__geometry {
-    size_t groups, local, global;
-    cl_ulong chunk;
-} clmse__geometry;
-/* The geometry of plan `p` (built with work-group size `wg`) for n > 0 elements, each costing
- * `cost` loop iterations in a GPU-shaped kernel: a function of its arguments alone, so a given
- * n always reduces in the same order; it keeps the loop-bound rule for every n. */
-clmse__geometry clmse__geometry_for(const clmse_context *ctx, const clmse_plan *p, size_t wg,
-                                    size_t n, size_t cost);
-/* Scratch bytes the fold of `count` partials needs, the partials included. */
-size_t clmse__fold_scratch(const clmse_context *ctx, const clmse__program *p, size_t count);
+/* ---- launches (launch.c), of requests mse.c has validated ---- */
 /* The loop budget of a new context: CLMSE__LOOP_BUDGET, or $CLMSE_LOOP_BUDGET when it is a
  * number from 8 to that (anything else is ignored). */
 size_t clmse__loop_budget(void);
-/* Sets kernel arguments in order from (size, pointer) pairs. */
-typedef struct clmse__karg {
-    size_t size;
-    const void *value;
-} clmse__karg;
-cl_int clmse__set_args(cl_kernel k, const clmse__karg *args, cl_uint count);
-/* Builds a wait list of the caller's events plus `extra` (may be NULL) into `stack` (16
- * slots) or malloc'd memory; free with clmse__wait_list_free. */
-clmse_status clmse__wait_list(clmse_context *ctx, cl_uint num_wait, const cl_event *wait,
-                              cl_event extra, cl_event *stack, cl_event **list, cl_uint *count);
-void clmse__wait_list_free(cl_event *list, cl_event *stack);
-/* Records `ev` (retained) as the last command using scratch. */
-void clmse__scratch_use(clmse_context *ctx, cl_event ev);
-/* One kernel launch: its arguments and geometry, and whether it touches scratch (then it
- * waits for the last command that did, and becomes that command). */
-typedef struct clmse__launch_desc {
-    cl_kernel kernel;
-    const char *name; /* for error messages */
-    const clmse__karg *args;
-    cl_uint num_args;
-    size_t global, local;
-    int uses_scratch;
-} clmse__launch_desc;
-clmse_status clmse__launch(clmse_context *ctx, const clmse__launch_desc *l, cl_uint num_wait,
-                           const cl_event *wait, cl_event *done);
-/* Folds `count` partials in scratch (0: none) into out[oo] with clmse_reduce_final, in as
- * many launches as the loop-bound rule needs, after the caller's events; *done is the last. */
-clmse_status clmse__enqueue_fold(clmse_context *ctx, const clmse__program *p, size_t count,
-                                 cl_ulong n, int mean, cl_mem out, cl_ulong oo, cl_uint num_wait,
-                                 const cl_event *wait, cl_event *done);
+
+/* The six tensors a strided pass touches, in its argument order. */
+enum {
+    CLMSE__T_X,
+    CLMSE__T_Y,
+    CLMSE__T_LOSS,
+    CLMSE__T_G,
+    CLMSE__T_GX,
+    CLMSE__T_GY,
+    CLMSE__T_COUNT
+};
+
+/* How a clmse_mse request lies in memory: what mse.c decides for the strided kernels. */
+typedef struct clmse__mse_layout {
+    const clmse_tensor *t[CLMSE__T_COUNT]; /* NULL: absent (loss/g/gx/gy) */
+    int reduce;                            /* mean/sum with an output */
+    int mean;
+    int bcast[2]; /* input / target broadcast: gradient needs a reduction */
+    /* Their gradients when wanted and not empty, summed on the device over the broadcast
+     * dimensions, with their strides in the broadcast index space. */
+    const clmse_tensor *bgrad[2];
+    int64_t bgrad_strides[2][CLMSE_MAX_NDIM];
+    clmse_dtype promoted;
+    uint32_t nd;                  /* broadcast rank */
+    size_t shape[CLMSE_MAX_NDIM]; /* broadcast shape */
+    size_t numel;                 /* broadcast element count */
+    int64_t aligned[CLMSE__T_COUNT][CLMSE_MAX_NDIM]; /* strides in the broadcast index space */
+    uint32_t cnd;                                    /* the same, collapsed (mse.c: collapse) */
+    size_t cshape[CLMSE_MAX_NDIM];
+    int64_t cstrides[CLMSE__T_COUNT][CLMSE_MAX_NDIM];
+} clmse__mse_layout;
+
+/* Enqueue a validated request after the caller's events, under the context's lock; *event (if
+ * not NULL) becomes its one completion event. */
+clmse_status clmse__enqueue_contiguous(clmse_context *ctx, const clmse__mse_call *c);
+clmse_status clmse__enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
+                                    const clmse__mse_layout *p, cl_uint num_wait,
+                                    const cl_event *wait, cl_event *event);
 
 #endif /* CLMSE_INTERNAL_H */

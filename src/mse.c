@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* MSE forward, backward and fused on contiguous device buffers: validation, the streaming
- * pass, and the fold of its partials (launch.c). */
+/* The MSE entry points and their validation: the three _f32 calls on contiguous float32
+ * buffers, and clmse_mse on tensors (broadcasting, dimension collapsing, and the choice of the
+ * contiguous or the strided kernels). launch.c enqueues what passes. */
 #include "internal.h"
 
-int clmse__reduction_valid(clmse_reduction r)
-{
-    return r == CLMSE_REDUCTION_NONE || r == CLMSE_REDUCTION_MEAN || r == CLMSE_REDUCTION_SUM;
-}
+#include <string.h>
 
-static clmse_status validate(clmse_context *ctx, const clmse__mse_call *c)
+/* The checks of the _f32 entry points, whose messages name the function. */
+static clmse_status check_call(clmse_context *ctx, const clmse__mse_call *c)
 {
     CLMSE_CHECK_ARG(ctx, (c->num_wait == 0) == (c->wait == NULL),
                     "%s: num_wait is %u but wait_list is %s", c->fn, (unsigned)c->num_wait,
                     c->wait ? "not NULL" : "NULL");
-    if (!clmse__reduction_valid(c->reduction))
-        return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
-                           "%s: reduction %d is not none (0), mean (1) or sum (2)", c->fn,
-                           (int)c->reduction);
+    CLMSE_FORWARD(clmse__check_reduction(ctx, c->fn, c->reduction));
     CLMSE_CHECK_ARG(ctx, c->x != NULL, "%s: input buffer is NULL", c->fn);
     CLMSE_CHECK_ARG(ctx, c->y != NULL, "%s: target buffer is NULL", c->fn);
     CLMSE_CHECK_ARG(ctx, c->out != NULL || !c->need_output, "%s: output buffer is NULL", c->fn);
@@ -37,92 +33,13 @@ static clmse_status validate(clmse_context *ctx, const clmse__mse_call *c)
     return CLMSE_SUCCESS;
 }
 
-/* Stage 1: the streaming pass, after the caller's events. */
-static clmse_status enqueue_pass(clmse_context *ctx, const clmse__mse_call *c, const clmse__program *p,
-                                 const clmse__geometry *geo, int reduce, cl_event *done)
-{
-    const cl_mem none = NULL;
-    const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
-    /* A single group or item writes the loss itself; otherwise partials feed the fold. */
-    const cl_mem partials = reduce && geo->groups > 1 ? ctx->scratch : NULL;
-    const cl_mem direct_out = reduce && geo->groups == 1 ? c->out : NULL;
-    const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
-    const cl_ulong n = c->n, xo = c->xo, yo = c->yo, oo = c->oo, go = c->go, gxo = c->gxo,
-                   gyo = c->gyo, chunk = geo->chunk;
-    const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
-    /* torch: norm = 2/N in double, rounded once to the data type. */
-    const cl_double scale_d = c->reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)c->n : 2.0;
-    const cl_float scale_f = (cl_float)scale_d;
-    const clmse__karg scale = c->dtype == CLMSE_DTYPE_F64
-                                  ? (clmse__karg){sizeof scale_d, &scale_d}
-                                  : (clmse__karg){sizeof scale_f, &scale_f};
-    const clmse__karg args[] = {
-        {sizeof n, &n},         {sizeof(cl_mem), &c->x},  {sizeof xo, &xo},
-        {sizeof(cl_mem), &c->y}, {sizeof yo, &yo},         {sizeof(cl_mem), &loss},
-        {sizeof oo, &oo},       {sizeof(cl_mem), &partials}, {sizeof(cl_mem), &direct_out},
-        {sizeof oo, &oo},       {sizeof mean, &mean},     {sizeof(cl_mem), c->g ? &c->g : &none},
-        {sizeof go, &go},       {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},
-        {sizeof gxo, &gxo},     {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},
-        scale,                  {sizeof chunk, &chunk},
-    };
-    const clmse__launch_desc l = {p->kernels[CLMSE__K_PASS], "clmse_mse_pass", args,
-                                  (cl_uint)(sizeof args / sizeof args[0]), geo->global,
-                                  geo->local, partials != NULL};
-    return clmse__launch(ctx, &l, c->num_wait, c->wait, done);
-}
-
-static clmse_status enqueue_locked(clmse_context *ctx, const clmse__mse_call *c)
-{
-    clmse__program *p = NULL;
-    const clmse__program_key key = {0, c->dtype, c->dtype, c->dtype};
-    const clmse_op op = c->out == NULL ? CLMSE_OP_BACKWARD
-                        : c->gx != NULL || c->gy != NULL ? CLMSE_OP_FUSED
-                                                         : CLMSE_OP_FORWARD;
-    const clmse_plan *plan = &ctx->plans[c->dtype][op][clmse_size_class_of(c->n)];
-    CLMSE_FORWARD(clmse__program_get(ctx, &key, plan, &p));
-    const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
-    const int mean = c->reduction == CLMSE_REDUCTION_MEAN;
-    cl_event pass_done = NULL, final_done = NULL;
-    clmse_status st = CLMSE_SUCCESS;
-    clmse__geometry geo = {0, 0, 0, 0};
-
-    if (c->n > 0) {
-        geo = clmse__geometry_for(ctx, plan, p->plan.work_group_size, c->n, 1);
-        if (reduce && geo.groups > 1)
-            CLMSE_FORWARD(clmse__scratch_reserve(ctx, clmse__fold_scratch(ctx, p, geo.groups)));
-        CLMSE_FORWARD(enqueue_pass(ctx, c, p, &geo, reduce, &pass_done));
-    }
-    if (reduce && c->n > 0 && geo.groups > 1)
-        st = clmse__enqueue_fold(ctx, p, geo.groups, c->n, mean, c->out, c->oo, 1, &pass_done,
-                                 &final_done);
-    else if (reduce && c->n == 0) /* the empty loss: sum 0, mean NaN */
-        st = clmse__enqueue_fold(ctx, p, 0, 0, mean, c->out, c->oo, c->num_wait, c->wait,
-                                 &final_done);
-    else if (c->n == 0 && c->event != NULL) {
-        cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, c->num_wait, c->wait, &pass_done);
-        if (err != CL_SUCCESS)
-            st = clmse__cl_fail(ctx, err, "clEnqueueMarkerWithWaitList");
-    }
-    cl_event last = final_done ? final_done : pass_done;
-    if (final_done && pass_done)
-        clReleaseEvent(pass_done);
-    if (st == CLMSE_SUCCESS && c->event != NULL)
-        *c->event = last;
-    else if (last != NULL)
-        clReleaseEvent(last);
-    return st;
-}
-
-clmse_status clmse__mse_run(clmse_context *ctx, const clmse__mse_call *c)
+static clmse_status run_f32(clmse_context *ctx, const clmse__mse_call *c)
 {
     if (c->event)
         *c->event = NULL;
     CLMSE_FORWARD(clmse__check_context(ctx));
-    CLMSE_FORWARD(validate(ctx, c));
-    pthread_mutex_lock(&ctx->lock);
-    clmse_status st = enqueue_locked(ctx, c);
-    pthread_mutex_unlock(&ctx->lock);
-    return st;
+    CLMSE_FORWARD(check_call(ctx, c));
+    return clmse__enqueue_contiguous(ctx, c);
 }
 
 clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
@@ -130,11 +47,12 @@ clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction
                                    size_t target_offset, cl_mem output, size_t output_offset,
                                    cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
-                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-                        .out = output, .oo = output_offset, .num_wait = num_wait,
-                        .wait = wait_list, .event = event};
-    return clmse__mse_run(ctx, &c);
+    const clmse__mse_call c = {
+        .fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
+        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+        .out = output, .oo = output_offset,
+        .num_wait = num_wait, .wait = wait_list, .event = event};
+    return run_f32(ctx, &c);
 }
 
 clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
@@ -145,12 +63,13 @@ clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reductio
                                     size_t grad_target_offset, cl_uint num_wait,
                                     const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
-                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-                        .g = grad_output, .go = grad_output_offset, .gx = grad_input,
-                        .gxo = grad_input_offset, .gy = grad_target, .gyo = grad_target_offset,
-                        .num_wait = num_wait, .wait = wait_list, .event = event};
-    return clmse__mse_run(ctx, &c);
+    const clmse__mse_call c = {
+        .fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
+        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+        .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
+        .gy = grad_target, .gyo = grad_target_offset,
+        .num_wait = num_wait, .wait = wait_list, .event = event};
+    return run_f32(ctx, &c);
 }
 
 clmse_status clmse_mse_forward_backward_f32(
@@ -159,11 +78,232 @@ clmse_status clmse_mse_forward_backward_f32(
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
     size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
-                        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-                        .out = output, .oo = output_offset, .g = grad_output,
-                        .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
-                        .gy = grad_target, .gyo = grad_target_offset, .num_wait = num_wait,
-                        .wait = wait_list, .event = event};
-    return clmse__mse_run(ctx, &c);
+    const clmse__mse_call c = {
+        .fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
+        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
+        .out = output, .oo = output_offset,
+        .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
+        .gy = grad_target, .gyo = grad_target_offset,
+        .num_wait = num_wait, .wait = wait_list, .event = event};
+    return run_f32(ctx, &c);
+}
+
+/* ---- clmse_mse ---- */
+
+static clmse_status check_tensor(clmse_context *ctx, const char *what, const clmse_tensor *t,
+                                 size_t *numel)
+{
+    size_t extent;
+    CLMSE_FORWARD(clmse__check_floating(ctx, what, t->dtype));
+    if (t->dtype == CLMSE_DTYPE_F64 && !ctx->info.has_fp64)
+        return clmse__fail(ctx, CLMSE_ERROR_UNSUPPORTED_DTYPE, CL_SUCCESS,
+                           "%s is float64, but device '%s' has no fp64 support", what,
+                           ctx->info.name);
+    CLMSE_FORWARD(clmse__tensor_extent(ctx, what, t, numel, &extent));
+    if (*numel == 0)
+        return CLMSE_SUCCESS; /* nothing is read or written: any buffer, even NULL, will do */
+    CLMSE_CHECK_ARG(ctx, t->buffer != NULL, "%s has %zu elements but a NULL buffer", what,
+                    *numel);
+    return clmse__check_range(ctx, what, t->buffer, t->offset, extent, clmse_dtype_size(t->dtype));
+}
+
+static int same_shape(uint32_t na, const size_t *a, uint32_t nb, const size_t *b)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof(size_t)) == 0);
+}
+
+/* A result (or grad_output) must have the expected dtype, and the expected shape or, for a
+ * reduced loss, a single element. */
+static clmse_status check_result(clmse_context *ctx, const char *what, const clmse_tensor *t,
+                                 clmse_dtype dtype, int scalar, uint32_t nd, const size_t *shape)
+{
+    size_t numel;
+    CLMSE_FORWARD(check_tensor(ctx, what, t, &numel));
+    if (t->dtype != dtype)
+        return clmse__fail(ctx, CLMSE_ERROR_INVALID_DTYPE, CL_SUCCESS,
+                           "%s has dtype %s; it must be %s", what, clmse_dtype_name(t->dtype),
+                           clmse_dtype_name(dtype));
+    if (scalar ? numel == 1 : same_shape(t->ndim, t->shape, nd, shape))
+        return CLMSE_SUCCESS;
+    char got[200], want[200];
+    clmse__format_shape(t->ndim, t->shape, got, sizeof got);
+    clmse__format_shape(nd, shape, want, sizeof want);
+    return clmse__fail(ctx, CLMSE_ERROR_SHAPE_MISMATCH, CL_SUCCESS,
+                       "%s has shape %s; it must be %s", what, got,
+                       scalar ? "one element, e.g. ()" : want);
+}
+
+/* Strides of `t` in the broadcast index space: 0 where it is broadcast or absent. */
+static void align(const clmse_tensor *t, uint32_t nd, int64_t *out)
+{
+    memset(out, 0, sizeof(int64_t) * CLMSE_MAX_NDIM);
+    for (uint32_t k = 0; t != NULL && k < nd; k++) {
+        if (k + t->ndim < nd)
+            continue;
+        const uint32_t j = k + t->ndim - nd;
+        out[k] = t->shape[j] == 1 ? 0 : t->strides[j];
+    }
+}
+
+/* 1 when some broadcast dimension of size != 1 maps onto a size-1 (or missing) one of t. */
+static int is_broadcast(const clmse_tensor *t, uint32_t nd, const size_t *shape)
+{
+    for (uint32_t k = 0; k < nd; k++) {
+        const size_t own = k + t->ndim >= nd ? t->shape[k + t->ndim - nd] : 1;
+        if (own == 1 && shape[k] != 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* Drops size-1 dimensions and merges neighbours that every tensor walks contiguously, so the
+ * kernel divides as little as possible: fills cnd, cshape and cstrides. */
+static void collapse(clmse__mse_layout *p)
+{
+    size_t *shape = p->cshape;
+    int64_t(*strides)[CLMSE_MAX_NDIM] = p->cstrides;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < p->nd; k++) {
+        if (p->shape[k] == 1)
+            continue;
+        int merge = n > 0;
+        for (int i = 0; i < CLMSE__T_COUNT && merge; i++)
+            merge = strides[i][n - 1] == p->aligned[i][k] * (int64_t)p->shape[k];
+        if (merge) {
+            shape[n - 1] *= p->shape[k];
+            for (int i = 0; i < CLMSE__T_COUNT; i++)
+                strides[i][n - 1] = p->aligned[i][k];
+            continue;
+        }
+        shape[n] = p->shape[k];
+        for (int i = 0; i < CLMSE__T_COUNT; i++)
+            strides[i][n] = p->aligned[i][k];
+        n++;
+    }
+    p->cnd = n;
+}
+
+static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, clmse__mse_layout *p)
+{
+    memset(p, 0, sizeof(*p));
+    CLMSE_CHECK_ARG(ctx, a != NULL, "clmse_mse: args is NULL");
+    CLMSE_CHECK_ARG(ctx, a->input != NULL && a->target != NULL,
+                    "clmse_mse: input and target are required");
+    CLMSE_CHECK_ARG(ctx, a->output != NULL || a->grad_input != NULL || a->grad_target != NULL,
+                    "clmse_mse: no output, grad_input or grad_target: nothing to compute");
+    CLMSE_FORWARD(clmse__check_reduction(ctx, "clmse_mse", a->reduction));
+    CLMSE_CHECK_ARG(ctx, (a->flags & ~CLMSE_STRICT_SHAPES) == 0, "clmse_mse: unknown flags 0x%x",
+                    a->flags & ~CLMSE_STRICT_SHAPES);
+    size_t nx, ny;
+    CLMSE_FORWARD(check_tensor(ctx, "input", a->input, &nx));
+    CLMSE_FORWARD(check_tensor(ctx, "target", a->target, &ny));
+    const clmse_tensor *x = a->input, *y = a->target;
+    if ((a->flags & CLMSE_STRICT_SHAPES) && !same_shape(x->ndim, x->shape, y->ndim, y->shape)) {
+        char sx[200], sy[200];
+        clmse__format_shape(x->ndim, x->shape, sx, sizeof sx);
+        clmse__format_shape(y->ndim, y->shape, sy, sizeof sy);
+        return clmse__fail(ctx, CLMSE_ERROR_SHAPE_MISMATCH, CL_SUCCESS,
+                           "input shape %s and target shape %s differ (strict shapes)", sx, sy);
+    }
+    CLMSE_FORWARD(clmse__broadcast(ctx, x->ndim, x->shape, y->ndim, y->shape, &p->nd, p->shape));
+    CLMSE_FORWARD(clmse_promote_dtypes(x->dtype, y->dtype, &p->promoted));
+    p->numel = 1;
+    for (uint32_t k = 0; k < p->nd; k++)
+        p->numel *= p->shape[k]; /* bounded by the operands' counts: no overflow */
+
+    const int scalar = a->reduction != CLMSE_REDUCTION_NONE;
+    if (a->output)
+        CLMSE_FORWARD(check_result(ctx, "output", a->output, p->promoted, scalar, p->nd, p->shape));
+    if (a->grad_output)
+        CLMSE_FORWARD(check_result(ctx, "grad_output", a->grad_output, p->promoted, scalar, p->nd,
+                                   p->shape));
+    if (a->grad_input)
+        CLMSE_FORWARD(check_result(ctx, "grad_input", a->grad_input, x->dtype, 0, x->ndim,
+                                   x->shape));
+    if (a->grad_target)
+        CLMSE_FORWARD(check_result(ctx, "grad_target", a->grad_target, y->dtype, 0, y->ndim,
+                                   y->shape));
+
+    p->reduce = a->output != NULL && scalar;
+    p->mean = a->reduction == CLMSE_REDUCTION_MEAN;
+    p->bcast[0] = is_broadcast(x, p->nd, p->shape);
+    p->bcast[1] = is_broadcast(y, p->nd, p->shape);
+    p->t[CLMSE__T_X] = x;
+    p->t[CLMSE__T_Y] = y;
+    p->t[CLMSE__T_LOSS] = scalar ? NULL : a->output;
+    p->t[CLMSE__T_G] = a->grad_output;
+    p->t[CLMSE__T_GX] = p->bcast[0] ? NULL : a->grad_input;
+    p->t[CLMSE__T_GY] = p->bcast[1] ? NULL : a->grad_target;
+    for (int i = 0; i < CLMSE__T_COUNT; i++)
+        align(p->t[i], p->nd, p->aligned[i]);
+    const clmse_tensor *grads[2] = {a->grad_input, a->grad_target};
+    const size_t own_numel[2] = {nx, ny}; /* a gradient has its operand's shape */
+    for (int w = 0; w < 2; w++) {
+        p->bgrad[w] = p->bcast[w] && own_numel[w] > 0 ? grads[w] : NULL;
+        align(p->bgrad[w], p->nd, p->bgrad_strides[w]);
+    }
+    collapse(p);
+    return CLMSE_SUCCESS;
+}
+
+/* Contiguous float32 or float64 of one dtype, with no broadcasting, goes to the contiguous
+ * kernels (cl/mse.cl) as the _f32 calls do: fills *c and returns 1, else 0. */
+static int contiguous_call(const clmse_mse_args *a, const clmse__mse_layout *p,
+                           clmse__mse_call *c)
+{
+    const uint32_t cnd = p->cnd;
+    const int64_t(*cs)[CLMSE_MAX_NDIM] = p->cstrides;
+    const clmse_dtype dt = a->input->dtype;
+    if (p->numel == 0 || (dt != CLMSE_DTYPE_F32 && dt != CLMSE_DTYPE_F64) ||
+        a->target->dtype != dt || p->bcast[0] || p->bcast[1] || cnd > 1)
+        return 0;
+    for (int i = 0; i < CLMSE__T_COUNT && cnd == 1; i++)
+        if (p->t[i] != NULL && !(i == CLMSE__T_G && a->reduction != CLMSE_REDUCTION_NONE) &&
+            cs[i][0] != 1) /* a reduced loss's grad_output is one element: stride 0 */
+            return 0;
+    if (p->t[CLMSE__T_G] != NULL && a->reduction != CLMSE_REDUCTION_NONE &&
+        cs[CLMSE__T_G][0] != 0)
+        return 0;
+    memset(c, 0, sizeof(*c));
+    c->fn = "clmse_mse";
+    c->dtype = dt;
+    c->reduction = a->reduction;
+    c->n = p->numel;
+    c->x = a->input->buffer;
+    c->xo = a->input->offset;
+    c->y = a->target->buffer;
+    c->yo = a->target->offset;
+#define CLMSE_TAKE_(field, off, tensor) \
+    if (tensor) {                       \
+        c->field = (tensor)->buffer;    \
+        c->off = (tensor)->offset;      \
+    }
+    CLMSE_TAKE_(out, oo, a->output)
+    CLMSE_TAKE_(g, go, a->grad_output)
+    CLMSE_TAKE_(gx, gxo, a->grad_input)
+    CLMSE_TAKE_(gy, gyo, a->grad_target)
+#undef CLMSE_TAKE_
+    return 1;
+}
+
+clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint num_wait,
+                       const cl_event *wait_list, cl_event *event)
+{
+    if (event)
+        *event = NULL;
+    CLMSE_FORWARD(clmse__check_context(ctx));
+    CLMSE_CHECK_ARG(ctx, (num_wait == 0) == (wait_list == NULL),
+                    "clmse_mse: num_wait is %u but wait_list is %s", (unsigned)num_wait,
+                    wait_list ? "not NULL" : "NULL");
+    clmse__mse_layout p;
+    CLMSE_FORWARD(validate(ctx, args, &p));
+
+    clmse__mse_call call;
+    if (contiguous_call(args, &p, &call)) {
+        call.num_wait = num_wait;
+        call.wait = wait_list;
+        call.event = event;
+        return clmse__enqueue_contiguous(ctx, &call);
+    }
+    return clmse__enqueue_strided(ctx, args, &p, num_wait, wait_list, event);
 }

@@ -25,13 +25,14 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 /* The largest power-of-two work-group whose local-memory tree (a partial per item) fits. */
 static size_t group_limit(const clmse_device_info *info, size_t want)
 {
-    size_t wg = min_size(want, pow2_floor(info->max_work_group_size ? info->max_work_group_size : 1));
+    const size_t max_wg = info->max_work_group_size ? info->max_work_group_size : 1;
+    size_t wg = min_size(want, pow2_floor(max_wg));
     while (wg > 1 && wg * CLMSE__PART_BYTES > info->local_mem_size)
         wg /= 2;
     return wg;
 }
 
-clmse_plan clmse__plan_general(const clmse_context *ctx)
+clmse_plan clmse__plan_strided(const clmse_context *ctx)
 {
     const clmse_device_info *info = &ctx->info;
     const size_t cus = info->compute_units ? info->compute_units : 1;
@@ -79,7 +80,8 @@ int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char
         PLAN_REFUSE("work_group_size %zu: the CPU shape runs work-groups of 1",
                     p->work_group_size);
     if (!is_pow2(p->work_group_size) || p->work_group_size > max_wg)
-        PLAN_REFUSE("work_group_size %zu is not a power of two from 1 to %zu (device '%s')", p->work_group_size, max_wg, info->name);
+        PLAN_REFUSE("work_group_size %zu is not a power of two from 1 to %zu (device '%s')",
+                    p->work_group_size, max_wg, info->name);
     if (p->shape == CLMSE_SHAPE_CPU && (!is_pow2(p->vector_width) || p->vector_width < 2 ||
                                         p->vector_width > 16))
         PLAN_REFUSE("vector_width %zu: the CPU shape loads 2, 4, 8 or 16 elements",

@@ -9,7 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KERNEL_FILE_COUNT (sizeof(clmse__kernel_files) / sizeof(clmse__kernel_files[0]))
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_FILES 8 /* per program */
+_Static_assert(COUNT(clmse__program_contiguous) <= MAX_FILES &&
+                   COUNT(clmse__program_strided) <= MAX_FILES,
+               "a program assembles more kernel files than MAX_FILES");
+/* cl/common.cl names the dtype ids the host passes as -DCLMSE_*_DTYPE=<id>. */
+_Static_assert(CLMSE_DTYPE_F32 == 0 && CLMSE_DTYPE_F64 == 1 && CLMSE_DTYPE_F16 == 2 &&
+                   CLMSE_DTYPE_BF16 == 3,
+               "clmse_dtype and cl/common.cl's CLMSE_DTYPE_* ids differ");
 
 static clmse_status read_file(clmse_context *ctx, const char *dir, const char *name, char **text,
                               size_t *len)
@@ -38,17 +46,21 @@ static clmse_status read_file(clmse_context *ctx, const char *dir, const char *n
     return st;
 }
 
-clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source)
+/* The program's embedded (or $CLMSE_KERNEL_DIR) kernel files, joined in assembly order. */
+static clmse_status kernel_source(clmse_context *ctx, int strided, char **out_source)
 {
     const char *dir = getenv("CLMSE_KERNEL_DIR"); /* developer override: edit kernels, no rebuild */
-    char *texts[KERNEL_FILE_COUNT] = {NULL};
-    size_t lens[KERNEL_FILE_COUNT], total = 1;
+    const clmse__kernel_file *files = strided ? clmse__program_strided : clmse__program_contiguous;
+    const size_t count =
+        strided ? COUNT(clmse__program_strided) : COUNT(clmse__program_contiguous);
+    char *texts[MAX_FILES] = {NULL};
+    size_t lens[MAX_FILES], total = 1;
     clmse_status st = CLMSE_SUCCESS;
-    for (size_t i = 0; i < KERNEL_FILE_COUNT && st == CLMSE_SUCCESS; i++) {
+    for (size_t i = 0; i < count && st == CLMSE_SUCCESS; i++) {
         if (dir != NULL && dir[0] != '\0') {
-            st = read_file(ctx, dir, clmse__kernel_files[i].name, &texts[i], &lens[i]);
+            st = read_file(ctx, dir, files[i].name, &texts[i], &lens[i]);
         } else {
-            lens[i] = *clmse__kernel_files[i].len;
+            lens[i] = *files[i].len;
         }
         total += lens[i] + 64;
     }
@@ -58,18 +70,18 @@ clmse_status clmse__kernel_source(clmse_context *ctx, char **out_source)
                          "no memory for the kernel source");
     if (st == CLMSE_SUCCESS) {
         size_t used = 0;
-        for (size_t i = 0; i < KERNEL_FILE_COUNT; i++) {
+        for (size_t i = 0; i < count; i++) {
             /* #line keeps build-log positions pointing into the right file. */
             used += (size_t)snprintf(src + used, total - used, "#line 1 \"%s\"\n",
-                                     clmse__kernel_files[i].name);
-            memcpy(src + used, texts[i] ? texts[i] : clmse__kernel_files[i].text, lens[i]);
+                                     files[i].name);
+            memcpy(src + used, texts[i] ? texts[i] : files[i].text, lens[i]);
             used += lens[i];
             src[used++] = '\n';
         }
         src[used] = '\0';
         *out_source = src;
     }
-    for (size_t i = 0; i < KERNEL_FILE_COUNT; i++)
+    for (size_t i = 0; i < count; i++)
         free(texts[i]);
     return st;
 }
@@ -99,11 +111,11 @@ static void format_options(const clmse_context *ctx, const clmse__program_key *k
     snprintf(buf, cap,
              "%s -DCLMSE_ACC_KIND=%d -DCLMSE_COMPUTE_DOUBLE=%d -DCLMSE_X_DTYPE=%d "
              "-DCLMSE_Y_DTYPE=%d -DCLMSE_OUT_DTYPE=%d -DCLMSE_CPU_SHAPE=%d -DCLMSE_WG_SIZE=%zu "
-             "-DCLMSE_VEC=%zu -DCLMSE_FINAL_WG_SIZE=%zu%s",
+             "-DCLMSE_VEC=%zu -DCLMSE_FINAL_WG_SIZE=%zu",
              cl_std_option(&ctx->info), clmse__acc_kind(ctx, compute_double), compute_double,
              (int)key->x, (int)key->y, (int)key->out, p->shape == CLMSE_SHAPE_CPU,
              p->work_group_size, p->shape == CLMSE_SHAPE_CPU ? p->vector_width : 8,
-             p->final_work_group_size, key->general ? " -DCLMSE_GENERAL=1" : "");
+             p->final_work_group_size);
 }
 
 static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err,
@@ -126,11 +138,13 @@ static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err
     return CLMSE_ERROR_BUILD_FAILED;
 }
 
-static const char *const fast_kernels[CLMSE__MAX_KERNELS] = {"clmse_mse_pass",
-                                                            "clmse_reduce_final"};
-static const char *const general_kernels[CLMSE__MAX_KERNELS] = {
-    "clmse_mse_nd_pass",   "clmse_reduce_final",       "clmse_mse_nd_grad_x",
-    "clmse_mse_nd_grad_y", "clmse_mse_nd_grad_x_fold", "clmse_mse_nd_grad_y_fold"};
+/* By kernel slot (CLMSE__K_*). */
+static const char *const contiguous_kernels[CLMSE__MAX_KERNELS] = {"clmse_mse_pass",
+                                                                  "clmse_reduce_final"};
+static const char *const strided_kernels[CLMSE__MAX_KERNELS] = {
+    "clmse_mse_strided_pass",        "clmse_reduce_final",
+    "clmse_mse_strided_grad_x",      "clmse_mse_strided_grad_y",
+    "clmse_mse_strided_grad_x_fold", "clmse_mse_strided_grad_y_fold"};
 
 static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
                           const clmse_plan *plan, const char *options, clmse__program *out)
@@ -139,10 +153,10 @@ static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
     char *source = NULL;
     cl_program prog = NULL;
     cl_kernel kernels[CLMSE__MAX_KERNELS] = {NULL};
-    const char *const *names = key->general ? general_kernels : fast_kernels;
+    const char *const *names = key->strided ? strided_kernels : contiguous_kernels;
     cl_int err = CL_SUCCESS;
 
-    st = clmse__kernel_source(ctx, &source);
+    st = kernel_source(ctx, key->strided, &source);
     if (st != CLMSE_SUCCESS)
         goto cleanup;
     const char *strings[1] = {source};
@@ -163,6 +177,7 @@ static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
     out->program = prog;
     memcpy(out->kernels, kernels, sizeof kernels);
     out->plan = *plan;
+    out->strided = key->strided;
     prog = NULL;
     memset(kernels, 0, sizeof kernels);
 
@@ -208,7 +223,8 @@ clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *ke
      * the answer to the original request. */
     format_options(ctx, key, &plan, request, sizeof request);
     for (size_t i = 0; i < ctx->num_programs; i++)
-        if (strcmp(ctx->programs[i].request, request) == 0) {
+        if (ctx->programs[i].strided == key->strided &&
+            strcmp(ctx->programs[i].request, request) == 0) {
             *out = &ctx->programs[i];
             return CLMSE_SUCCESS;
         }

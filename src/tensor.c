@@ -197,21 +197,27 @@ clmse_status clmse__tensor_extent(clmse_context *ctx, const char *what, const cl
     return CLMSE_SUCCESS;
 }
 
+clmse_status clmse__check_reduction(clmse_context *ctx, const char *fn, clmse_reduction r)
+{
+    if (r == CLMSE_REDUCTION_NONE || r == CLMSE_REDUCTION_MEAN || r == CLMSE_REDUCTION_SUM)
+        return CLMSE_SUCCESS;
+    return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
+                       "%s: reduction %d is not none (0), mean (1) or sum (2)", fn, (int)r);
+}
+
 clmse_status clmse_legacy_reduction(int size_average, int reduce, clmse_reduction reduction,
                                     clmse_reduction *out)
 {
     CLMSE_CHECK_ARG(NULL, out != NULL, "clmse_legacy_reduction: out is NULL");
     CLMSE_CHECK_ARG(NULL,
-                    (size_average == 0 || size_average == 1 || size_average == CLMSE_LEGACY_UNSET) &&
+                    (size_average == 0 || size_average == 1 ||
+                     size_average == CLMSE_LEGACY_UNSET) &&
                         (reduce == 0 || reduce == 1 || reduce == CLMSE_LEGACY_UNSET),
                     "clmse_legacy_reduction: size_average %d and reduce %d must each be 0, 1 or "
                     "CLMSE_LEGACY_UNSET",
                     size_average, reduce);
     if (size_average == CLMSE_LEGACY_UNSET && reduce == CLMSE_LEGACY_UNSET) {
-        if (!clmse__reduction_valid(reduction))
-            return clmse__fail(NULL, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
-                               "clmse_legacy_reduction: reduction %d is not none, mean or sum",
-                               (int)reduction);
+        CLMSE_FORWARD(clmse__check_reduction(NULL, "clmse_legacy_reduction", reduction));
         *out = reduction;
         return CLMSE_SUCCESS;
     }
