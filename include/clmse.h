@@ -327,7 +327,7 @@ CLMSE_API clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reductio
  * `output` is required; grad_output, grad_input and grad_target as for the backward, except
  * that both gradients may be NULL.
  */
-CLMSE_API clmse_status clmse_mse_forward_backward_f32(
+CLMSE_API clmse_status clmse_mse_fused_f32(
     clmse_context *ctx, clmse_reduction reduction, size_t n, cl_mem input, size_t input_offset,
     cl_mem target, size_t target_offset, cl_mem output, size_t output_offset, cl_mem grad_output,
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
@@ -457,7 +457,7 @@ CLMSE_API clmse_status clmse_host_backward_f32(clmse_context *ctx, clmse_reducti
                                                const float *grad_output, float *grad_input,
                                                float *grad_target);
 
-CLMSE_API clmse_status clmse_host_forward_backward_f32(clmse_context *ctx,
+CLMSE_API clmse_status clmse_host_fused_f32(clmse_context *ctx,
                                                        clmse_reduction reduction, size_t n,
                                                        const float *input, const float *target,
                                                        const float *grad_output, float *output,

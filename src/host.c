@@ -91,7 +91,7 @@ static clmse_status host_run(clmse_context *ctx, const host_call *c)
                                     0, NULL, &done);
         break;
     case HOST_FUSED:
-        st = clmse_mse_forward_backward_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bout, 0, bg,
+        st = clmse_mse_fused_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bout, 0, bg,
                                             0, bgx, 0, bgy, 0, 0, NULL, &done);
         break;
     }
@@ -135,12 +135,12 @@ clmse_status clmse_host_backward_f32(clmse_context *ctx, clmse_reduction reducti
     return host_run(ctx, &c);
 }
 
-clmse_status clmse_host_forward_backward_f32(clmse_context *ctx, clmse_reduction reduction,
+clmse_status clmse_host_fused_f32(clmse_context *ctx, clmse_reduction reduction,
                                              size_t n, const float *input, const float *target,
                                              const float *grad_output, float *output,
                                              float *grad_input, float *grad_target)
 {
-    const host_call c = {"clmse_host_forward_backward_f32", HOST_FUSED, reduction, n, input,
+    const host_call c = {"clmse_host_fused_f32", HOST_FUSED, reduction, n, input,
                          target, grad_output, output, grad_input, grad_target};
     return host_run(ctx, &c);
 }

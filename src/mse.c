@@ -72,14 +72,14 @@ clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reductio
     return run_f32(ctx, &c);
 }
 
-clmse_status clmse_mse_forward_backward_f32(
+clmse_status clmse_mse_fused_f32(
     clmse_context *ctx, clmse_reduction reduction, size_t n, cl_mem input, size_t input_offset,
     cl_mem target, size_t target_offset, cl_mem output, size_t output_offset, cl_mem grad_output,
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
     size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
     const clmse__mse_call c = {
-        .fn = "clmse_mse_forward_backward_f32", .need_output = 1, .reduction = reduction, .n = n,
+        .fn = "clmse_mse_fused_f32", .need_output = 1, .reduction = reduction, .n = n,
         .x = input, .xo = input_offset, .y = target, .yo = target_offset,
         .out = output, .oo = output_offset,
         .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,

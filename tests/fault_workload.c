@@ -197,7 +197,7 @@ static clmse_status run_f32(bench *b, const f32_step *s, blob *o)
                                     nw, wl, evp);
         break;
     default:
-        st = clmse_mse_forward_backward_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, b->out, 0,
+        st = clmse_mse_fused_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, b->out, 0,
                                             g, 0, gx, 0, gy, 0, nw, wl, evp);
         break;
     }
@@ -246,7 +246,7 @@ static clmse_status run_host(bench *b, const f32_step *s, blob *o)
         st = clmse_host_backward_f32(b->ctx, s->red, s->n, x, y, g, gx, gy);
         break;
     default:
-        st = clmse_host_forward_backward_f32(b->ctx, s->red, s->n, x, y, g, b->hout, gx, gy);
+        st = clmse_host_fused_f32(b->ctx, s->red, s->n, x, y, g, b->hout, gx, gy);
         break;
     }
     if (st != CLMSE_SUCCESS)

@@ -504,7 +504,7 @@ START_TEST(test_adopt_out_of_order)
     float scale = th_scale(CLMSE_REDUCTION_MEAN, N);
     for (int rep = 0; rep < 5; rep++) {
         float loss = 0.0f;
-        ck_assert_int_eq(clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y,
+        ck_assert_int_eq(clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y,
                                                          NULL, &loss, gx, gy),
                          CLMSE_SUCCESS);
         ck_assert_msg(th_within_one_ulp(loss, ref), "rep %d: %.9g vs %.12Lg", rep,
@@ -634,7 +634,7 @@ static void *thread_main(void *arg)
 {
     thread_job *job = arg;
     for (int it = 0; it < job->iters; it++) {
-        clmse_status st = clmse_host_forward_backward_f32(
+        clmse_status st = clmse_host_fused_f32(
             job->ctx, CLMSE_REDUCTION_SUM, THREAD_N, job->x, job->y, NULL, &job->loss, job->gx,
             NULL);
         if (st != CLMSE_SUCCESS || th_bits(job->loss) != th_bits(job->want_loss) ||
@@ -660,7 +660,7 @@ START_TEST(test_shared_between_threads)
         jobs[t].iters = (int)th_scaled(THREAD_ITERS, 2);
         th_fill_uniform(&rng, jobs[t].x, THREAD_N);
         th_fill_uniform(&rng, jobs[t].y, THREAD_N);
-        ck_assert_int_eq(clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_SUM, THREAD_N,
+        ck_assert_int_eq(clmse_host_fused_f32(ctx, CLMSE_REDUCTION_SUM, THREAD_N,
                                                          jobs[t].x, jobs[t].y, NULL,
                                                          &jobs[t].want_loss, jobs[t].want_gx,
                                                          NULL),

@@ -146,7 +146,7 @@ END_TEST
 START_TEST(test_fused_errors)
 {
 #define FUS(red, n, x, y, o, oo, g, go, gx, gxo, gy, gyo, nw, wl)                            \
-    clmse_mse_forward_backward_f32(g_ctx, red, n, x, 0, y, 0, o, oo, g, go, gx, gxo, gy, gyo, \
+    clmse_mse_fused_f32(g_ctx, red, n, x, 0, y, 0, o, oo, g, go, gx, gxo, gy, gyo, \
                                    nw, wl, &ev)
     EXPECT_FAIL(E_ARG, FUS(MEAN, BN, g_x, g_y, NULL, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_ARG, FUS(MEAN, BN, NULL, g_y, g_out, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
@@ -178,7 +178,7 @@ START_TEST(test_null_context)
                     clmse_mse_backward_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_g, 0, g_gx, 0,
                                            g_gy, 0, 0, NULL, &ev));
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
-                    clmse_mse_forward_backward_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_out, 0,
+                    clmse_mse_fused_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_out, 0,
                                                    g_g, 0, g_gx, 0, g_gy, 0, 0, NULL, &ev));
     const float x[3] = {1, 2, 3};
     float out[3] = {th_sentinel(), th_sentinel(), th_sentinel()};
@@ -188,7 +188,7 @@ START_TEST(test_null_context)
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
                     ((void)ev, clmse_host_backward_f32(NULL, MEAN, 3, x, x, NULL, gx, NULL)));
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
-                    ((void)ev, clmse_host_forward_backward_f32(NULL, MEAN, 3, x, x, NULL, out,
+                    ((void)ev, clmse_host_fused_f32(NULL, MEAN, 3, x, x, NULL, out,
                                                                gx, NULL)));
     ck_assert_uint_eq(th_first_non_sentinel(out, 0, 3), 3);
     ck_assert_uint_eq(th_first_non_sentinel(gx, 0, 3), 3);
@@ -214,9 +214,9 @@ START_TEST(test_host_errors)
     EXPECT_FAIL(E_ARG, HOST(clmse_host_backward_f32(g_ctx, MEAN, 3, x, x, NULL, NULL, NULL)));
     EXPECT_FAIL(CLMSE_ERROR_INVALID_REDUCTION,
                 HOST(clmse_host_backward_f32(g_ctx, BAD_RED, 3, x, x, NULL, gx, gy)));
-    EXPECT_FAIL(E_ARG, HOST(clmse_host_forward_backward_f32(g_ctx, MEAN, 3, x, x, NULL, NULL,
+    EXPECT_FAIL(E_ARG, HOST(clmse_host_fused_f32(g_ctx, MEAN, 3, x, x, NULL, NULL,
                                                             gx, gy)));
-    EXPECT_FAIL(E_ARG, HOST(clmse_host_forward_backward_f32(g_ctx, MEAN, 3, NULL, x, NULL, out,
+    EXPECT_FAIL(E_ARG, HOST(clmse_host_fused_f32(g_ctx, MEAN, 3, NULL, x, NULL, out,
                                                             gx, gy)));
 #undef HOST
     ck_assert_uint_eq(th_first_non_sentinel(out, 0, 3), 3);

@@ -56,7 +56,7 @@ START_TEST(test_lifecycle_call_release)
     refs held;
     for (int i = 0; i < LIFE_CALL_ROUNDS; i++) {
         clmse_context *ctx = th_context_create();
-        CHECK_OK(ctx, clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y, NULL,
+        CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y, NULL,
                                                       &loss, gx, gy));
         if (i == 0)
             want_loss = loss;

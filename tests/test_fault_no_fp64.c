@@ -234,7 +234,7 @@ static clmse_status f32_op(clmse_context *ctx, op o, clmse_reduction red, size_t
     case OP_BACKWARD:
         return clmse_mse_backward_f32(ctx, red, n, x, 0, y, 0, g, 0, gx, 0, gy, 0, 0, NULL, ev);
     default:
-        return clmse_mse_forward_backward_f32(ctx, red, n, x, 0, y, 0, out, 0, g, 0, gx, 0, gy,
+        return clmse_mse_fused_f32(ctx, red, n, x, 0, y, 0, out, 0, g, 0, gx, 0, gy,
                                               0, 0, NULL, ev);
     }
 }

@@ -50,7 +50,7 @@ START_TEST(test_example_3)
     ck_assert_float_eq_tol(gx[0], 1.0f / 3.0f, 1e-6f);
     ck_assert_float_eq_tol(gx[1], -2.0f / 15.0f, 1e-6f);
     ck_assert_float_eq_tol(gy[0], -1.0f / 3.0f, 1e-6f);
-    CHECK_OK(ctx, clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, NULL,
+    CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, NULL,
                                                   &out, fgx, fgy));
     CHECK_OK(ctx, clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, &v));
     ck_assert_uint_eq(th_bits(out), th_bits(v));
@@ -209,7 +209,7 @@ static void run_fused_and_compare(run *r, clmse_reduction red)
     th_buffer_reset(r->ctx, r->bgx, r->tot_gx);
     th_buffer_reset(r->ctx, r->bgy, r->tot_gy);
     cl_event ev = NULL;
-    CHECK_OK(r->ctx, clmse_mse_forward_backward_f32(
+    CHECK_OK(r->ctx, clmse_mse_fused_f32(
                          r->ctx, red, r->n, r->bx, r->at.x, r->by, r->at.y, r->bout, r->at.out,
                          grad_buffer(r, red), r->at.g, r->bgx, r->at.gx, r->bgy, r->at.gy, 0,
                          NULL, &ev));
@@ -341,7 +341,7 @@ START_TEST(test_user_event_gates)
         st = clmse_mse_backward_f32(ctx, CLMSE_REDUCTION_NONE, EV_N, bx, 0, by, 0, bg, 0, bgx, 0,
                                     bgy, 0, 1, &user, &ev);
     else
-        st = clmse_mse_forward_backward_f32(ctx, CLMSE_REDUCTION_SUM, EV_N, bx, 0, by, 0, bout,
+        st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_SUM, EV_N, bx, 0, by, 0, bout,
                                             0, NULL, 0, bgx, 0, bgy, 0, 1, &user, &ev);
     ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s", clmse_status_string(st),
                   clmse_context_last_error(ctx));
@@ -480,7 +480,7 @@ START_TEST(test_zero_elements_device)
         th_assert_untouched(ctx, bgy, 4);
     }
 
-    CHECK_OK(ctx, clmse_mse_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 0, bx, 0, by, 0,
+    CHECK_OK(ctx, clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 0, bx, 0, by, 0,
                                                  bout, 1, bg, 0, bgx, 0, bgy, 0, 0, NULL, &ev));
     th_buffer_read(ctx, bout, 4, v, ev);
     ck_assert(isnan(v[1]) && !th_is_sentinel(v[1]));
@@ -511,7 +511,7 @@ START_TEST(test_zero_elements_host)
         CHECK_OK(ctx, clmse_host_backward_f32(ctx, k_reductions[k], 0, NULL, NULL, NULL, gx, gy));
     ck_assert(th_is_sentinel(gx[0]) && th_is_sentinel(gy[0]));
     v = th_sentinel();
-    CHECK_OK(ctx, clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 0, NULL, NULL, NULL,
+    CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 0, NULL, NULL, NULL,
                                                   &v, gx, gy));
     ck_assert(isnan(v) && !th_is_sentinel(v));
     ck_assert(th_is_sentinel(gx[0]) && th_is_sentinel(gy[0]));
@@ -543,7 +543,7 @@ START_TEST(test_nan_inf)
             CHECK_OK(ctx, clmse_host_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 4, x, y,
                                                   pass ? &one : NULL, gx, gy));
         else
-            CHECK_OK(ctx, clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 4, x, y,
+            CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 4, x, y,
                                                           NULL, &out, gx, gy));
         ck_assert_msg(isinf(gx[0]) && gx[0] > 0, "pass %d gx[0]=%a", pass, (double)gx[0]);
         ck_assert_uint_eq(th_bits(gx[1]), 0);
@@ -612,7 +612,7 @@ START_TEST(test_fused_without_grads)
     cl_mem bx = th_buffer(ctx, N, 0, x, N), by = th_buffer(ctx, N, 0, y, N);
     cl_mem bout = th_buffer(ctx, 3, 0, NULL, 0);
     cl_event ev = NULL;
-    CHECK_OK(ctx, clmse_mse_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, N, bx, 0, by, 0,
+    CHECK_OK(ctx, clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, bx, 0, by, 0,
                                                  bout, 1, NULL, 0, NULL, 0, NULL, 0, 0, NULL,
                                                  &ev));
     float v[3];

@@ -209,7 +209,7 @@ static float forward(repro *r, int fused, float *gx_first)
 {
     th_buffer_reset(r->ctx, r->out, 1);
     if (fused)
-        CHECK_OK(r->ctx, clmse_mse_forward_backward_f32(r->ctx, CLMSE_REDUCTION_MEAN, REPRO_N,
+        CHECK_OK(r->ctx, clmse_mse_fused_f32(r->ctx, CLMSE_REDUCTION_MEAN, REPRO_N,
                                                         r->x, 0, r->y, 0, r->out, 0, NULL, 0,
                                                         r->gx, 0, r->gy, 0, 0, NULL, NULL));
     else

@@ -101,7 +101,7 @@ static clmse_status run_op(clmse_context *ctx, buffers *b, int op, size_t n, out
         st = clmse_mse_backward_f32(ctx, CLMSE_REDUCTION_SUM, n, b->x, 0, b->y, 0, NULL, 0,
                                     b->gx, 0, b->gy, 0, 0, NULL, &ev);
     else
-        st = clmse_mse_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->x, 0, b->y, 0,
+        st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->x, 0, b->y, 0,
                                             b->out, 0, NULL, 0, b->gx, 0, b->gy, 0, 0, NULL,
                                             &ev);
     if (st != CLMSE_SUCCESS)

@@ -118,7 +118,7 @@ START_TEST(test_tensor_matches_f32)
             assert_buffers_equal(&r, r.gy[0], r.gy[1], "backward grad_target");
             /* fused */
             reset_results(&r);
-            CHECK_OK(tm_ctx, clmse_mse_forward_backward_f32(
+            CHECK_OK(tm_ctx, clmse_mse_fused_f32(
                                 tm_ctx, red, r.n, r.bx, OX, r.by, OY, r.out[0], OO,
                                 with_g ? bg : NULL, OG, r.gx[0], OGX, r.gy[0], OGY, 0, NULL,
                                 &ev));

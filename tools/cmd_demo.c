@@ -124,7 +124,7 @@ static int run_example(clmse_context *ctx, int number, const example *ex, int *m
                                      &mean)) != CLMSE_SUCCESS ||
         (st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, ex->input, ex->target,
                                      &sum)) != CLMSE_SUCCESS ||
-        (st = clmse_host_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target,
+        (st = clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target,
                                               NULL, &fused_mean, grad_input, grad_target)) !=
             CLMSE_SUCCESS)
         return cli_report_status("demo", st, ctx, "host-layer MSE of a worked example");
@@ -226,11 +226,11 @@ static int bench_run(clmse_context *ctx, cl_command_queue queue, const bench *b,
     clmse_status st;
     cl_int err;
 
-    st = clmse_mse_forward_backward_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->input, 0, b->target, 0,
+    st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->input, 0, b->target, 0,
                                         b->loss, 0, NULL, 0, b->grad_input, 0, b->grad_target, 0,
                                         0, NULL, NULL);
     if (st != CLMSE_SUCCESS)
-        return cli_report_status("demo", st, ctx, "clmse_mse_forward_backward_f32");
+        return cli_report_status("demo", st, ctx, "clmse_mse_fused_f32");
     err = clFinish(queue);
     if (err != CL_SUCCESS)
         return cli_report_cl("demo", "clFinish", err);

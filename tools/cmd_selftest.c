@@ -523,7 +523,7 @@ static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction
             return clmse_mse_backward_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0,
                                           pb->y.t.buffer, 0, g->t.buffer, 0, pb->gx.t.buffer, 0,
                                           pb->gy.t.buffer, 0, 0, NULL, ev);
-        return clmse_mse_forward_backward_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0,
+        return clmse_mse_fused_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0,
                                               pb->y.t.buffer, 0, out->t.buffer, 0, NULL, 0,
                                               pb->gx.t.buffer, 0, pb->gy.t.buffer, 0, 0, NULL,
                                               ev);

@@ -265,11 +265,11 @@ static int train_step(app *a, cl_event *last, int update, float *loss)
         return 1;
 
     /* loss = mean((pred - y)^2); grad_pred = d loss / d pred = 2/N * (pred - y). */
-    st = clmse_mse_forward_backward_f32(a->mse, CLMSE_REDUCTION_MEAN, N, a->pred, 0, a->y, 0,
+    st = clmse_mse_fused_f32(a->mse, CLMSE_REDUCTION_MEAN, N, a->pred, 0, a->y, 0,
                                         a->loss, 0, NULL, 0, a->grad_pred, 0, NULL, 0, 1,
                                         &predicted, &mse_done);
     clReleaseEvent(predicted);
-    if (clmse_failed(st, a->mse, "clmse_mse_forward_backward_f32"))
+    if (clmse_failed(st, a->mse, "clmse_mse_fused_f32"))
         return 1;
 
     if (loss) {
