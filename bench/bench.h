@@ -36,9 +36,9 @@ void bench_host_backward_f32(const float *x, const float *y, size_t n, float sca
 double bench_host_fused_f32(const float *x, const float *y, size_t n, float scale, float *gx,
                             float *gy);
 double bench_host_forward_f64(const double *x, const double *y, size_t n);
-void bench_host_backward_f64(const double *x, const double *y, size_t n, double scale,
-                             double *gx, double *gy);
-double bench_host_fused_f64(const double *x, const double *y, size_t n, double scale,
-                            double *gx, double *gy);
+void bench_host_backward_f64(const double *x, const double *y, size_t n, double scale, double *gx,
+                             double *gy);
+double bench_host_fused_f64(const double *x, const double *y, size_t n, double scale, double *gx,
+                            double *gy);
 
 #endif /* CLMSE_BENCH_BENCH_H */

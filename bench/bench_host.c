@@ -26,7 +26,7 @@ double bench_host_forward_f32(const float *x, const float *y, size_t n)
 {
     double sum = 0.0;
 
-BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
+    BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
     for (size_t i = 0; i < n; i++) {
         float d = x[i] - y[i];
 
@@ -38,7 +38,7 @@ BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
 void bench_host_backward_f32(const float *x, const float *y, size_t n, float scale, float *gx,
                              float *gy)
 {
-BENCH_OMP("omp parallel for simd schedule(static)")
+    BENCH_OMP("omp parallel for simd schedule(static)")
     for (size_t i = 0; i < n; i++) {
         gx[i] = scale * (x[i] - y[i]);
         gy[i] = scale * (y[i] - x[i]);
@@ -50,7 +50,7 @@ double bench_host_fused_f32(const float *x, const float *y, size_t n, float scal
 {
     double sum = 0.0;
 
-BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
+    BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
     for (size_t i = 0; i < n; i++) {
         float d = x[i] - y[i];
 
@@ -65,7 +65,7 @@ double bench_host_forward_f64(const double *x, const double *y, size_t n)
 {
     double sum = 0.0;
 
-BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
+    BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
     for (size_t i = 0; i < n; i++) {
         double d = x[i] - y[i];
 
@@ -74,22 +74,22 @@ BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
     return sum;
 }
 
-void bench_host_backward_f64(const double *x, const double *y, size_t n, double scale,
-                             double *gx, double *gy)
+void bench_host_backward_f64(const double *x, const double *y, size_t n, double scale, double *gx,
+                             double *gy)
 {
-BENCH_OMP("omp parallel for simd schedule(static)")
+    BENCH_OMP("omp parallel for simd schedule(static)")
     for (size_t i = 0; i < n; i++) {
         gx[i] = scale * (x[i] - y[i]);
         gy[i] = scale * (y[i] - x[i]);
     }
 }
 
-double bench_host_fused_f64(const double *x, const double *y, size_t n, double scale,
-                            double *gx, double *gy)
+double bench_host_fused_f64(const double *x, const double *y, size_t n, double scale, double *gx,
+                            double *gy)
 {
     double sum = 0.0;
 
-BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
+    BENCH_OMP("omp parallel for simd schedule(static) reduction(+ : sum)")
     for (size_t i = 0; i < n; i++) {
         double d = x[i] - y[i];
 

@@ -31,11 +31,11 @@
 #define BENCH_SMALL_FACTOR 10u          /* runs per cell below BENCH_SMALL_N: R times this */
 #define BENCH_WARMUP_SMALL 3u
 #define BENCH_WARMUP_LARGE 1u
-#define BENCH_WARMUP_US 100e3 /* and at least this long in all */
-#define BENCH_CELL_US 200e3   /* timed runs continue until they add up to this much */
+#define BENCH_WARMUP_US 100e3  /* and at least this long in all */
+#define BENCH_CELL_US 200e3    /* timed runs continue until they add up to this much */
 #define BENCH_MAX_RUNS 100000u /* ... or until this many */
-#define BENCH_BLOCKS 4u /* the methods of an op take turns, each run in this many blocks */
-#define BENCH_BUFFERS 5u /* x, y, both gradients and CLBlast's d, each N elements */
+#define BENCH_BLOCKS 4u        /* the methods of an op take turns, each run in this many blocks */
+#define BENCH_BUFFERS 5u       /* x, y, both gradients and CLBlast's d, each N elements */
 #define BENCH_SEED_X 1u
 #define BENCH_SEED_Y 2u
 #define BENCH_TOL_CLMSE 1e-5   /* clmse's mean against the host loop's, relative */
@@ -68,13 +68,13 @@ typedef struct bench_env {
     clmse_dtype dtype;
     size_t elsize;
     size_t repeat;
-    size_t max_runs;   /* timed runs of one cell at most */
+    size_t max_runs; /* timed runs of one cell at most */
     cl_ulong max_alloc, global_mem;
     double *times_us[BENCH_METHODS]; /* per method: room for the most runs one cell takes */
     size_t runs[BENCH_METHODS];      /* how many of them the current cell holds */
-    int sizing;        /* within one N: running out of memory skips it rather than stops */
-    char skip[512];    /* why the current N is being skipped */
-    int mismatch;      /* a result disagreed with the host loop */
+    int sizing;     /* within one N: running out of memory skips it rather than stops */
+    char skip[512]; /* why the current N is being skipped */
+    int mismatch;   /* a result disagreed with the host loop */
 } bench_env;
 
 /* What lives for one N. */
@@ -132,7 +132,6 @@ static void bench_usage(FILE *out)
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-
 /* Failures that a smaller N would not have: skip the size rather than stop. */
 static int cl_out_of_memory(cl_int err)
 {
@@ -180,9 +179,9 @@ static step enqueue_clmse(bench_env *e, bench_size *s, bench_op op)
     static const clmse_op ops[BENCH_OPS] = {CLMSE_OP_FORWARD, CLMSE_OP_BACKWARD, CLMSE_OP_FUSED};
     clmse_status st = workload_enqueue(e->ctx, &s->w, ops[op]);
 
-    return st == CLMSE_SUCCESS ? STEP_OK
-                               : fail_clmse(e, st, e->dtype == CLMSE_DTYPE_F64 ? "clmse_mse"
-                                                                               : op_names[op]);
+    return st == CLMSE_SUCCESS
+               ? STEP_OK
+               : fail_clmse(e, st, e->dtype == CLMSE_DTYPE_F64 ? "clmse_mse" : op_names[op]);
 }
 
 static void run_host(bench_env *e, bench_size *s, bench_op op)
@@ -297,8 +296,8 @@ static step measure_block(bench_env *e, bench_size *s, bench_op op, bench_method
 {
     int small = s->w.n < BENCH_SMALL_N, pair = m == BENCH_CLMSE && small;
     size_t warmup = small ? BENCH_WARMUP_SMALL : BENCH_WARMUP_LARGE;
-    size_t min_runs = (e->repeat * (small ? BENCH_SMALL_FACTOR : 1u) + BENCH_BLOCKS - 1) /
-                      BENCH_BLOCKS;
+    size_t min_runs =
+        (e->repeat * (small ? BENCH_SMALL_FACTOR : 1u) + BENCH_BLOCKS - 1) / BENCH_BLOCKS;
     size_t cap = e->max_runs / BENCH_BLOCKS, runs = 0, *total = &e->runs[m];
     double us = 0.0, warm_us = 0.0, timed_us = 0.0, empty = 0.0;
 
@@ -369,8 +368,8 @@ static step read_value(bench_env *e, cl_mem buffer, size_t index, double *out)
         float f;
         double d;
     } v;
-    cl_int err = clEnqueueReadBuffer(e->queue, buffer, CL_TRUE, index * e->elsize, e->elsize, &v,
-                                     0, NULL, NULL);
+    cl_int err = clEnqueueReadBuffer(e->queue, buffer, CL_TRUE, index * e->elsize, e->elsize, &v, 0,
+                                     NULL, NULL);
 
     *out = NAN; /* no value on failure; NaN fails every comparison */
     if (err != CL_SUCCESS)
@@ -396,15 +395,18 @@ static step check_forward(bench_env *e, bench_size *s)
         (rc = read_value(e, s->dot, 0, &dot)) != STEP_OK)
         return rc;
     if (!within_relative(loss, mean, BENCH_TOL_CLMSE)) {
-        fprintf(stderr, "clmse-bench: warning: n=%zu: clmse's loss %.9g differs from the host "
-                "loop's %.9g by more than %g relative\n", s->w.n, loss, mean, BENCH_TOL_CLMSE);
+        fprintf(stderr,
+                "clmse-bench: warning: n=%zu: clmse's loss %.9g differs from the host "
+                "loop's %.9g by more than %g relative\n",
+                s->w.n, loss, mean, BENCH_TOL_CLMSE);
         e->mismatch = 1;
     }
     if (method_built[BENCH_CLBLAST] &&
         !within_relative(dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST)) {
-        fprintf(stderr, "clmse-bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
-                "host loop's mean %.9g by more than %g relative\n", s->w.n, dot / (double)s->w.n,
-                mean, BENCH_TOL_CLBLAST);
+        fprintf(stderr,
+                "clmse-bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
+                "host loop's mean %.9g by more than %g relative\n",
+                s->w.n, dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST);
         e->mismatch = 1;
     }
     return STEP_OK;
@@ -428,8 +430,10 @@ static step check_backward(bench_env *e, bench_size *s)
             if (rc != STEP_OK)
                 return rc;
             if (!within_relative(got, want, BENCH_TOL_GRAD)) {
-                fprintf(stderr, "clmse-bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
-                        "loop's %.9g\n", s->w.n, names[g], at[k], got, want);
+                fprintf(stderr,
+                        "clmse-bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
+                        "loop's %.9g\n",
+                        s->w.n, names[g], at[k], got, want);
                 e->mismatch = 1;
             }
         }
@@ -477,15 +481,17 @@ static step size_setup(bench_env *e, bench_size *s)
     step rc;
 
     if (s->bytes > e->max_alloc) {
-        snprintf(e->skip, sizeof e->skip, "%zu bytes per array exceed the device's "
-                 "CL_DEVICE_MAX_MEM_ALLOC_SIZE of %llu", s->bytes,
-                 (unsigned long long)e->max_alloc);
+        snprintf(e->skip, sizeof e->skip,
+                 "%zu bytes per array exceed the device's "
+                 "CL_DEVICE_MAX_MEM_ALLOC_SIZE of %llu",
+                 s->bytes, (unsigned long long)e->max_alloc);
         return STEP_SKIP;
     }
     if (s->bytes > e->global_mem / BENCH_BUFFERS) {
-        snprintf(e->skip, sizeof e->skip, "%u arrays of %zu bytes exceed the device's "
-                 "CL_DEVICE_GLOBAL_MEM_SIZE of %llu", BENCH_BUFFERS, s->bytes,
-                 (unsigned long long)e->global_mem);
+        snprintf(e->skip, sizeof e->skip,
+                 "%u arrays of %zu bytes exceed the device's "
+                 "CL_DEVICE_GLOBAL_MEM_SIZE of %llu",
+                 BENCH_BUFFERS, s->bytes, (unsigned long long)e->global_mem);
         return STEP_SKIP;
     }
     s->hx = malloc(s->bytes);
@@ -493,8 +499,7 @@ static step size_setup(bench_env *e, bench_size *s)
     s->hgx = malloc(s->bytes);
     s->hgy = malloc(s->bytes);
     if (!s->hx || !s->hy || !s->hgx || !s->hgy) {
-        snprintf(e->skip, sizeof e->skip, "out of host memory for 4 arrays of %zu bytes",
-                 s->bytes);
+        snprintf(e->skip, sizeof e->skip, "out of host memory for 4 arrays of %zu bytes", s->bytes);
         return STEP_SKIP;
     }
     if (e->dtype == CLMSE_DTYPE_F64) {
@@ -589,8 +594,7 @@ static void print_rows(const bench_env *e, const bench_result *r)
 }
 
 /* The RESULT lines on stdout and, when csv is not NULL, the same fields as CSV rows. */
-static void print_results(const bench_env *e, const bench_result *results, size_t count,
-                          FILE *csv)
+static void print_results(const bench_env *e, const bench_result *results, size_t count, FILE *csv)
 {
     const char *dtype = e->dtype == CLMSE_DTYPE_F64 ? "f64" : "f32";
 
@@ -608,8 +612,8 @@ static void print_results(const bench_env *e, const bench_result *results, size_
                 printf("RESULT op=%s dtype=%s n=%zu method=%s median_us=%.1f\n", op_names[op],
                        dtype, results[i].n, method, us);
                 if (csv)
-                    fprintf(csv, "%s,%s,%zu,%s,%.1f\n", op_names[op], dtype, results[i].n,
-                            method, us);
+                    fprintf(csv, "%s,%s,%zu,%s,%.1f\n", op_names[op], dtype, results[i].n, method,
+                            us);
             }
 }
 
@@ -650,8 +654,7 @@ static int add_size(size_t *sizes, size_t *count, const char *value)
     if (cli_parse_count(NULL, "--n", value, SIZE_MAX / sizeof(double), &n) != 0)
         return CLI_EXIT_USAGE;
     if (*count == BENCH_MAX_SIZES)
-        return cli_usage_error(NULL, "at most %d sizes may be given with --n",
-                               BENCH_MAX_SIZES);
+        return cli_usage_error(NULL, "at most %d sizes may be given with --n", BENCH_MAX_SIZES);
     sizes[(*count)++] = n;
     return CLI_EXIT_OK;
 }
@@ -775,8 +778,8 @@ int main(int argc, char **argv)
                 clmse_status_string(CLMSE_ERROR_UNSUPPORTED_DTYPE), info.name);
         goto cleanup;
     }
-    err = clGetDeviceInfo(e.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof e.max_alloc,
-                          &e.max_alloc, NULL);
+    err = clGetDeviceInfo(e.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof e.max_alloc, &e.max_alloc,
+                          NULL);
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(e.device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof e.global_mem,
                               &e.global_mem, NULL);
@@ -834,15 +837,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "clmse-bench: cannot write '%s': %s\n", csv_path, strerror(errno));
             rc = CLI_EXIT_RUNTIME;
         } else if (measured == 0) {
-            fprintf(stderr, "clmse-bench: no size could be measured; '%s' holds only the "
-                    "header\n", csv_path);
+            fprintf(stderr,
+                    "clmse-bench: no size could be measured; '%s' holds only the "
+                    "header\n",
+                    csv_path);
         } else {
             printf("CSV written to %s\n", csv_path);
         }
     }
     if (e.mismatch) {
         fprintf(stderr, "clmse-bench: some results disagree with the host loop; the timings "
-                "may not measure the intended work\n");
+                        "may not measure the intended work\n");
         rc = CLI_EXIT_RUNTIME;
     }
 

@@ -58,7 +58,7 @@
 #define CLMSE_FINAL_WG_SIZE 256
 #endif
 
-#define CLMSE_HAS_DOUBLE                                                                 \
+#define CLMSE_HAS_DOUBLE                                                                \
     (CLMSE_ACC_KIND != 0 || CLMSE_COMPUTE_DOUBLE || CLMSE_X_DTYPE == CLMSE_DTYPE_F64 || \
      CLMSE_Y_DTYPE == CLMSE_DTYPE_F64 || CLMSE_OUT_DTYPE == CLMSE_DTYPE_F64)
 #if CLMSE_HAS_DOUBLE
@@ -92,6 +92,14 @@ typedef float compute_t;
 #define STORAGE(id) CLMSE_CAT(STORAGE_, id)
 #define LOAD(id) CLMSE_CAT(load_, id)
 #define STORE(id) CLMSE_CAT(store_, id)
+/* Each operand's load and store: x, y, and out (the loss and grad_output). Named so that a
+ * call reads as one (clang-format cannot see that STORE(id)(...) is a call). */
+#define load_x LOAD(CLMSE_X_DTYPE)
+#define load_y LOAD(CLMSE_Y_DTYPE)
+#define load_out LOAD(CLMSE_OUT_DTYPE)
+#define store_x STORE(CLMSE_X_DTYPE)
+#define store_y STORE(CLMSE_Y_DTYPE)
+#define store_out STORE(CLMSE_OUT_DTYPE)
 
 compute_t load_0(__global const float *p, ulong i) { return (compute_t)p[i]; }
 /* vload_half is core OpenCL: half storage needs no cl_khr_fp16. */
@@ -123,8 +131,8 @@ void store_3(__global ushort *p, ulong i, wide_t v)
 {
     const float f = to_float_odd(v);
     const uint u = as_uint(f);
-    p[i] = isnan(f) ? (ushort)((u >> 16) | 0x40u)
-                    : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    p[i] =
+        isnan(f) ? (ushort)((u >> 16) | 0x40u) : (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 #if CLMSE_HAS_DOUBLE
 compute_t load_1(__global const double *p, ulong i) { return (compute_t)p[i]; }
@@ -142,21 +150,21 @@ typedef STORAGE(CLMSE_OUT_DTYPE) out_t;
  * same number Neumaier's ordered Fast2Sum gives (the error of a rounded sum is unique), so the
  * choice changes speed, not bits. Once the sum is Inf or NaN its error terms are meaningless
  * (Inf - Inf): the value is the sum alone. */
-#define CLMSE_PAIR_FUNCS(NAME, P, S)                                                           \
-    P NAME##_add(P a, S v)                                                                     \
-    {                                                                                          \
-        const S s = a.x + v;                                                                   \
-        const S bp = s - a.x;                                                                  \
-        a.y += (a.x - (s - bp)) + (v - bp);                                                    \
-        a.x = s;                                                                               \
-        return a;                                                                              \
-    }                                                                                          \
-    P NAME##_merge(P a, P b)                                                                   \
-    {                                                                                          \
-        P r = NAME##_add(a, b.x);                                                              \
-        r.y += b.y;                                                                            \
-        return r;                                                                              \
-    }                                                                                          \
+#define CLMSE_PAIR_FUNCS(NAME, P, S)        \
+    P NAME##_add(P a, S v)                  \
+    {                                       \
+        const S s = a.x + v;                \
+        const S bp = s - a.x;               \
+        a.y += (a.x - (s - bp)) + (v - bp); \
+        a.x = s;                            \
+        return a;                           \
+    }                                       \
+    P NAME##_merge(P a, P b)                \
+    {                                       \
+        P r = NAME##_add(a, b.x);           \
+        r.y += b.y;                         \
+        return r;                           \
+    }                                       \
     S NAME##_value(P a) { return isfinite(a.x) ? a.x + a.y : a.x; }
 
 #if CLMSE_ACC_KIND == 1

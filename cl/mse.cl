@@ -90,10 +90,9 @@ part_t rescue_chunk(__global const x_t *x, __global const x_t *y, ulong begin, u
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
                const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
-               __global x_t *direct, const ulong direct_o, const int mean,
-               __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
-               const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
-               const ulong chunk)
+               __global x_t *direct, const ulong direct_o, const int mean, __global const x_t *gout,
+               const ulong go, const ulong gstride, __global x_t *gx, const ulong gxo,
+               __global x_t *gy, const ulong gyo, const compute_t scale, const ulong chunk)
 {
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
@@ -109,9 +108,8 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
         if (loss)
             VSTORE(t, 0, loss + i);
         if (gx || gy) {
-            const COMPUTEV_T g = gout ? (gstride ? VLOAD(0, gout + i)
-                                                     : (COMPUTEV_T)(gout[0]))
-                                          : (COMPUTEV_T)(1);
+            const COMPUTEV_T g =
+                gout ? (gstride ? VLOAD(0, gout + i) : (COMPUTEV_T)(gout[0])) : (COMPUTEV_T)(1);
             if (gx)
                 VSTORE((scale * d) * g, 0, gx + i);
             if (gy)
@@ -134,10 +132,9 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
                const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
-               __global x_t *direct, const ulong direct_o, const int mean,
-               __global const x_t *gout, const ulong go, const ulong gstride, __global x_t *gx,
-               const ulong gxo, __global x_t *gy, const ulong gyo, const compute_t scale,
-               const ulong chunk)
+               __global x_t *direct, const ulong direct_o, const int mean, __global const x_t *gout,
+               const ulong go, const ulong gstride, __global x_t *gx, const ulong gxo,
+               __global x_t *gy, const ulong gyo, const compute_t scale, const ulong chunk)
 {
     (void)chunk;
     __local part_t scratch[CLMSE_WG_SIZE];

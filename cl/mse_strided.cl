@@ -27,7 +27,7 @@
 
 /* Element offset of multi-index `i` (decomposed over shape) for a stride vector. */
 void strided_offsets(ulong i, uint ndim, const ulong *shape, const long8 s0, const long8 s1,
-                const long8 s2, long *o0, long *o1, long *o2)
+                     const long8 s2, long *o0, long *o1, long *o2)
 {
     long a0[8], a1[8], a2[8];
     vstore8(s0, 0, a0);
@@ -42,13 +42,11 @@ void strided_offsets(ulong i, uint ndim, const ulong *shape, const long8 s0, con
     }
 }
 
-__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
-clmse_mse_strided_pass(const uint ndim, const ulong n, const ulong8 shape8,
-                  STRIDED_TENSOR(const x_t, x), STRIDED_TENSOR(const y_t, y),
-                  STRIDED_TENSOR(out_t, loss), __global part_t *partials,
-                  __global out_t *direct, const ulong direct_o, const int mean,
-                  STRIDED_TENSOR(const out_t, g), STRIDED_TENSOR(x_t, gx),
-                  STRIDED_TENSOR(y_t, gy), const compute_t scale)
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void clmse_mse_strided_pass(
+    const uint ndim, const ulong n, const ulong8 shape8, STRIDED_TENSOR(const x_t, x),
+    STRIDED_TENSOR(const y_t, y), STRIDED_TENSOR(out_t, loss), __global part_t *partials,
+    __global out_t *direct, const ulong direct_o, const int mean, STRIDED_TENSOR(const out_t, g),
+    STRIDED_TENSOR(x_t, gx), STRIDED_TENSOR(y_t, gy), const compute_t scale)
 {
     __local part_t scratch[CLMSE_WG_SIZE];
     ulong shape[8];
@@ -59,18 +57,18 @@ clmse_mse_strided_pass(const uint ndim, const ulong n, const ulong8 shape8,
         long ox = 0, oy = 0, ol = 0, og = 0, ogx = 0, ogy = 0;
         strided_offsets(i, ndim, shape, x_s, y_s, loss_s, &ox, &oy, &ol);
         strided_offsets(i, ndim, shape, g_s, gx_s, gy_s, &og, &ogx, &ogy);
-        const compute_t xv = LOAD(CLMSE_X_DTYPE)(x, x_o + ox);
-        const compute_t yv = LOAD(CLMSE_Y_DTYPE)(y, y_o + oy);
+        const compute_t xv = load_x(x, x_o + ox);
+        const compute_t yv = load_y(y, y_o + oy);
         const compute_t d = xv - yv;
         const compute_t t = d * d;
         if (loss)
-            STORE(CLMSE_OUT_DTYPE)(loss, loss_o + ol, t);
+            store_out(loss, loss_o + ol, t);
         if (gx || gy) {
-            const compute_t gv = g ? LOAD(CLMSE_OUT_DTYPE)(g, g_o + og) : (compute_t)1;
+            const compute_t gv = g ? load_out(g, g_o + og) : (compute_t)1;
             if (gx)
-                STORE(CLMSE_X_DTYPE)(gx, gx_o + ogx, (scale * d) * gv);
+                store_x(gx, gx_o + ogx, (scale * d) * gv);
             if (gy)
-                STORE(CLMSE_Y_DTYPE)(gy, gy_o + ogy, (scale * (yv - xv)) * gv);
+                store_y(gy, gy_o + ogy, (scale * (yv - xv)) * gv);
         }
         acc = acc_add(acc, t);
     }
@@ -80,7 +78,7 @@ clmse_mse_strided_pass(const uint ndim, const ulong n, const ulong8 shape8,
         for (ulong i = get_global_id(0); i < n; i += stride) {
             long ox = 0, oy = 0, unused = 0;
             strided_offsets(i, ndim, shape, x_s, y_s, y_s, &ox, &oy, &unused);
-            const compute_t d = LOAD(CLMSE_X_DTYPE)(x, x_o + ox) - LOAD(CLMSE_Y_DTYPE)(y, y_o + oy);
+            const compute_t d = load_x(x, x_o + ox) - load_y(y, y_o + oy);
             const compute_t t = d * d;
             acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
         }
@@ -116,9 +114,9 @@ gsum_t strided_grad_segment(ulong id, uint ndim, const ulong8 kshape8, const ulo
     for (ulong k = first; k < last; k++) {
         long ox = bx, oy = by, og = bg;
         strided_offsets(k, ndim, rshape, x_s, y_s, g_s, &ox, &oy, &og);
-        const compute_t xv = LOAD(CLMSE_X_DTYPE)(x, x_o + ox);
-        const compute_t yv = LOAD(CLMSE_Y_DTYPE)(y, y_o + oy);
-        const compute_t gv = g ? LOAD(CLMSE_OUT_DTYPE)(g, g_o + og) : (compute_t)1;
+        const compute_t xv = load_x(x, x_o + ox);
+        const compute_t yv = load_y(y, y_o + oy);
+        const compute_t gv = g ? load_out(g, g_o + og) : (compute_t)1;
         const compute_t d = sign > 0 ? xv - yv : yv - xv;
         const compute_t v = (scale * d) * gv;
         acc = gsum_add(acc, (gsum_scalar_t)v);
@@ -127,8 +125,8 @@ gsum_t strided_grad_segment(ulong id, uint ndim, const ulong8 kshape8, const ulo
 }
 
 /* Item id of a fold level with nout items per element: pairs `fold` segment pairs in order. */
-gsum_t strided_grad_fold(ulong id, ulong nseg, ulong fold, ulong nout,
-                         __global const gsum_t *parts, ulong in_o)
+gsum_t strided_grad_fold(ulong id, ulong nseg, ulong fold, ulong nout, __global const gsum_t *parts,
+                         ulong in_o)
 {
     const ulong j = id / nout, first = (id % nout) * fold, last = min(nseg, first + fold);
     gsum_t acc = GSUM_ZERO;
@@ -138,44 +136,40 @@ gsum_t strided_grad_fold(ulong id, ulong nseg, ulong fold, ulong nout,
 }
 
 /* The two operands' gradient kernels differ only in the gradient's storage type. */
-__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
-clmse_mse_strided_grad_x(const uint ndim, const ulong m, const ulong8 kshape8,
-                         const ulong8 rshape8, const ulong r, const ulong seg, const ulong nseg,
-                         STRIDED_TENSOR(const x_t, x), STRIDED_TENSOR(const y_t, y),
-                         STRIDED_TENSOR(const out_t, g), STRIDED_TENSOR(x_t, grad),
-                         const compute_t scale, const int sign, __global gsum_t *parts,
-                         const ulong parts_o)
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void clmse_mse_strided_grad_x(
+    const uint ndim, const ulong m, const ulong8 kshape8, const ulong8 rshape8, const ulong r,
+    const ulong seg, const ulong nseg, STRIDED_TENSOR(const x_t, x), STRIDED_TENSOR(const y_t, y),
+    STRIDED_TENSOR(const out_t, g), STRIDED_TENSOR(x_t, grad), const compute_t scale,
+    const int sign, __global gsum_t *parts, const ulong parts_o)
 {
     const ulong id = get_global_id(0);
     if (id >= m * nseg)
         return;
-    const gsum_t acc = strided_grad_segment(id, ndim, kshape8, rshape8, r, seg, nseg, x, x_o,
-                                            x_s, y, y_o, y_s, g, g_o, g_s, scale, sign);
+    const gsum_t acc = strided_grad_segment(id, ndim, kshape8, rshape8, r, seg, nseg, x, x_o, x_s,
+                                            y, y_o, y_s, g, g_o, g_s, scale, sign);
     if (nseg > 1)
         parts[parts_o + id] = acc;
     else
-        STORE(CLMSE_X_DTYPE)(grad, grad_o + strided_grad_offset(id / nseg, ndim, kshape8, grad_s),
-                             gsum_value(acc));
+        store_x(grad, grad_o + strided_grad_offset(id / nseg, ndim, kshape8, grad_s),
+                gsum_value(acc));
 }
 
-__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
-clmse_mse_strided_grad_y(const uint ndim, const ulong m, const ulong8 kshape8,
-                         const ulong8 rshape8, const ulong r, const ulong seg, const ulong nseg,
-                         STRIDED_TENSOR(const x_t, x), STRIDED_TENSOR(const y_t, y),
-                         STRIDED_TENSOR(const out_t, g), STRIDED_TENSOR(y_t, grad),
-                         const compute_t scale, const int sign, __global gsum_t *parts,
-                         const ulong parts_o)
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void clmse_mse_strided_grad_y(
+    const uint ndim, const ulong m, const ulong8 kshape8, const ulong8 rshape8, const ulong r,
+    const ulong seg, const ulong nseg, STRIDED_TENSOR(const x_t, x), STRIDED_TENSOR(const y_t, y),
+    STRIDED_TENSOR(const out_t, g), STRIDED_TENSOR(y_t, grad), const compute_t scale,
+    const int sign, __global gsum_t *parts, const ulong parts_o)
 {
     const ulong id = get_global_id(0);
     if (id >= m * nseg)
         return;
-    const gsum_t acc = strided_grad_segment(id, ndim, kshape8, rshape8, r, seg, nseg, x, x_o,
-                                            x_s, y, y_o, y_s, g, g_o, g_s, scale, sign);
+    const gsum_t acc = strided_grad_segment(id, ndim, kshape8, rshape8, r, seg, nseg, x, x_o, x_s,
+                                            y, y_o, y_s, g, g_o, g_s, scale, sign);
     if (nseg > 1)
         parts[parts_o + id] = acc;
     else
-        STORE(CLMSE_Y_DTYPE)(grad, grad_o + strided_grad_offset(id / nseg, ndim, kshape8, grad_s),
-                             gsum_value(acc));
+        store_y(grad, grad_o + strided_grad_offset(id / nseg, ndim, kshape8, grad_s),
+                gsum_value(acc));
 }
 
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
@@ -190,8 +184,8 @@ clmse_mse_strided_grad_x_fold(const uint ndim, const ulong m, const ulong8 kshap
     if (nout > 1)
         parts[out_o + id] = acc;
     else
-        STORE(CLMSE_X_DTYPE)(grad, grad_o + strided_grad_offset(id / nout, ndim, kshape8, grad_s),
-                             gsum_value(acc));
+        store_x(grad, grad_o + strided_grad_offset(id / nout, ndim, kshape8, grad_s),
+                gsum_value(acc));
 }
 
 __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
@@ -206,6 +200,6 @@ clmse_mse_strided_grad_y_fold(const uint ndim, const ulong m, const ulong8 kshap
     if (nout > 1)
         parts[out_o + id] = acc;
     else
-        STORE(CLMSE_Y_DTYPE)(grad, grad_o + strided_grad_offset(id / nout, ndim, kshape8, grad_s),
-                             gsum_value(acc));
+        store_y(grad, grad_o + strided_grad_offset(id / nout, ndim, kshape8, grad_s),
+                gsum_value(acc));
 }

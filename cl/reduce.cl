@@ -39,7 +39,7 @@ void clmse_emit_partial(__global part_t *partials, uint index, part_t v, __globa
                         ulong direct_offset, int mean, ulong n)
 {
     if (direct)
-        STORE(CLMSE_OUT_DTYPE)(direct, direct_offset, part_result(v, mean, n));
+        store_out(direct, direct_offset, part_result(v, mean, n));
     else if (partials)
         partials[index] = v;
 }
@@ -56,9 +56,9 @@ void clmse_group_emit(part_t v, __local part_t *scratch, __global part_t *partia
 }
 
 __kernel __attribute__((reqd_work_group_size(CLMSE_FINAL_WG_SIZE, 1, 1))) void
-clmse_reduce_final(__global part_t *partials, const ulong in_o, const uint count,
-                   const uint seg, const ulong out_part_o, const ulong n, const int mean,
-                   __global out_t *out, const ulong out_offset)
+clmse_reduce_final(__global part_t *partials, const ulong in_o, const uint count, const uint seg,
+                   const ulong out_part_o, const ulong n, const int mean, __global out_t *out,
+                   const ulong out_offset)
 {
     __local part_t scratch[CLMSE_FINAL_WG_SIZE];
     const uint g = get_group_id(0);
@@ -73,5 +73,5 @@ clmse_reduce_final(__global part_t *partials, const ulong in_o, const uint count
     if (get_num_groups(0) > 1)
         partials[out_part_o + g] = acc;
     else
-        STORE(CLMSE_OUT_DTYPE)(out, out_offset, part_result(acc, mean, n));
+        store_out(out, out_offset, part_result(acc, mean, n));
 }

@@ -24,8 +24,7 @@ static int host_is_little(void)
 }
 
 /* Reads `size` bytes through a memory stream, announcing their size or not (a pipe). */
-static npy_status read_mem(const uint8_t *bytes, size_t size, int known, npy_array *a,
-                           char *err)
+static npy_status read_mem(const uint8_t *bytes, size_t size, int known, npy_array *a, char *err)
 {
     static unsigned char none[1]; /* libFuzzer may pass NULL for an empty input */
     /* fmemopen takes a non-const buffer; mode "rb" never writes to it. */

@@ -64,10 +64,10 @@ static int64_t stride_value(input *in)
 
 static clmse_dtype dtype_of(unsigned b)
 {
-    static const clmse_dtype known[] = {
-        CLMSE_DTYPE_F32, CLMSE_DTYPE_F64, CLMSE_DTYPE_F16, CLMSE_DTYPE_BF16,
-        CLMSE_DTYPE_I8,  CLMSE_DTYPE_I16, CLMSE_DTYPE_I32, CLMSE_DTYPE_I64,
-        CLMSE_DTYPE_U8,  CLMSE_DTYPE_BOOL, CLMSE_DTYPE_C64, CLMSE_DTYPE_C128};
+    static const clmse_dtype known[] = {CLMSE_DTYPE_F32,  CLMSE_DTYPE_F64, CLMSE_DTYPE_F16,
+                                        CLMSE_DTYPE_BF16, CLMSE_DTYPE_I8,  CLMSE_DTYPE_I16,
+                                        CLMSE_DTYPE_I32,  CLMSE_DTYPE_I64, CLMSE_DTYPE_U8,
+                                        CLMSE_DTYPE_BOOL, CLMSE_DTYPE_C64, CLMSE_DTYPE_C128};
     /* Values no enumerator has, as a caller's cast could pass. */
     static const int unknown[] = {4, 5, 9, 16, 19, 22, 99, 255, -1, -2, 1000, 1 << 30};
 
@@ -83,10 +83,7 @@ static int model_floating(clmse_dtype d)
 }
 
 /* Empties this thread's error slot, so that a failure's message is known to be its own. */
-static void clear_error(void)
-{
-    clmse__fail(NULL, CLMSE_SUCCESS, CL_SUCCESS, "%s", "");
-}
+static void clear_error(void) { clmse__fail(NULL, CLMSE_SUCCESS, CL_SUCCESS, "%s", ""); }
 
 static void check_failed(clmse_status st)
 {
@@ -106,8 +103,8 @@ typedef struct model {
  * fits in size_t (also for an empty view); a non-empty view's last element index, plus 1 and
  * the offset, times the element size (1 for an unknown dtype), fits in size_t.
  */
-static model view_model(uint32_t ndim, const size_t *shape, const int64_t *strides,
-                        size_t offset, size_t elem)
+static model view_model(uint32_t ndim, const size_t *shape, const int64_t *strides, size_t offset,
+                        size_t elem)
 {
     model m = {0, 0, 0, 0};
     size_t count = 1, last = 0, end, bytes;
@@ -163,8 +160,8 @@ static void check_view(clmse_status st, const model *m, size_t numel, size_t ext
 static void check_span(size_t bytes, size_t offset, size_t count, size_t elem)
 {
     size_t end, need;
-    int overflow = __builtin_add_overflow(offset, count, &end) ||
-                   __builtin_mul_overflow(end, elem, &need);
+    int overflow =
+        __builtin_add_overflow(offset, count, &end) || __builtin_mul_overflow(end, elem, &need);
     clmse_status st;
 
     clear_error();
@@ -181,8 +178,8 @@ static void check_span(size_t bytes, size_t offset, size_t count, size_t elem)
 }
 
 /* clmse_tensor_init in C order or with the given strides, then the extent of what it made. */
-static void fuzz_init(clmse_dtype dtype, uint32_t ndim, const size_t *shape,
-                      const int64_t *strides, int null_shape, size_t offset, size_t bytes)
+static void fuzz_init(clmse_dtype dtype, uint32_t ndim, const size_t *shape, const int64_t *strides,
+                      int null_shape, size_t offset, size_t bytes)
 {
     const size_t elem = clmse_dtype_size(dtype) ? clmse_dtype_size(dtype) : 1;
     int64_t c_strides[MAX_RANK];
@@ -268,8 +265,7 @@ static void fuzz_extent(clmse_dtype dtype, uint32_t ndim, const size_t *shape,
     check_view(st, &m, numel, extent);
 }
 
-static void fuzz_broadcast(uint32_t na, const size_t *a, uint32_t nb, const size_t *b,
-                           int null_b)
+static void fuzz_broadcast(uint32_t na, const size_t *a, uint32_t nb, const size_t *b, int null_b)
 {
     size_t shape[CLMSE_MAX_NDIM], swapped[CLMSE_MAX_NDIM], again[CLMSE_MAX_NDIM];
     size_t want[CLMSE_MAX_NDIM];
@@ -336,9 +332,9 @@ static void fuzz_promote(clmse_dtype a, clmse_dtype b)
         return;
     }
     /* torch: equal types stay; float64 wins; anything else meets at float32. */
-    want = a == b                                              ? a
+    want = a == b                                         ? a
            : a == CLMSE_DTYPE_F64 || b == CLMSE_DTYPE_F64 ? CLMSE_DTYPE_F64
-                                                              : CLMSE_DTYPE_F32;
+                                                          : CLMSE_DTYPE_F32;
     CHECK(st == CLMSE_SUCCESS && out == want);
     st2 = clmse_promote_dtypes(b, a, &out2);
     CHECK(st2 == CLMSE_SUCCESS && out2 == out);

@@ -78,9 +78,9 @@ extern "C" {
     (CLMSE_VERSION_MAJOR * 10000 + CLMSE_VERSION_MINOR * 100 + CLMSE_VERSION_PATCH)
 #define CLMSE_STRINGIFY_(x) #x
 #define CLMSE_STRINGIFY(x) CLMSE_STRINGIFY_(x)
-#define CLMSE_VERSION_STRING                                                         \
-    CLMSE_STRINGIFY(CLMSE_VERSION_MAJOR) "." CLMSE_STRINGIFY(CLMSE_VERSION_MINOR) "." \
-        CLMSE_STRINGIFY(CLMSE_VERSION_PATCH)
+#define CLMSE_VERSION_STRING             \
+    CLMSE_STRINGIFY(CLMSE_VERSION_MAJOR) \
+    "." CLMSE_STRINGIFY(CLMSE_VERSION_MINOR) "." CLMSE_STRINGIFY(CLMSE_VERSION_PATCH)
 
 /* ---- status codes ------------------------------------------------------------------------ */
 /* 1xx: the caller's mistake; 2xx: the environment; 3xx: OpenCL and compilation; 9xx: ours.
@@ -89,27 +89,27 @@ extern "C" {
  * CL_MEM_OBJECT_ALLOCATION_FAILURE, BUILD_FAILED for a failed build, INVALID_ARGUMENT where it
  * refused the caller's objects, and ERROR_OPENCL otherwise; clmse_context_last_cl_error() has
  * the raw code. */
-#define CLMSE_STATUS_MAP(X)                                                              \
-    X(SUCCESS, 0, "success")                                                             \
-    X(ERROR_INVALID_ARGUMENT, 100, "invalid argument")                                   \
-    X(ERROR_INVALID_HANDLE, 101, "invalid or released clmse handle")                     \
-    X(ERROR_INVALID_REDUCTION, 102, "invalid reduction")                                 \
-    X(ERROR_BUFFER_TOO_SMALL, 103, "buffer too small for offset and element count")      \
-    X(ERROR_SIZE_OVERFLOW, 104, "element count or offset overflows the address space")   \
-    X(ERROR_UNSUPPORTED_DTYPE, 105, "data type not supported on this device")            \
-    X(ERROR_INVALID_DEVICE_SPEC, 106, "invalid device specification")                    \
-    X(ERROR_INVALID_DTYPE, 107, "not a floating-point data type")                        \
-    X(ERROR_SHAPE_MISMATCH, 108, "shapes do not broadcast or do not match")              \
-    X(ERROR_INVALID_LAYOUT, 109, "invalid tensor rank, shape or strides")                \
-    X(ERROR_INVALID_PLAN, 110, "launch plan invalid for this device")                    \
-    X(ERROR_NO_PLATFORM, 200, "no OpenCL platform found")                                \
-    X(ERROR_NO_DEVICE, 201, "no OpenCL device found or matched")                         \
-    X(ERROR_OUT_OF_HOST_MEMORY, 202, "out of host memory")                               \
-    X(ERROR_OUT_OF_DEVICE_MEMORY, 203, "out of device memory")                           \
-    X(ERROR_IO, 204, "file could not be written")                                        \
-    X(ERROR_OPENCL, 300, "OpenCL call failed")                                           \
-    X(ERROR_BUILD_FAILED, 301, "OpenCL program build failed")                            \
-    X(ERROR_UNSUPPORTED_DEVICE, 302, "device lacks a required feature")                  \
+#define CLMSE_STATUS_MAP(X)                                                            \
+    X(SUCCESS, 0, "success")                                                           \
+    X(ERROR_INVALID_ARGUMENT, 100, "invalid argument")                                 \
+    X(ERROR_INVALID_HANDLE, 101, "invalid or released clmse handle")                   \
+    X(ERROR_INVALID_REDUCTION, 102, "invalid reduction")                               \
+    X(ERROR_BUFFER_TOO_SMALL, 103, "buffer too small for offset and element count")    \
+    X(ERROR_SIZE_OVERFLOW, 104, "element count or offset overflows the address space") \
+    X(ERROR_UNSUPPORTED_DTYPE, 105, "data type not supported on this device")          \
+    X(ERROR_INVALID_DEVICE_SPEC, 106, "invalid device specification")                  \
+    X(ERROR_INVALID_DTYPE, 107, "not a floating-point data type")                      \
+    X(ERROR_SHAPE_MISMATCH, 108, "shapes do not broadcast or do not match")            \
+    X(ERROR_INVALID_LAYOUT, 109, "invalid tensor rank, shape or strides")              \
+    X(ERROR_INVALID_PLAN, 110, "launch plan invalid for this device")                  \
+    X(ERROR_NO_PLATFORM, 200, "no OpenCL platform found")                              \
+    X(ERROR_NO_DEVICE, 201, "no OpenCL device found or matched")                       \
+    X(ERROR_OUT_OF_HOST_MEMORY, 202, "out of host memory")                             \
+    X(ERROR_OUT_OF_DEVICE_MEMORY, 203, "out of device memory")                         \
+    X(ERROR_IO, 204, "file could not be written")                                      \
+    X(ERROR_OPENCL, 300, "OpenCL call failed")                                         \
+    X(ERROR_BUILD_FAILED, 301, "OpenCL program build failed")                          \
+    X(ERROR_UNSUPPORTED_DEVICE, 302, "device lacks a required feature")                \
     X(ERROR_INTERNAL, 900, "internal error")
 
 typedef enum clmse_status {
@@ -165,13 +165,13 @@ CLMSE_API const char *clmse_status_string(clmse_status status);
 
 /** What clmse knows about one OpenCL device. A plain value struct, filled by the library. */
 typedef struct clmse_device_info {
-    unsigned platform_index;                    /**< P in a "P:D" device spec */
-    unsigned device_index;                      /**< D in a "P:D" device spec */
+    unsigned platform_index; /**< P in a "P:D" device spec */
+    unsigned device_index;   /**< D in a "P:D" device spec */
     char platform_name[CLMSE_INFO_STRING];
     char name[CLMSE_INFO_STRING];
     char vendor[CLMSE_INFO_STRING];
-    char version[CLMSE_INFO_STRING];            /**< CL_DEVICE_VERSION */
-    char opencl_c_version[CLMSE_INFO_STRING];   /**< CL_DEVICE_OPENCL_C_VERSION */
+    char version[CLMSE_INFO_STRING];          /**< CL_DEVICE_VERSION */
+    char opencl_c_version[CLMSE_INFO_STRING]; /**< CL_DEVICE_OPENCL_C_VERSION */
     char driver_version[CLMSE_INFO_STRING];
     cl_device_type type;
     cl_uint compute_units;
@@ -218,8 +218,8 @@ typedef struct clmse_context clmse_context;
 
 /** Options for clmse_context_create(); zero-initialise, then set what you need. */
 typedef struct clmse_context_options {
-    const char *device;               /**< device spec as for clmse_device_select(); NULL: default */
-    clmse_accumulation accumulation;  /**< float32 sum accumulation; 0 = AUTO */
+    const char *device;              /**< device spec as for clmse_device_select(); NULL: default */
+    clmse_accumulation accumulation; /**< float32 sum accumulation; 0 = AUTO */
     /** Tuning file to load plans from (see clmse_tuning.h). NULL: $CLMSE_TUNING_FILE, else
      *  the device's file under the tuning directory; "": none, use the default plans. */
     const char *tuning_file;
@@ -312,14 +312,11 @@ CLMSE_API clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction
  * @param[in] grad_output  upstream gradient: 1 element for mean/sum, n for none; NULL means 1.
  * @param[out] grad_input, grad_target  n elements each; either may be NULL, not both.
  */
-CLMSE_API clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reduction,
-                                              size_t n, cl_mem input, size_t input_offset,
-                                              cl_mem target, size_t target_offset,
-                                              cl_mem grad_output, size_t grad_output_offset,
-                                              cl_mem grad_input, size_t grad_input_offset,
-                                              cl_mem grad_target, size_t grad_target_offset,
-                                              cl_uint num_wait, const cl_event *wait_list,
-                                              cl_event *event);
+CLMSE_API clmse_status clmse_mse_backward_f32(
+    clmse_context *ctx, clmse_reduction reduction, size_t n, cl_mem input, size_t input_offset,
+    cl_mem target, size_t target_offset, cl_mem grad_output, size_t grad_output_offset,
+    cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target, size_t grad_target_offset,
+    cl_uint num_wait, const cl_event *wait_list, cl_event *event);
 
 /**
  * Fused forward + backward in one pass over input and target: writes what
@@ -359,8 +356,8 @@ typedef struct clmse_tensor {
  *         Messages: clmse_context_last_error(NULL).
  */
 CLMSE_API clmse_status clmse_tensor_init(clmse_tensor *t, cl_mem buffer, clmse_dtype dtype,
-                                         uint32_t ndim, const size_t *shape,
-                                         const int64_t *strides, size_t offset);
+                                         uint32_t ndim, const size_t *shape, const int64_t *strides,
+                                         size_t offset);
 
 /** Bytes per element of a dtype (0 for an unknown value). */
 CLMSE_API size_t clmse_dtype_size(clmse_dtype dtype);
@@ -437,8 +434,8 @@ typedef struct clmse_mse_args {
  *         (a view reaches past its buffer), CLMSE_ERROR_SIZE_OVERFLOW, CLMSE_ERROR_BUILD_FAILED,
  *         CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL.
  */
-CLMSE_API clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args,
-                                 cl_uint num_wait, const cl_event *wait_list, cl_event *event);
+CLMSE_API clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint num_wait,
+                                 const cl_event *wait_list, cl_event *event);
 
 /* ==== MSE on host arrays (blocking convenience layer) ===================================== */
 /*
@@ -457,11 +454,10 @@ CLMSE_API clmse_status clmse_host_backward_f32(clmse_context *ctx, clmse_reducti
                                                const float *grad_output, float *grad_input,
                                                float *grad_target);
 
-CLMSE_API clmse_status clmse_host_fused_f32(clmse_context *ctx,
-                                                       clmse_reduction reduction, size_t n,
-                                                       const float *input, const float *target,
-                                                       const float *grad_output, float *output,
-                                                       float *grad_input, float *grad_target);
+CLMSE_API clmse_status clmse_host_fused_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
+                                            const float *input, const float *target,
+                                            const float *grad_output, float *output,
+                                            float *grad_input, float *grad_target);
 
 #ifdef __cplusplus
 }

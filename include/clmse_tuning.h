@@ -118,8 +118,7 @@ CLMSE_API clmse_status clmse_context_get_plan(clmse_context *ctx, clmse_dtype dt
  *         field named in clmse_context_last_error(ctx).
  */
 CLMSE_API clmse_status clmse_context_set_plan(clmse_context *ctx, clmse_dtype dtype, clmse_op op,
-                                              clmse_size_class size_class,
-                                              const clmse_plan *plan);
+                                              clmse_size_class size_class, const clmse_plan *plan);
 
 /**
  * Where the context looked for its tuning file and what came of it, e.g.

@@ -31,8 +31,8 @@ clmse_status clmse__check_range(clmse_context *ctx, const char *what, cl_mem buf
     if (err == CL_SUCCESS)
         err = clGetMemObjectInfo(buf, CL_MEM_CONTEXT, sizeof(owner), &owner, NULL);
     if (err == CL_INVALID_MEM_OBJECT)
-        return clmse__fail(ctx, CLMSE_ERROR_INVALID_ARGUMENT, err,
-                           "%s is not a valid cl_mem (%s)", what, clmse__cl_error_name(err));
+        return clmse__fail(ctx, CLMSE_ERROR_INVALID_ARGUMENT, err, "%s is not a valid cl_mem (%s)",
+                           what, clmse__cl_error_name(err));
     if (err != CL_SUCCESS) { /* the runtime failed, not the caller's buffer */
         char call[96];
         snprintf(call, sizeof call, "clGetMemObjectInfo(%s)", what);

@@ -143,8 +143,7 @@ static clmse_status check_adopted(cl_context context, cl_device_id device, cl_co
 
 clmse_status clmse_context_create_from_cl(cl_context context, cl_device_id device,
                                           cl_command_queue queue,
-                                          const clmse_context_options *options,
-                                          clmse_context **out)
+                                          const clmse_context_options *options, clmse_context **out)
 {
     CLMSE_CHECK_ARG(NULL, out != NULL, "clmse_context_create_from_cl: out is NULL");
     *out = NULL;

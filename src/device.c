@@ -92,8 +92,8 @@ clmse_status clmse__device_fill_info(cl_device_id dev, cl_platform_id plat, unsi
     memset(info, 0, sizeof(*info));
     info->platform_index = pi;
     info->device_index = di;
-    cl_int err = clGetPlatformInfo(plat, CL_PLATFORM_NAME, CLMSE_INFO_STRING - 1,
-                                   info->platform_name, NULL);
+    cl_int err =
+        clGetPlatformInfo(plat, CL_PLATFORM_NAME, CLMSE_INFO_STRING - 1, info->platform_name, NULL);
     if (err != CL_SUCCESS)
         info->platform_name[0] = '\0';
     if (optional(err) != CL_SUCCESS)

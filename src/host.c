@@ -83,16 +83,15 @@ static clmse_status host_run(clmse_context *ctx, const host_call *c)
 
     switch (c->op) {
     case HOST_FORWARD:
-        st = clmse_mse_forward_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bout, 0, 0, NULL,
-                                   &done);
+        st = clmse_mse_forward_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bout, 0, 0, NULL, &done);
         break;
     case HOST_BACKWARD:
-        st = clmse_mse_backward_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bg, 0, bgx, 0, bgy, 0,
-                                    0, NULL, &done);
+        st = clmse_mse_backward_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bg, 0, bgx, 0, bgy, 0, 0,
+                                    NULL, &done);
         break;
     case HOST_FUSED:
-        st = clmse_mse_fused_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bout, 0, bg,
-                                            0, bgx, 0, bgy, 0, 0, NULL, &done);
+        st = clmse_mse_fused_f32(ctx, c->reduction, c->n, bx, 0, by, 0, bout, 0, bg, 0, bgx, 0, bgy,
+                                 0, 0, NULL, &done);
         break;
     }
     if (st == CLMSE_SUCCESS)
@@ -120,8 +119,16 @@ cleanup:
 clmse_status clmse_host_forward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
                                     const float *input, const float *target, float *output)
 {
-    const host_call c = {"clmse_host_forward_f32", HOST_FORWARD, reduction, n, input, target,
-                         NULL, output, NULL, NULL};
+    const host_call c = {"clmse_host_forward_f32",
+                         HOST_FORWARD,
+                         reduction,
+                         n,
+                         input,
+                         target,
+                         NULL,
+                         output,
+                         NULL,
+                         NULL};
     return host_run(ctx, &c);
 }
 
@@ -130,17 +137,32 @@ clmse_status clmse_host_backward_f32(clmse_context *ctx, clmse_reduction reducti
                                      const float *grad_output, float *grad_input,
                                      float *grad_target)
 {
-    const host_call c = {"clmse_host_backward_f32", HOST_BACKWARD, reduction, n, input, target,
-                         grad_output, NULL, grad_input, grad_target};
+    const host_call c = {"clmse_host_backward_f32",
+                         HOST_BACKWARD,
+                         reduction,
+                         n,
+                         input,
+                         target,
+                         grad_output,
+                         NULL,
+                         grad_input,
+                         grad_target};
     return host_run(ctx, &c);
 }
 
-clmse_status clmse_host_fused_f32(clmse_context *ctx, clmse_reduction reduction,
-                                             size_t n, const float *input, const float *target,
-                                             const float *grad_output, float *output,
-                                             float *grad_input, float *grad_target)
+clmse_status clmse_host_fused_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
+                                  const float *input, const float *target, const float *grad_output,
+                                  float *output, float *grad_input, float *grad_target)
 {
-    const host_call c = {"clmse_host_fused_f32", HOST_FUSED, reduction, n, input,
-                         target, grad_output, output, grad_input, grad_target};
+    const host_call c = {"clmse_host_fused_f32",
+                         HOST_FUSED,
+                         reduction,
+                         n,
+                         input,
+                         target,
+                         grad_output,
+                         output,
+                         grad_input,
+                         grad_target};
     return host_run(ctx, &c);
 }

@@ -59,7 +59,7 @@ typedef struct clmse__program {
  * or float64 from clmse_mse's contiguous route. NULL buffers are results not wanted. */
 typedef struct clmse__mse_call {
     const char *fn;
-    clmse_dtype dtype; /* CLMSE_DTYPE_F32 (0) unless set */
+    clmse_dtype dtype;          /* CLMSE_DTYPE_F32 (0) unless set */
     int need_output, need_grad; /* what the entry point cannot do without */
     clmse_reduction reduction;
     size_t n;
@@ -88,7 +88,7 @@ struct clmse_context {
     size_t num_programs;
     cl_mem scratch; /* per-group partial sums, grown on demand */
     size_t scratch_size;
-    cl_event last_scratch_use; /* the last command using scratch: the next writer waits */
+    cl_event last_scratch_use;  /* the last command using scratch: the next writer waits */
     pthread_mutex_t error_lock; /* guards last_error and last_cl_error: calls fail unlocked */
     char last_error[CLMSE__ERROR_CAP];
     cl_int last_cl_error;
@@ -115,11 +115,10 @@ void clmse__debug(const char *fmt, ...)
 /* CLMSE_ERROR_INVALID_HANDLE, recorded in this thread's slot, unless ctx is a live context. */
 clmse_status clmse__check_context(clmse_context *ctx);
 
-#define CLMSE_CHECK_ARG(ctx, cond, ...)                                        \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            return clmse__fail((ctx), CLMSE_ERROR_INVALID_ARGUMENT, CL_SUCCESS, \
-                               __VA_ARGS__);                                   \
+#define CLMSE_CHECK_ARG(ctx, cond, ...)                                                       \
+    do {                                                                                      \
+        if (!(cond))                                                                          \
+            return clmse__fail((ctx), CLMSE_ERROR_INVALID_ARGUMENT, CL_SUCCESS, __VA_ARGS__); \
     } while (0)
 
 /* Runs an OpenCL call; on failure records it and jumps to `label` with `st` set. */
@@ -141,11 +140,11 @@ clmse_status clmse__check_context(clmse_context *ctx);
         }                                              \
     } while (0)
 
-#define CLMSE_FORWARD(expr)                   \
-    do {                                      \
-        clmse_status clmse_st_ = (expr);      \
-        if (clmse_st_ != CLMSE_SUCCESS)       \
-            return clmse_st_;                 \
+#define CLMSE_FORWARD(expr)              \
+    do {                                 \
+        clmse_status clmse_st_ = (expr); \
+        if (clmse_st_ != CLMSE_SUCCESS)  \
+            return clmse_st_;            \
     } while (0)
 
 /* ---- devices (device.c) ---- */
@@ -166,8 +165,7 @@ extern const char *const clmse__shape_names[2];
 /* The fixed plan of the strided kernels. */
 clmse_plan clmse__plan_strided(const clmse_context *ctx);
 /* 0 when the device can take `p`; else 1 with the reason in why. */
-int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why,
-                        size_t cap);
+int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why, size_t cap);
 /* Fills the table with the defaults. */
 void clmse__plans_init(clmse_context *ctx);
 /* Loads the tuning file named by `file` (as clmse_context_options.tuning_file) into the table,
@@ -231,9 +229,9 @@ typedef struct clmse__mse_layout {
     const clmse_tensor *bgrad[2];
     int64_t bgrad_strides[2][CLMSE_MAX_NDIM];
     clmse_dtype promoted;
-    uint32_t nd;                  /* broadcast rank */
-    size_t shape[CLMSE_MAX_NDIM]; /* broadcast shape */
-    size_t numel;                 /* broadcast element count */
+    uint32_t nd;                                     /* broadcast rank */
+    size_t shape[CLMSE_MAX_NDIM];                    /* broadcast shape */
+    size_t numel;                                    /* broadcast element count */
     int64_t aligned[CLMSE__T_COUNT][CLMSE_MAX_NDIM]; /* strides in the broadcast index space */
     uint32_t cnd;                                    /* the same, collapsed (mse.c: collapse) */
     size_t cshape[CLMSE_MAX_NDIM];

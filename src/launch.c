@@ -51,7 +51,7 @@ size_t clmse__loop_budget(void)
     char *end = NULL;
     const unsigned long b = v ? strtoul(v, &end, 10) : 0;
     return v && *v && *end == '\0' && b >= 8 && b <= CLMSE__LOOP_BUDGET ? (size_t)b
-                                                                      : CLMSE__LOOP_BUDGET;
+                                                                        : CLMSE__LOOP_BUDGET;
 }
 
 /* The geometry of plan `p` (built with work-group size `wg`) for n > 0 elements, each costing
@@ -214,13 +214,23 @@ static clmse_status enqueue_fold(clmse_context *ctx, const clmse__program *p, si
         const cl_mem partials = count ? ctx->scratch : NULL;
         const cl_uint cnt = (cl_uint)count, seg = (cl_uint)(groups > 1 ? cap : count);
         const karg args[] = {
-            {sizeof(cl_mem), &partials}, {sizeof in_o, &in_o}, {sizeof cnt, &cnt},
-            {sizeof seg, &seg},          {sizeof other, &other}, {sizeof n, &n},
-            {sizeof mean_flag, &mean_flag}, {sizeof(cl_mem), &out}, {sizeof oo, &oo},
+            {sizeof(cl_mem), &partials},
+            {sizeof in_o, &in_o},
+            {sizeof cnt, &cnt},
+            {sizeof seg, &seg},
+            {sizeof other, &other},
+            {sizeof n, &n},
+            {sizeof mean_flag, &mean_flag},
+            {sizeof(cl_mem), &out},
+            {sizeof oo, &oo},
         };
-        const launch_desc l = {p->kernels[CLMSE__K_FINAL], "clmse_reduce_final", args,
-                                      (cl_uint)(sizeof args / sizeof args[0]), groups * wg, wg,
-                                      count > 0};
+        const launch_desc l = {p->kernels[CLMSE__K_FINAL],
+                               "clmse_reduce_final",
+                               args,
+                               (cl_uint)(sizeof args / sizeof args[0]),
+                               groups * wg,
+                               wg,
+                               count > 0};
         cl_event ev = NULL;
         clmse_status st = launch(ctx, &l, *done ? 0 : num_wait, *done ? NULL : wait, &ev);
         if (*done)
@@ -273,8 +283,8 @@ static clmse_status enqueue_loss(clmse_context *ctx, const clmse__program *p, si
 /* Gives the caller one event for the `nterm` commands that end a call, and releases them: the
  * command itself when there is one, else a marker after them (or, with none, after the
  * caller's own events). */
-static clmse_status finish(clmse_context *ctx, clmse_status st, cl_event *terminal,
-                           cl_uint nterm, cl_uint num_wait, const cl_event *wait, cl_event *event)
+static clmse_status finish(clmse_context *ctx, clmse_status st, cl_event *terminal, cl_uint nterm,
+                           cl_uint num_wait, const cl_event *wait, cl_event *event)
 {
     if (st == CLMSE_SUCCESS && event != NULL) {
         if (nterm == 1) {
@@ -311,17 +321,33 @@ static clmse_status contiguous_pass(clmse_context *ctx, const clmse__mse_call *c
     const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
     const scale_arg scale = scale_of(c->reduction, c->n, c->dtype == CLMSE_DTYPE_F64);
     const karg args[] = {
-        {sizeof n, &n},           {sizeof(cl_mem), &c->x},      {sizeof xo, &xo},
-        {sizeof(cl_mem), &c->y},  {sizeof yo, &yo},             {sizeof(cl_mem), &loss},
-        {sizeof oo, &oo},         {sizeof(cl_mem), &partials},  {sizeof(cl_mem), &direct_out},
-        {sizeof oo, &oo},         {sizeof mean, &mean},
-        {sizeof(cl_mem), c->g ? &c->g : &none},                 {sizeof go, &go},
-        {sizeof gstride, &gstride}, {sizeof(cl_mem), &c->gx},   {sizeof gxo, &gxo},
-        {sizeof(cl_mem), &c->gy}, {sizeof gyo, &gyo},           scale_karg(&scale),
+        {sizeof n, &n},
+        {sizeof(cl_mem), &c->x},
+        {sizeof xo, &xo},
+        {sizeof(cl_mem), &c->y},
+        {sizeof yo, &yo},
+        {sizeof(cl_mem), &loss},
+        {sizeof oo, &oo},
+        {sizeof(cl_mem), &partials},
+        {sizeof(cl_mem), &direct_out},
+        {sizeof oo, &oo},
+        {sizeof mean, &mean},
+        {sizeof(cl_mem), c->g ? &c->g : &none},
+        {sizeof go, &go},
+        {sizeof gstride, &gstride},
+        {sizeof(cl_mem), &c->gx},
+        {sizeof gxo, &gxo},
+        {sizeof(cl_mem), &c->gy},
+        {sizeof gyo, &gyo},
+        scale_karg(&scale),
         {sizeof chunk, &chunk},
     };
-    const launch_desc l = {p->kernels[CLMSE__K_PASS], "clmse_mse_pass", args,
-                           (cl_uint)(sizeof args / sizeof args[0]), geo->global, geo->local,
+    const launch_desc l = {p->kernels[CLMSE__K_PASS],
+                           "clmse_mse_pass",
+                           args,
+                           (cl_uint)(sizeof args / sizeof args[0]),
+                           geo->global,
+                           geo->local,
                            partials != NULL};
     return launch(ctx, &l, c->num_wait, c->wait, done);
 }
@@ -330,7 +356,7 @@ static clmse_status enqueue_contiguous(clmse_context *ctx, const clmse__mse_call
 {
     clmse__program *p = NULL;
     const clmse__program_key key = {0, c->dtype, c->dtype, c->dtype};
-    const clmse_op op = c->out == NULL ? CLMSE_OP_BACKWARD
+    const clmse_op op = c->out == NULL                   ? CLMSE_OP_BACKWARD
                         : c->gx != NULL || c->gy != NULL ? CLMSE_OP_FUSED
                                                          : CLMSE_OP_FORWARD;
     const clmse_plan *plan = &ctx->plans[c->dtype][op][clmse_size_class_of(c->n)];
@@ -347,8 +373,8 @@ static clmse_status enqueue_contiguous(clmse_context *ctx, const clmse__mse_call
         CLMSE_FORWARD(contiguous_pass(ctx, c, p, &geo, reduce, &pass_done));
     }
     if (reduce)
-        st = enqueue_loss(ctx, p, geo.groups, c->n, c->reduction == CLMSE_REDUCTION_MEAN,
-                          c->out, c->oo, pass_done, c->num_wait, c->wait, &terminal);
+        st = enqueue_loss(ctx, p, geo.groups, c->n, c->reduction == CLMSE_REDUCTION_MEAN, c->out,
+                          c->oo, pass_done, c->num_wait, c->wait, &terminal);
     if (terminal == NULL) {
         terminal = pass_done;
         pass_done = NULL;
@@ -382,8 +408,7 @@ typedef struct tensor_args {
     cl_long8 strides;
 } tensor_args;
 
-static void tensor_karg(const clmse_tensor *t, const int64_t *strides, uint32_t n,
-                        tensor_args *out)
+static void tensor_karg(const clmse_tensor *t, const int64_t *strides, uint32_t n, tensor_args *out)
 {
     out->buf = t ? t->buffer : NULL;
     out->off = t ? t->offset : 0;
@@ -393,20 +418,22 @@ static void tensor_karg(const clmse_tensor *t, const int64_t *strides, uint32_t 
 }
 
 /* A tensor_args' three kernel arguments. */
-#define TENSOR_KARGS(ta)                                          \
+#define TENSOR_KARGS(ta)                                        \
     {sizeof(cl_mem), &(ta).buf}, {sizeof((ta).off), &(ta).off}, \
-        {sizeof((ta).strides), &(ta).strides}
+    {                                                           \
+        sizeof((ta).strides), &(ta).strides                     \
+    }
 
 /* Stage 1 of the strided path: groups of the strided plan, sized by the loop-bound rule with
  * an element costing its two index walks. */
 static clmse_status strided_pass(clmse_context *ctx, const clmse__mse_layout *p,
                                  const clmse__program *prog, const scale_arg *scale,
-                                 const clmse_tensor *output, cl_uint num_wait,
-                                 const cl_event *wait, size_t *groups, cl_event *done)
+                                 const clmse_tensor *output, cl_uint num_wait, const cl_event *wait,
+                                 size_t *groups, cl_event *done)
 {
     const cl_uint nd = p->cnd;
-    const geometry geo = geometry_for(ctx, &prog->plan, prog->plan.work_group_size, p->numel,
-                                      1 + 2 * (size_t)nd);
+    const geometry geo =
+        geometry_for(ctx, &prog->plan, prog->plan.work_group_size, p->numel, 1 + 2 * (size_t)nd);
     *groups = geo.groups;
     /* A single group writes the loss itself; otherwise partials feed the fold. */
     const int direct = p->reduce && geo.groups == 1;
@@ -439,8 +466,12 @@ static clmse_status strided_pass(clmse_context *ctx, const clmse__mse_layout *p,
         TENSOR_KARGS(ta[CLMSE__T_GY]),
         scale_karg(scale),
     };
-    const launch_desc l = {prog->kernels[CLMSE__K_PASS], "clmse_mse_strided_pass", args,
-                           (cl_uint)(sizeof args / sizeof args[0]), geo.global, geo.local,
+    const launch_desc l = {prog->kernels[CLMSE__K_PASS],
+                           "clmse_mse_strided_pass",
+                           args,
+                           (cl_uint)(sizeof args / sizeof args[0]),
+                           geo.global,
+                           geo.local,
                            partials != NULL};
     return launch(ctx, &l, num_wait, wait, done);
 }
@@ -468,8 +499,8 @@ static clmse_status strided_grad(clmse_context *ctx, const clmse__mse_layout *p,
     const cl_ulong seg = fold / (1 + nd) ? fold / (1 + nd) : 1;
     cl_ulong nseg = r > seg ? r / seg + (r % seg != 0) : 1; /* r == 0 still stores zeros */
     if (nseg > 1) /* the segments' pairs and one region for the fold's levels */
-        CLMSE_FORWARD(scratch_reserve(ctx, (size_t)(m * (nseg + nseg / fold + 1)) *
-                                               CLMSE__GSUM_BYTES));
+        CLMSE_FORWARD(
+            scratch_reserve(ctx, (size_t)(m * (nseg + nseg / fold + 1)) * CLMSE__GSUM_BYTES));
     cl_ulong8 k8, r8;
     put_shape(&k8, kshape, nd);
     put_shape(&r8, rshape, nd);
@@ -482,16 +513,19 @@ static clmse_status strided_grad(clmse_context *ctx, const clmse__mse_layout *p,
     const cl_mem parts = nseg > 1 ? ctx->scratch : NULL;
     cl_ulong in_o = 0, out_o = m * nseg;
     const karg args[] = {
-        {sizeof nd, &nd},          {sizeof m, &m},       {sizeof k8, &k8},
-        {sizeof r8, &r8},          {sizeof r, &r},       {sizeof seg, &seg},
-        {sizeof nseg, &nseg},      TENSOR_KARGS(tx),     TENSOR_KARGS(ty),
-        TENSOR_KARGS(tg),          TENSOR_KARGS(tgrad),  scale_karg(scale),
-        {sizeof sign, &sign},      {sizeof(cl_mem), &parts}, {sizeof in_o, &in_o},
+        {sizeof nd, &nd},     {sizeof m, &m},           {sizeof k8, &k8},     {sizeof r8, &r8},
+        {sizeof r, &r},       {sizeof seg, &seg},       {sizeof nseg, &nseg}, TENSOR_KARGS(tx),
+        TENSOR_KARGS(ty),     TENSOR_KARGS(tg),         TENSOR_KARGS(tgrad),  scale_karg(scale),
+        {sizeof sign, &sign}, {sizeof(cl_mem), &parts}, {sizeof in_o, &in_o},
     };
     const size_t wg = prog->plan.work_group_size;
     launch_desc l = {prog->kernels[which ? CLMSE__K_GRAD_Y : CLMSE__K_GRAD_X],
-                     "clmse_mse_strided_grad", args, (cl_uint)(sizeof args / sizeof args[0]),
-                     (size_t)((m * nseg + wg - 1) / wg) * wg, wg, nseg > 1};
+                     "clmse_mse_strided_grad",
+                     args,
+                     (cl_uint)(sizeof args / sizeof args[0]),
+                     (size_t)((m * nseg + wg - 1) / wg) * wg,
+                     wg,
+                     nseg > 1};
     CLMSE_FORWARD(launch(ctx, &l, num_wait, wait, done));
     while (nseg > 1) {
         const cl_ulong nout = nseg / fold + (nseg % fold != 0);
@@ -500,10 +534,13 @@ static clmse_status strided_grad(clmse_context *ctx, const clmse__mse_layout *p,
             {sizeof nseg, &nseg}, {sizeof fold, &fold},   {sizeof(cl_mem), &parts},
             {sizeof in_o, &in_o}, {sizeof out_o, &out_o}, TENSOR_KARGS(tgrad),
         };
-        const launch_desc f = {
-            prog->kernels[which ? CLMSE__K_GRAD_Y_FOLD : CLMSE__K_GRAD_X_FOLD],
-            "clmse_mse_strided_grad_fold", fargs, (cl_uint)(sizeof fargs / sizeof fargs[0]),
-            (size_t)((m * nout + wg - 1) / wg) * wg, wg, 1};
+        const launch_desc f = {prog->kernels[which ? CLMSE__K_GRAD_Y_FOLD : CLMSE__K_GRAD_X_FOLD],
+                               "clmse_mse_strided_grad_fold",
+                               fargs,
+                               (cl_uint)(sizeof fargs / sizeof fargs[0]),
+                               (size_t)((m * nout + wg - 1) / wg) * wg,
+                               wg,
+                               1};
         cl_event ev = NULL;
         clmse_status st = launch(ctx, &f, 0, NULL, &ev); /* after *done, by scratch */
         clReleaseEvent(*done);

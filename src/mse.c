@@ -47,11 +47,19 @@ clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction
                                    size_t target_offset, cl_mem output, size_t output_offset,
                                    cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {
-        .fn = "clmse_mse_forward_f32", .need_output = 1, .reduction = reduction, .n = n,
-        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-        .out = output, .oo = output_offset,
-        .num_wait = num_wait, .wait = wait_list, .event = event};
+    const clmse__mse_call c = {.fn = "clmse_mse_forward_f32",
+                               .need_output = 1,
+                               .reduction = reduction,
+                               .n = n,
+                               .x = input,
+                               .xo = input_offset,
+                               .y = target,
+                               .yo = target_offset,
+                               .out = output,
+                               .oo = output_offset,
+                               .num_wait = num_wait,
+                               .wait = wait_list,
+                               .event = event};
     return run_f32(ctx, &c);
 }
 
@@ -63,28 +71,53 @@ clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reductio
                                     size_t grad_target_offset, cl_uint num_wait,
                                     const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {
-        .fn = "clmse_mse_backward_f32", .need_grad = 1, .reduction = reduction, .n = n,
-        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-        .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
-        .gy = grad_target, .gyo = grad_target_offset,
-        .num_wait = num_wait, .wait = wait_list, .event = event};
+    const clmse__mse_call c = {.fn = "clmse_mse_backward_f32",
+                               .need_grad = 1,
+                               .reduction = reduction,
+                               .n = n,
+                               .x = input,
+                               .xo = input_offset,
+                               .y = target,
+                               .yo = target_offset,
+                               .g = grad_output,
+                               .go = grad_output_offset,
+                               .gx = grad_input,
+                               .gxo = grad_input_offset,
+                               .gy = grad_target,
+                               .gyo = grad_target_offset,
+                               .num_wait = num_wait,
+                               .wait = wait_list,
+                               .event = event};
     return run_f32(ctx, &c);
 }
 
-clmse_status clmse_mse_fused_f32(
-    clmse_context *ctx, clmse_reduction reduction, size_t n, cl_mem input, size_t input_offset,
-    cl_mem target, size_t target_offset, cl_mem output, size_t output_offset, cl_mem grad_output,
-    size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
-    size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event)
+clmse_status clmse_mse_fused_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
+                                 cl_mem input, size_t input_offset, cl_mem target,
+                                 size_t target_offset, cl_mem output, size_t output_offset,
+                                 cl_mem grad_output, size_t grad_output_offset, cl_mem grad_input,
+                                 size_t grad_input_offset, cl_mem grad_target,
+                                 size_t grad_target_offset, cl_uint num_wait,
+                                 const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {
-        .fn = "clmse_mse_fused_f32", .need_output = 1, .reduction = reduction, .n = n,
-        .x = input, .xo = input_offset, .y = target, .yo = target_offset,
-        .out = output, .oo = output_offset,
-        .g = grad_output, .go = grad_output_offset, .gx = grad_input, .gxo = grad_input_offset,
-        .gy = grad_target, .gyo = grad_target_offset,
-        .num_wait = num_wait, .wait = wait_list, .event = event};
+    const clmse__mse_call c = {.fn = "clmse_mse_fused_f32",
+                               .need_output = 1,
+                               .reduction = reduction,
+                               .n = n,
+                               .x = input,
+                               .xo = input_offset,
+                               .y = target,
+                               .yo = target_offset,
+                               .out = output,
+                               .oo = output_offset,
+                               .g = grad_output,
+                               .go = grad_output_offset,
+                               .gx = grad_input,
+                               .gxo = grad_input_offset,
+                               .gy = grad_target,
+                               .gyo = grad_target_offset,
+                               .num_wait = num_wait,
+                               .wait = wait_list,
+                               .event = event};
     return run_f32(ctx, &c);
 }
 
@@ -102,8 +135,7 @@ static clmse_status check_tensor(clmse_context *ctx, const char *what, const clm
     CLMSE_FORWARD(clmse__tensor_extent(ctx, what, t, numel, &extent));
     if (*numel == 0)
         return CLMSE_SUCCESS; /* nothing is read or written: any buffer, even NULL, will do */
-    CLMSE_CHECK_ARG(ctx, t->buffer != NULL, "%s has %zu elements but a NULL buffer", what,
-                    *numel);
+    CLMSE_CHECK_ARG(ctx, t->buffer != NULL, "%s has %zu elements but a NULL buffer", what, *numel);
     return clmse__check_range(ctx, what, t->buffer, t->offset, extent, clmse_dtype_size(t->dtype));
 }
 
@@ -215,14 +247,14 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, clmse_
     if (a->output)
         CLMSE_FORWARD(check_result(ctx, "output", a->output, p->promoted, scalar, p->nd, p->shape));
     if (a->grad_output)
-        CLMSE_FORWARD(check_result(ctx, "grad_output", a->grad_output, p->promoted, scalar, p->nd,
-                                   p->shape));
+        CLMSE_FORWARD(
+            check_result(ctx, "grad_output", a->grad_output, p->promoted, scalar, p->nd, p->shape));
     if (a->grad_input)
-        CLMSE_FORWARD(check_result(ctx, "grad_input", a->grad_input, x->dtype, 0, x->ndim,
-                                   x->shape));
+        CLMSE_FORWARD(
+            check_result(ctx, "grad_input", a->grad_input, x->dtype, 0, x->ndim, x->shape));
     if (a->grad_target)
-        CLMSE_FORWARD(check_result(ctx, "grad_target", a->grad_target, y->dtype, 0, y->ndim,
-                                   y->shape));
+        CLMSE_FORWARD(
+            check_result(ctx, "grad_target", a->grad_target, y->dtype, 0, y->ndim, y->shape));
 
     p->reduce = a->output != NULL && scalar;
     p->mean = a->reduction == CLMSE_REDUCTION_MEAN;
@@ -248,8 +280,7 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, clmse_
 
 /* Contiguous float32 or float64 of one dtype, with no broadcasting, goes to the contiguous
  * kernels (cl/mse.cl) as the _f32 calls do: fills *c and returns 1, else 0. */
-static int contiguous_call(const clmse_mse_args *a, const clmse__mse_layout *p,
-                           clmse__mse_call *c)
+static int contiguous_call(const clmse_mse_args *a, const clmse__mse_layout *p, clmse__mse_call *c)
 {
     const uint32_t cnd = p->cnd;
     const int64_t(*cs)[CLMSE_MAX_NDIM] = p->cstrides;
@@ -261,8 +292,7 @@ static int contiguous_call(const clmse_mse_args *a, const clmse__mse_layout *p,
         if (p->t[i] != NULL && !(i == CLMSE__T_G && a->reduction != CLMSE_REDUCTION_NONE) &&
             cs[i][0] != 1) /* a reduced loss's grad_output is one element: stride 0 */
             return 0;
-    if (p->t[CLMSE__T_G] != NULL && a->reduction != CLMSE_REDUCTION_NONE &&
-        cs[CLMSE__T_G][0] != 0)
+    if (p->t[CLMSE__T_G] != NULL && a->reduction != CLMSE_REDUCTION_NONE && cs[CLMSE__T_G][0] != 0)
         return 0;
     memset(c, 0, sizeof(*c));
     c->fn = "clmse_mse";

@@ -64,39 +64,36 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_c
     return p;
 }
 
-int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why,
-                        size_t cap)
+int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char *why, size_t cap)
 {
     const size_t max_wg = group_limit(info, SIZE_MAX);
-#define PLAN_REFUSE(...)                    \
-    do {                                    \
-        snprintf(why, cap, __VA_ARGS__);    \
-        return 1;                           \
+#define PLAN_REFUSE(...)                 \
+    do {                                 \
+        snprintf(why, cap, __VA_ARGS__); \
+        return 1;                        \
     } while (0)
     if (p->shape != CLMSE_SHAPE_CPU && p->shape != CLMSE_SHAPE_GPU)
         PLAN_REFUSE("shape %d is neither CLMSE_SHAPE_CPU (0) nor CLMSE_SHAPE_GPU (1)",
                     (int)p->shape);
     if (p->shape == CLMSE_SHAPE_CPU && p->work_group_size != 1)
-        PLAN_REFUSE("work_group_size %zu: the CPU shape runs work-groups of 1",
-                    p->work_group_size);
+        PLAN_REFUSE("work_group_size %zu: the CPU shape runs work-groups of 1", p->work_group_size);
     if (!is_pow2(p->work_group_size) || p->work_group_size > max_wg)
         PLAN_REFUSE("work_group_size %zu is not a power of two from 1 to %zu (device '%s')",
                     p->work_group_size, max_wg, info->name);
-    if (p->shape == CLMSE_SHAPE_CPU && (!is_pow2(p->vector_width) || p->vector_width < 2 ||
-                                        p->vector_width > 16))
+    if (p->shape == CLMSE_SHAPE_CPU &&
+        (!is_pow2(p->vector_width) || p->vector_width < 2 || p->vector_width > 16))
         PLAN_REFUSE("vector_width %zu: the CPU shape loads 2, 4, 8 or 16 elements",
                     p->vector_width);
     if (p->shape == CLMSE_SHAPE_GPU && p->vector_width != 1)
-        PLAN_REFUSE("vector_width %zu: the GPU shape loads one element per item",
-                    p->vector_width);
+        PLAN_REFUSE("vector_width %zu: the GPU shape loads one element per item", p->vector_width);
     if (p->max_groups < 1 || p->max_groups > MAX_GROUPS_LIMIT)
-        PLAN_REFUSE("max_groups %zu is not from 1 to %u", p->max_groups,
-                    MAX_GROUPS_LIMIT);
+        PLAN_REFUSE("max_groups %zu is not from 1 to %u", p->max_groups, MAX_GROUPS_LIMIT);
     if (p->min_per_item < 1 || p->min_per_item > MIN_PER_ITEM_LIMIT)
         PLAN_REFUSE("min_per_item %zu is not from 1 to 2^40", p->min_per_item);
     if (!is_pow2(p->final_work_group_size) || p->final_work_group_size > max_wg)
         PLAN_REFUSE("final_work_group_size %zu is not a power of two from 1 to %zu (device "
-                    "'%s')", p->final_work_group_size, max_wg, info->name);
+                    "'%s')",
+                    p->final_work_group_size, max_wg, info->name);
 #undef PLAN_REFUSE
     return 0;
 }
@@ -113,7 +110,7 @@ void clmse__plans_init(clmse_context *ctx)
 
 clmse_size_class clmse_size_class_of(size_t n)
 {
-    return n < ((size_t)1 << 17) ? CLMSE_SIZE_SMALL
+    return n < ((size_t)1 << 17)   ? CLMSE_SIZE_SMALL
            : n < ((size_t)1 << 22) ? CLMSE_SIZE_MEDIUM
                                    : CLMSE_SIZE_LARGE;
 }
@@ -144,13 +141,12 @@ const char *clmse_plan_source_name(clmse_plan_source s)
 }
 
 /* Checks the table coordinates of a get or set. */
-static clmse_status check_slot(clmse_context *ctx, const char *fn, clmse_dtype dtype,
-                               clmse_op op, clmse_size_class size_class)
+static clmse_status check_slot(clmse_context *ctx, const char *fn, clmse_dtype dtype, clmse_op op,
+                               clmse_size_class size_class)
 {
     if (dtype != CLMSE_DTYPE_F32 && dtype != CLMSE_DTYPE_F64)
         return clmse__fail(ctx, CLMSE_ERROR_INVALID_DTYPE, CL_SUCCESS,
-                           "%s: plans exist for float32 and float64, not dtype %d", fn,
-                           (int)dtype);
+                           "%s: plans exist for float32 and float64, not dtype %d", fn, (int)dtype);
     if (dtype == CLMSE_DTYPE_F64 && !ctx->info.has_fp64)
         return clmse__fail(ctx, CLMSE_ERROR_UNSUPPORTED_DTYPE, CL_SUCCESS,
                            "%s: device '%s' has no fp64", fn, ctx->info.name);
@@ -184,8 +180,8 @@ clmse_status clmse_context_set_plan(clmse_context *ctx, clmse_dtype dtype, clmse
     CLMSE_FORWARD(check_slot(ctx, "clmse_context_set_plan", dtype, op, size_class));
     char why[512];
     if (clmse__plan_problem(&ctx->info, plan, why, sizeof why))
-        return clmse__fail(ctx, CLMSE_ERROR_INVALID_PLAN, CL_SUCCESS,
-                           "clmse_context_set_plan: %s", why);
+        return clmse__fail(ctx, CLMSE_ERROR_INVALID_PLAN, CL_SUCCESS, "clmse_context_set_plan: %s",
+                           why);
     pthread_mutex_lock(&ctx->lock);
     ctx->plans[dtype][op][size_class] = *plan;
     ctx->plan_sources[dtype][op][size_class] = CLMSE_PLAN_SET;

@@ -51,8 +51,7 @@ static clmse_status kernel_source(clmse_context *ctx, int strided, char **out_so
 {
     const char *dir = getenv("CLMSE_KERNEL_DIR"); /* developer override: edit kernels, no rebuild */
     const clmse__kernel_file *files = strided ? clmse__program_strided : clmse__program_contiguous;
-    const size_t count =
-        strided ? COUNT(clmse__program_strided) : COUNT(clmse__program_contiguous);
+    const size_t count = strided ? COUNT(clmse__program_strided) : COUNT(clmse__program_contiguous);
     char *texts[MAX_FILES] = {NULL};
     size_t lens[MAX_FILES], total = 1;
     clmse_status st = CLMSE_SUCCESS;
@@ -72,8 +71,7 @@ static clmse_status kernel_source(clmse_context *ctx, int strided, char **out_so
         size_t used = 0;
         for (size_t i = 0; i < count; i++) {
             /* #line keeps build-log positions pointing into the right file. */
-            used += (size_t)snprintf(src + used, total - used, "#line 1 \"%s\"\n",
-                                     files[i].name);
+            used += (size_t)snprintf(src + used, total - used, "#line 1 \"%s\"\n", files[i].name);
             memcpy(src + used, texts[i] ? texts[i] : files[i].text, lens[i]);
             used += lens[i];
             src[used++] = '\n';
@@ -140,14 +138,14 @@ static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err
 
 /* By kernel slot (CLMSE__K_*). */
 static const char *const contiguous_kernels[CLMSE__MAX_KERNELS] = {"clmse_mse_pass",
-                                                                  "clmse_reduce_final"};
+                                                                   "clmse_reduce_final"};
 static const char *const strided_kernels[CLMSE__MAX_KERNELS] = {
     "clmse_mse_strided_pass",        "clmse_reduce_final",
     "clmse_mse_strided_grad_x",      "clmse_mse_strided_grad_y",
     "clmse_mse_strided_grad_x_fold", "clmse_mse_strided_grad_y_fold"};
 
-static clmse_status build(clmse_context *ctx, const clmse__program_key *key,
-                          const clmse_plan *plan, const char *options, clmse__program *out)
+static clmse_status build(clmse_context *ctx, const clmse__program_key *key, const clmse_plan *plan,
+                          const char *options, clmse__program *out)
 {
     clmse_status st = CLMSE_SUCCESS;
     char *source = NULL;
@@ -197,8 +195,8 @@ cleanup:
 static clmse_status kernel_wg_limit(clmse_context *ctx, cl_kernel k, size_t *limit)
 {
     *limit = 0;
-    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                          sizeof(*limit), limit, NULL);
+    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof(*limit),
+                                          limit, NULL);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)");
     return CLMSE_SUCCESS;

@@ -33,18 +33,30 @@ size_t clmse_dtype_size(clmse_dtype dtype)
 const char *clmse_dtype_name(clmse_dtype dtype)
 {
     switch (dtype) {
-    case CLMSE_DTYPE_F32: return "float32";
-    case CLMSE_DTYPE_F64: return "float64";
-    case CLMSE_DTYPE_F16: return "float16";
-    case CLMSE_DTYPE_BF16: return "bfloat16";
-    case CLMSE_DTYPE_I8: return "int8";
-    case CLMSE_DTYPE_I16: return "int16";
-    case CLMSE_DTYPE_I32: return "int32";
-    case CLMSE_DTYPE_I64: return "int64";
-    case CLMSE_DTYPE_U8: return "uint8";
-    case CLMSE_DTYPE_BOOL: return "bool";
-    case CLMSE_DTYPE_C64: return "complex64";
-    case CLMSE_DTYPE_C128: return "complex128";
+    case CLMSE_DTYPE_F32:
+        return "float32";
+    case CLMSE_DTYPE_F64:
+        return "float64";
+    case CLMSE_DTYPE_F16:
+        return "float16";
+    case CLMSE_DTYPE_BF16:
+        return "bfloat16";
+    case CLMSE_DTYPE_I8:
+        return "int8";
+    case CLMSE_DTYPE_I16:
+        return "int16";
+    case CLMSE_DTYPE_I32:
+        return "int32";
+    case CLMSE_DTYPE_I64:
+        return "int64";
+    case CLMSE_DTYPE_U8:
+        return "uint8";
+    case CLMSE_DTYPE_BOOL:
+        return "bool";
+    case CLMSE_DTYPE_C64:
+        return "complex64";
+    case CLMSE_DTYPE_C128:
+        return "complex128";
     }
     return "unknown";
 }
@@ -209,13 +221,13 @@ clmse_status clmse_legacy_reduction(int size_average, int reduce, clmse_reductio
                                     clmse_reduction *out)
 {
     CLMSE_CHECK_ARG(NULL, out != NULL, "clmse_legacy_reduction: out is NULL");
-    CLMSE_CHECK_ARG(NULL,
-                    (size_average == 0 || size_average == 1 ||
-                     size_average == CLMSE_LEGACY_UNSET) &&
-                        (reduce == 0 || reduce == 1 || reduce == CLMSE_LEGACY_UNSET),
-                    "clmse_legacy_reduction: size_average %d and reduce %d must each be 0, 1 or "
-                    "CLMSE_LEGACY_UNSET",
-                    size_average, reduce);
+    CLMSE_CHECK_ARG(
+        NULL,
+        (size_average == 0 || size_average == 1 || size_average == CLMSE_LEGACY_UNSET) &&
+            (reduce == 0 || reduce == 1 || reduce == CLMSE_LEGACY_UNSET),
+        "clmse_legacy_reduction: size_average %d and reduce %d must each be 0, 1 or "
+        "CLMSE_LEGACY_UNSET",
+        size_average, reduce);
     if (size_average == CLMSE_LEGACY_UNSET && reduce == CLMSE_LEGACY_UNSET) {
         CLMSE_FORWARD(clmse__check_reduction(NULL, "clmse_legacy_reduction", reduction));
         *out = reduction;

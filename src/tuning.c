@@ -157,8 +157,14 @@ static int parse_plan(parse_state *s, char *rest)
     const int sh = lookup(words[3], clmse__shape_names, 2);
     if (d < 0 || o < 0 || c < 0 || sh < 0) {
         snprintf(s->why, s->why_cap, "unknown %s '%s'",
-                 d < 0 ? "dtype" : o < 0 ? "op" : c < 0 ? "size class" : "shape",
-                 words[d < 0 ? 0 : o < 0 ? 1 : c < 0 ? 2 : 3]);
+                 d < 0   ? "dtype"
+                 : o < 0 ? "op"
+                 : c < 0 ? "size class"
+                         : "shape",
+                 words[d < 0   ? 0
+                       : o < 0 ? 1
+                       : c < 0 ? 2
+                               : 3]);
         return 0;
     }
     if (d == CLMSE_DTYPE_F64 && !s->info->has_fp64) {
@@ -196,8 +202,8 @@ static int parse_line(parse_state *s, char *line)
         return 1;
     if (!s->have_magic) {
         if (strcmp(line, TUNING_MAGIC) != 0) {
-            snprintf(s->why, s->why_cap, "not a clmse tuning file (no \"" TUNING_MAGIC
-                                         "\" line first)");
+            snprintf(s->why, s->why_cap,
+                     "not a clmse tuning file (no \"" TUNING_MAGIC "\" line first)");
             return 0;
         }
         s->have_magic = 1;
@@ -248,9 +254,10 @@ static int read_text(const char *path, char **text, size_t *len, char *why, size
     const int failed = buf == NULL || ferror(f);
     fclose(f);
     if (failed || got > TUNING_MAX_BYTES) {
-        snprintf(why, cap, "%s", buf == NULL ? "no memory to read it"
-                                 : failed    ? "read error"
-                                             : "larger than 64 KiB");
+        snprintf(why, cap, "%s",
+                 buf == NULL ? "no memory to read it"
+                 : failed    ? "read error"
+                             : "larger than 64 KiB");
         free(buf);
         return 0;
     }
@@ -346,8 +353,9 @@ static int make_parents(char *path)
 static int write_plans(clmse_context *ctx, FILE *f)
 {
     const clmse_device_info *info = &ctx->info;
-    fprintf(f, TUNING_MAGIC "\n# written by clmse %s (clmse tune); read by every clmse context "
-               "on this device\nplatform %s\ndevice %s\ndriver %s\n",
+    fprintf(f,
+            TUNING_MAGIC "\n# written by clmse %s (clmse tune); read by every clmse context "
+                         "on this device\nplatform %s\ndevice %s\ndriver %s\n",
             clmse_version(), info->platform_name, info->name, info->driver_version);
     fprintf(f, "# plan DTYPE OP SIZE_CLASS SHAPE WORK_GROUP VECTOR MAX_GROUPS MIN_PER_ITEM "
                "FINAL_WORK_GROUP\n");
@@ -405,10 +413,9 @@ clmse_status clmse_context_save_tuning(clmse_context *ctx, const char *path)
     if (!ok || rename(temp, target) != 0) {
         const int e2 = ok ? errno : e;
         unlink(temp);
-        return clmse__fail(ctx, CLMSE_ERROR_IO, CL_SUCCESS,
-                           "clmse_context_save_tuning: cannot %s %s: %s",
-                           ok ? "rename the new file to" : "write", ok ? target : temp,
-                           strerror(e2));
+        return clmse__fail(
+            ctx, CLMSE_ERROR_IO, CL_SUCCESS, "clmse_context_save_tuning: cannot %s %s: %s",
+            ok ? "rename the new file to" : "write", ok ? target : temp, strerror(e2));
     }
     return CLMSE_SUCCESS;
 }

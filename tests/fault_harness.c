@@ -12,21 +12,31 @@
  * reach; each list ends with CLMSE_SUCCESS. */
 static int documented(api a, clmse_status st)
 {
-    static const clmse_status create[] = {
-        CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_INVALID_DEVICE_SPEC, CLMSE_ERROR_NO_PLATFORM,
-        CLMSE_ERROR_NO_DEVICE, CLMSE_ERROR_UNSUPPORTED_DEVICE, CLMSE_ERROR_OUT_OF_HOST_MEMORY,
-        CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL, CLMSE_SUCCESS};
-    static const clmse_status adopt[] = {
-        CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_UNSUPPORTED_DEVICE,
-        CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL,
-        CLMSE_SUCCESS};
-    static const clmse_status devices[] = {
-        CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_NO_PLATFORM, CLMSE_ERROR_NO_DEVICE,
-        CLMSE_ERROR_OUT_OF_HOST_MEMORY, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL,
-        CLMSE_SUCCESS};
+    static const clmse_status create[] = {CLMSE_ERROR_INVALID_ARGUMENT,
+                                          CLMSE_ERROR_INVALID_DEVICE_SPEC,
+                                          CLMSE_ERROR_NO_PLATFORM,
+                                          CLMSE_ERROR_NO_DEVICE,
+                                          CLMSE_ERROR_UNSUPPORTED_DEVICE,
+                                          CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+                                          CLMSE_ERROR_OUT_OF_DEVICE_MEMORY,
+                                          CLMSE_ERROR_OPENCL,
+                                          CLMSE_SUCCESS};
+    static const clmse_status adopt[] = {CLMSE_ERROR_INVALID_ARGUMENT,
+                                         CLMSE_ERROR_UNSUPPORTED_DEVICE,
+                                         CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+                                         CLMSE_ERROR_OUT_OF_DEVICE_MEMORY,
+                                         CLMSE_ERROR_OPENCL,
+                                         CLMSE_SUCCESS};
+    static const clmse_status devices[] = {CLMSE_ERROR_INVALID_ARGUMENT,
+                                           CLMSE_ERROR_NO_PLATFORM,
+                                           CLMSE_ERROR_NO_DEVICE,
+                                           CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+                                           CLMSE_ERROR_OUT_OF_DEVICE_MEMORY,
+                                           CLMSE_ERROR_OPENCL,
+                                           CLMSE_SUCCESS};
     static const clmse_status call[] = {
-        CLMSE_ERROR_INVALID_ARGUMENT, CLMSE_ERROR_BUILD_FAILED, CLMSE_ERROR_OUT_OF_HOST_MEMORY,
-        CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL, CLMSE_SUCCESS};
+        CLMSE_ERROR_INVALID_ARGUMENT,     CLMSE_ERROR_BUILD_FAILED, CLMSE_ERROR_OUT_OF_HOST_MEMORY,
+        CLMSE_ERROR_OUT_OF_DEVICE_MEMORY, CLMSE_ERROR_OPENCL,       CLMSE_SUCCESS};
     static const clmse_status *const lists[] = {create, adopt, devices, call};
     for (const clmse_status *p = lists[a]; *p != CLMSE_SUCCESS; p++)
         if (*p == st)
@@ -39,11 +49,15 @@ static int documented(api a, clmse_status st)
 static clmse_status mapped_status(cl_int err)
 {
     switch (err) {
-    case CL_OUT_OF_HOST_MEMORY: return CLMSE_ERROR_OUT_OF_HOST_MEMORY;
+    case CL_OUT_OF_HOST_MEMORY:
+        return CLMSE_ERROR_OUT_OF_HOST_MEMORY;
     case CL_OUT_OF_RESOURCES:
-    case CL_MEM_OBJECT_ALLOCATION_FAILURE: return CLMSE_ERROR_OUT_OF_DEVICE_MEMORY;
-    case CL_BUILD_PROGRAM_FAILURE: return CLMSE_ERROR_BUILD_FAILED;
-    default: return CLMSE_ERROR_OPENCL;
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
+        return CLMSE_ERROR_OUT_OF_DEVICE_MEMORY;
+    case CL_BUILD_PROGRAM_FAILURE:
+        return CLMSE_ERROR_BUILD_FAILED;
+    default:
+        return CLMSE_ERROR_OPENCL;
     }
 }
 
@@ -53,19 +67,23 @@ void ft_check_failure(const char *where, unsigned long k, api a, clmse_status st
                       const clmse_context *msg_ctx)
 {
     const char *fn = clf_failed_function();
-    ck_assert_msg(fn != NULL, "%s: the workload made fewer than %lu OpenCL calls this time",
-                  where, k);
+    ck_assert_msg(fn != NULL, "%s: the workload made fewer than %lu OpenCL calls this time", where,
+                  k);
     const cl_int err = clf_failed_error();
-    ck_assert_msg(st != CLMSE_SUCCESS, "%s: call %lu (%s) failed with %d, yet clmse reported "
-                  "success", where, k, fn, (int)err);
+    ck_assert_msg(st != CLMSE_SUCCESS,
+                  "%s: call %lu (%s) failed with %d, yet clmse reported "
+                  "success",
+                  where, k, fn, (int)err);
     ck_assert_msg(st == mapped_status(err), "%s: call %lu (%s) failed with %d: got %s, want %s",
                   where, k, fn, (int)err, clmse_status_string(st),
                   clmse_status_string(mapped_status(err)));
-    ck_assert_msg(documented(a, st), "%s: call %lu (%s): %s is not documented for this call",
-                  where, k, fn, clmse_status_string(st));
+    ck_assert_msg(documented(a, st), "%s: call %lu (%s): %s is not documented for this call", where,
+                  k, fn, clmse_status_string(st));
     const char *msg = clmse_context_last_error(msg_ctx);
-    ck_assert_msg(strstr(msg, fn) != NULL, "%s: call %lu failed in %s, but the last error "
-                  "does not name it: '%s'", where, k, fn, msg);
+    ck_assert_msg(strstr(msg, fn) != NULL,
+                  "%s: call %lu failed in %s, but the last error "
+                  "does not name it: '%s'",
+                  where, k, fn, msg);
     ck_assert_msg(clmse_context_last_cl_error(msg_ctx) == err,
                   "%s: call %lu (%s): last_cl_error %d, want %d", where, k, fn,
                   (int)clmse_context_last_cl_error(msg_ctx), (int)err);
@@ -86,8 +104,9 @@ void ft_check_refs(const refs *base, const char *where, unsigned long k)
         const long now = clf_live((clf_kind)i);
         ck_assert_msg(now == base->n[i],
                       "%s, after call %lu failed (%s): clmse holds %ld %s references, "
-                      "%ld before", where, k, clf_failed_function() ? clf_failed_function() : "-",
-                      now, clf_kind_name((clf_kind)i), base->n[i]);
+                      "%ld before",
+                      where, k, clf_failed_function() ? clf_failed_function() : "-", now,
+                      clf_kind_name((clf_kind)i), base->n[i]);
     }
 }
 

@@ -39,9 +39,9 @@ int ft_blob_equal(const blob *a, const blob *b)
 static cl_mem dev_buffer(bench *b, size_t bytes, const void *init)
 {
     cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(th_cl_context(b->ctx),
-                              CL_MEM_READ_WRITE | (init ? CL_MEM_COPY_HOST_PTR : 0), bytes,
-                              (void *)init, &err);
+    cl_mem m =
+        clCreateBuffer(th_cl_context(b->ctx), CL_MEM_READ_WRITE | (init ? CL_MEM_COPY_HOST_PTR : 0),
+                       bytes, (void *)init, &err);
     ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer(%zu): %d", bytes, err);
     return m;
 }
@@ -147,10 +147,10 @@ void ft_bench_open(bench *b, clmse_context *ctx)
 
 void ft_bench_close(bench *b)
 {
-    cl_mem all[] = {b->x,    b->y,    b->g,    b->out,  b->gx,   b->gy,    b->t1x,
-                    b->t1y,  b->t1out, b->t1gx, b->t2x,  b->t2y,  b->t2out, b->t2gx,
-                    b->t2gy, b->t3x,  b->t3y,  b->t3out, b->t3g, b->t3gx,  b->t3gy,
-                    b->t4x,  b->t4y,  b->t4out, b->t4gy, b->t5y, b->t5out};
+    cl_mem all[] = {b->x,    b->y,     b->g,     b->out,   b->gx,  b->gy,    b->t1x,
+                    b->t1y,  b->t1out, b->t1gx,  b->t2x,   b->t2y, b->t2out, b->t2gx,
+                    b->t2gy, b->t3x,   b->t3y,   b->t3out, b->t3g, b->t3gx,  b->t3gy,
+                    b->t4x,  b->t4y,   b->t4out, b->t4gy,  b->t5y, b->t5out};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i])
             ck_assert_int_eq(clReleaseMemObject(all[i]), CL_SUCCESS);
@@ -169,8 +169,8 @@ typedef struct f32_step {
     op op;
     clmse_reduction red;
     size_t n;
-    int g, gx, gy;       /* which optional buffers are passed */
-    int event, wait;     /* ask for an event; wait for one of the test's */
+    int g, gx, gy;   /* which optional buffers are passed */
+    int event, wait; /* ask for an event; wait for one of the test's */
 } f32_step;
 
 static clmse_status run_f32(bench *b, const f32_step *s, blob *o)
@@ -189,16 +189,15 @@ static clmse_status run_f32(bench *b, const f32_step *s, blob *o)
     clmse_status st;
     switch (s->op) {
     case OP_FORWARD:
-        st = clmse_mse_forward_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, b->out, 0, nw, wl,
-                                   evp);
+        st = clmse_mse_forward_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, b->out, 0, nw, wl, evp);
         break;
     case OP_BACKWARD:
-        st = clmse_mse_backward_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, g, 0, gx, 0, gy, 0,
-                                    nw, wl, evp);
+        st = clmse_mse_backward_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, g, 0, gx, 0, gy, 0, nw,
+                                    wl, evp);
         break;
     default:
-        st = clmse_mse_fused_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, b->out, 0,
-                                            g, 0, gx, 0, gy, 0, nw, wl, evp);
+        st = clmse_mse_fused_f32(b->ctx, s->red, s->n, b->x, 0, b->y, 0, b->out, 0, g, 0, gx, 0, gy,
+                                 0, nw, wl, evp);
         break;
     }
     if (s->event)
@@ -224,7 +223,7 @@ static const f32_step f32_steps[] = {
     {OP_BACKWARD, CLMSE_REDUCTION_NONE, N1, 1, 1, 0, 1, 1},
     {OP_FUSED, CLMSE_REDUCTION_SUM, NBIG, 1, 1, 1, 0, 0},
     {OP_FUSED, CLMSE_REDUCTION_MEAN, N1, 0, 0, 1, 1, 1},
-    {OP_FORWARD, CLMSE_REDUCTION_MEAN, 0, 0, 0, 0, 1, 0},  /* the epilogue alone: NaN */
+    {OP_FORWARD, CLMSE_REDUCTION_MEAN, 0, 0, 0, 0, 1, 0}, /* the epilogue alone: NaN */
     {OP_BACKWARD, CLMSE_REDUCTION_SUM, 0, 0, 1, 0, 1, 1}, /* nothing to do: a marker */
 };
 
@@ -241,7 +240,9 @@ static clmse_status run_host(bench *b, const f32_step *s, blob *o)
     float *gx = s->gx ? b->hgx : NULL, *gy = s->gy ? b->hgy : NULL;
     clmse_status st;
     switch (s->op) {
-    case OP_FORWARD: st = clmse_host_forward_f32(b->ctx, s->red, s->n, x, y, b->hout); break;
+    case OP_FORWARD:
+        st = clmse_host_forward_f32(b->ctx, s->red, s->n, x, y, b->hout);
+        break;
     case OP_BACKWARD:
         st = clmse_host_backward_f32(b->ctx, s->red, s->n, x, y, g, gx, gy);
         break;

@@ -70,8 +70,8 @@ int th_run_suites(SRunner *sr, const char *runner)
     srunner_free(sr);
     if (run == 0) {
         const char *only = getenv("CK_RUN_SUITE");
-        fprintf(stderr, "no test ran: CK_RUN_SUITE=%s names no %s suite\n",
-                only ? only : "(unset)", runner);
+        fprintf(stderr, "no test ran: CK_RUN_SUITE=%s names no %s suite\n", only ? only : "(unset)",
+                runner);
         return EXIT_FAILURE;
     }
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
@@ -299,8 +299,8 @@ void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total)
     float *s = th_alloc_floats(total);
     for (size_t i = 0; i < total; i++)
         s[i] = th_sentinel();
-    cl_int err = clEnqueueWriteBuffer(th_cl_queue(ctx), buf, CL_TRUE, 0, total * sizeof(float),
-                                      s, 0, NULL, NULL);
+    cl_int err = clEnqueueWriteBuffer(th_cl_queue(ctx), buf, CL_TRUE, 0, total * sizeof(float), s,
+                                      0, NULL, NULL);
     free(s);
     ck_assert_int_eq(err, CL_SUCCESS);
 }
@@ -308,8 +308,7 @@ void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total)
 /* The contents go in with clCreateBuffer (CL_MEM_COPY_HOST_PTR): Oclgrind 21.10's
  * uninitialized-value checker loses what clEnqueueWriteBuffer and clEnqueueFillBuffer wrote
  * into a buffer created empty, and would report every kernel that reads it. */
-cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *data,
-                 size_t count)
+cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *data, size_t count)
 {
     ck_assert_uint_ge(total, offset + count);
     float *init = th_alloc_floats(total ? total : 1);
@@ -327,8 +326,8 @@ cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *d
 
 void th_buffer_read(clmse_context *ctx, cl_mem buf, size_t total, float *dst, cl_event ev)
 {
-    cl_int err = clEnqueueReadBuffer(th_cl_queue(ctx), buf, CL_TRUE, 0, total * sizeof(float),
-                                     dst, ev ? 1 : 0, ev ? &ev : NULL, NULL);
+    cl_int err = clEnqueueReadBuffer(th_cl_queue(ctx), buf, CL_TRUE, 0, total * sizeof(float), dst,
+                                     ev ? 1 : 0, ev ? &ev : NULL, NULL);
     ck_assert_int_eq(err, CL_SUCCESS);
     if (ev)
         ck_assert_int_eq(clReleaseEvent(ev), CL_SUCCESS);
@@ -365,9 +364,9 @@ void th_finish_event(cl_event ev)
     ck_assert_ptr_nonnull(ev);
     ck_assert_int_eq(clWaitForEvents(1, &ev), CL_SUCCESS);
     cl_int status = -1;
-    ck_assert_int_eq(clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
-                                    &status, NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL),
+        CL_SUCCESS);
     ck_assert_int_eq(status, CL_COMPLETE);
     ck_assert_int_eq(clReleaseEvent(ev), CL_SUCCESS);
 }
@@ -377,11 +376,10 @@ void th_assert_still_pending(cl_event ev)
     struct timespec pause = {0, 300 * 1000 * 1000};
     nanosleep(&pause, NULL);
     cl_int status = -1;
-    ck_assert_int_eq(clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
-                                    &status, NULL),
-                     CL_SUCCESS);
-    ck_assert_msg(status > CL_COMPLETE, "event status %d before the user event completed",
-                  status);
+    ck_assert_int_eq(
+        clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL),
+        CL_SUCCESS);
+    ck_assert_msg(status > CL_COMPLETE, "event status %d before the user event completed", status);
 }
 
 void th_write_file(const char *path, const void *bytes, size_t n)

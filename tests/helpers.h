@@ -74,11 +74,11 @@ float th_grad(float scale, float a, float b, float g);
 
 /* ---- OpenCL plumbing (all assert success through Check) ---- */
 /* Asserts that `call` returned CLMSE_SUCCESS, showing the status and the context's message. */
-#define CHECK_OK(ctx, call)                                                                   \
-    do {                                                                                      \
-        clmse_status st_ = (call);                                                            \
-        ck_assert_msg(st_ == CLMSE_SUCCESS, "%s: %s: %s", #call, clmse_status_string(st_),    \
-                      clmse_context_last_error(ctx));                                         \
+#define CHECK_OK(ctx, call)                                                                \
+    do {                                                                                   \
+        clmse_status st_ = (call);                                                         \
+        ck_assert_msg(st_ == CLMSE_SUCCESS, "%s: %s: %s", #call, clmse_status_string(st_), \
+                      clmse_context_last_error(ctx));                                      \
     } while (0)
 /* The device clmse_context_create() picks by default (a root device: never released). */
 cl_device_id th_default_device(void);
@@ -102,8 +102,7 @@ cl_context th_cl_context(clmse_context *ctx);
 cl_command_queue th_cl_queue(clmse_context *ctx);
 /* A buffer of `total` floats, all sentinel, with `count` values of `data` at `offset`
  * (data may be NULL). */
-cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *data,
-                 size_t count);
+cl_mem th_buffer(clmse_context *ctx, size_t total, size_t offset, const float *data, size_t count);
 void th_buffer_reset(clmse_context *ctx, cl_mem buf, size_t total);
 /* Blocking read of `total` floats from element 0, after `ev` when not NULL (then released). */
 void th_buffer_read(clmse_context *ctx, cl_mem buf, size_t total, float *dst, cl_event ev);

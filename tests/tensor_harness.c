@@ -11,7 +11,7 @@
 #include <string.h>
 
 const clmse_reduction tm_reductions[3] = {CLMSE_REDUCTION_NONE, CLMSE_REDUCTION_MEAN,
-                                         CLMSE_REDUCTION_SUM};
+                                          CLMSE_REDUCTION_SUM};
 const char *const tm_red_names[3] = {"none", "mean", "sum"};
 
 /* ==== fixture: one context per test, created in the forked child ========================== */
@@ -90,13 +90,11 @@ static void dt_upload(dt *d, int how)
         d->host = aligned_alloc(4096, rounded);
         ck_assert_ptr_nonnull(d->host);
         memcpy(d->host, d->img, bytes);
-        d->t.buffer = clCreateBuffer(th_cl_context(tm_ctx),
-                                     CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, d->host,
-                                     &err);
+        d->t.buffer = clCreateBuffer(th_cl_context(tm_ctx), CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
+                                     bytes, d->host, &err);
     } else {
         d->t.buffer = clCreateBuffer(th_cl_context(tm_ctx),
-                                     CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, d->img,
-                                     &err);
+                                     CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, d->img, &err);
     }
     ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer(%zu bytes): %d", bytes, err);
 }
@@ -155,9 +153,9 @@ void dt_reset(dt *d)
     if (!d || !d->t.buffer)
         return;
     const size_t bytes = d->total * dtype_bits_size(d->t.dtype);
-    ck_assert_int_eq(clEnqueueWriteBuffer(tm_queue(), d->t.buffer, CL_TRUE, 0, bytes, d->img, 0,
-                                          NULL, NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueWriteBuffer(tm_queue(), d->t.buffer, CL_TRUE, 0, bytes, d->img, 0, NULL, NULL),
+        CL_SUCCESS);
 }
 
 /* The whole buffer as it is now (blocking read); free() it. */
@@ -166,9 +164,9 @@ unsigned char *dt_read(const dt *d)
     const size_t bytes = d->total * dtype_bits_size(d->t.dtype);
     unsigned char *got = malloc(bytes ? bytes : 1);
     ck_assert_ptr_nonnull(got);
-    ck_assert_int_eq(clEnqueueReadBuffer(tm_queue(), d->t.buffer, CL_TRUE, 0, bytes, got, 0, NULL,
-                                         NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueReadBuffer(tm_queue(), d->t.buffer, CL_TRUE, 0, bytes, got, 0, NULL, NULL),
+        CL_SUCCESS);
     return got;
 }
 
@@ -184,9 +182,8 @@ void tm_check_outside(const dt *d, const unsigned char *got, const char *what)
         if (!in_view[i] && dtype_bits_load(got, d->t.dtype, i) != dtype_bits_sentinel(d->t.dtype))
             bad = i;
     free(in_view);
-    ck_assert_msg(bad == d->total, "%s: buffer element %zu outside the view was written (%a)",
-                  what, bad, bad < d->total ? tm_value_at(got, d->t.dtype, bad)
-                                            : 0.0);
+    ck_assert_msg(bad == d->total, "%s: buffer element %zu outside the view was written (%a)", what,
+                  bad, bad < d->total ? tm_value_at(got, d->t.dtype, bad) : 0.0);
 }
 
 /* An operand's buffer must come back exactly as uploaded. */
@@ -361,8 +358,8 @@ void tm_verify(const char *tag, clmse_reduction red, const dt *x, const dt *y, c
                 const uint64_t gb = dtype_bits_load(got, r.p, tm_view_pos(&out->t, i));
                 const uint64_t wb = dtype_bits_encode(r.p, r.loss[i]);
                 if (gb == dtype_bits_sentinel(r.p) || !tm_same_value(r.p, gb, wb))
-                    ck_abort_msg("%s: %s output[%zu] = %a, want %a", tag, clmse_dtype_name(r.p),
-                                 i, dtype_bits_decode(r.p, gb), dtype_bits_decode(r.p, wb));
+                    ck_abort_msg("%s: %s output[%zu] = %a, want %a", tag, clmse_dtype_name(r.p), i,
+                                 dtype_bits_decode(r.p, gb), dtype_bits_decode(r.p, wb));
             }
         } else {
             const long double want = ref_reduced(&r, red);
@@ -412,8 +409,8 @@ void tm_verify(const char *tag, clmse_reduction red, const dt *x, const dt *y, c
     ref_free(&r);
 }
 
-void tm_fill_args(clmse_mse_args *a, clmse_reduction red, unsigned flags, const dt *x,
-                  const dt *y, const dt *out, const dt *g, const dt *gx, const dt *gy)
+void tm_fill_args(clmse_mse_args *a, clmse_reduction red, unsigned flags, const dt *x, const dt *y,
+                  const dt *out, const dt *g, const dt *gx, const dt *gy)
 {
     memset(a, 0, sizeof *a);
     a->reduction = red;
@@ -463,8 +460,8 @@ int tm_call_mse(const char *tag, const clmse_mse_args *a)
 
 /* Resets the results, runs clmse_mse, waits on its event and verifies everything. Returns 0
  * when the call was refused for want of fp64, after checking that nothing was written. */
-int tm_run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt *x,
-                  const dt *y, dt *out, const dt *g, dt *gx, dt *gy)
+int tm_run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt *x, const dt *y,
+                  dt *out, const dt *g, dt *gx, dt *gy)
 {
     dt_reset(out);
     dt_reset(gx);
@@ -488,8 +485,7 @@ int tm_run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt
 void tm_run_scenario(const scenario *s, clmse_dtype dx, clmse_dtype dy, uint64_t seed)
 {
     char tag[160];
-    snprintf(tag, sizeof tag, "%s [%s, %s]", s->name, clmse_dtype_name(dx),
-             clmse_dtype_name(dy));
+    snprintf(tag, sizeof tag, "%s [%s, %s]", s->name, clmse_dtype_name(dx), clmse_dtype_name(dy));
     th_rng rng;
     th_rng_seed(&rng, seed);
     size_t nx = 1, ny = 1;
@@ -526,8 +522,8 @@ void tm_run_scenario(const scenario *s, clmse_dtype dx, clmse_dtype dy, uint64_t
 
     const clmse_reduction N = CLMSE_REDUCTION_NONE, M = CLMSE_REDUCTION_MEAN,
                           S = CLMSE_REDUCTION_SUM;
-    tm_run_verify(tag, N, 0, x, y, out, g_none, gx, gy); /* fused, elementwise grad_output */
-    tm_run_verify(tag, N, 0, x, y, out, NULL, NULL, NULL); /* forward */
+    tm_run_verify(tag, N, 0, x, y, out, g_none, gx, gy);    /* fused, elementwise grad_output */
+    tm_run_verify(tag, N, 0, x, y, out, NULL, NULL, NULL);  /* forward */
     tm_run_verify(tag, N, 0, x, y, NULL, g_none, NULL, gy); /* backward, target only */
     tm_run_verify(tag, N, 0, x, y, NULL, NULL, gx, NULL);   /* backward, ones */
     tm_run_verify(tag, M, 0, x, y, out0, NULL, gx, gy);

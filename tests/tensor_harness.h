@@ -84,15 +84,15 @@ double *tm_alloc_doubles(size_t n);
 /* Checks every result against the reference and that no operand or guard was touched. */
 void tm_verify(const char *tag, clmse_reduction red, const dt *x, const dt *y, const dt *out,
                const dt *g, const dt *gx, const dt *gy);
-void tm_fill_args(clmse_mse_args *a, clmse_reduction red, unsigned flags, const dt *x,
-                  const dt *y, const dt *out, const dt *g, const dt *gx, const dt *gy);
+void tm_fill_args(clmse_mse_args *a, clmse_reduction red, unsigned flags, const dt *x, const dt *y,
+                  const dt *out, const dt *g, const dt *gx, const dt *gy);
 /* Runs clmse_mse and waits for its event. Returns 1 when it ran, 0 when the device lacks the
  * fp64 a float64 tensor needs and the call was refused as it must be. */
 int tm_call_mse(const char *tag, const clmse_mse_args *a);
 /* Resets the results, runs clmse_mse, waits on its event and verifies everything. Returns 0
  * when the call was refused for want of fp64, after checking that nothing was written. */
-int tm_run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt *x,
-                  const dt *y, dt *out, const dt *g, dt *gx, dt *gy);
+int tm_run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt *x, const dt *y,
+                  dt *out, const dt *g, dt *gx, dt *gy);
 
 /* ---- scenarios: one operand layout pair run through every kind of call ---- */
 typedef struct scenario {

@@ -44,8 +44,8 @@ START_TEST(test_sum_matches_clblast_dot)
     th_buffer_read(ctx, bdot, 1, &dot, ev);
 
     ev = NULL;
-    clmse_status st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, bx, 0, by, 0, bsum, 0,
-                                            0, NULL, &ev);
+    clmse_status st =
+        clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, bx, 0, by, 0, bsum, 0, 0, NULL, &ev);
     ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s", clmse_status_string(st),
                   clmse_context_last_error(ctx));
     float sum = 0.0f;
@@ -53,11 +53,11 @@ START_TEST(test_sum_matches_clblast_dot)
 
     long double ref = th_ref_sum(x, y, n);
     double rel = fabs((double)sum - (double)dot) / fabs((double)dot);
-    printf("clblast: n=%zu clmse sum %.9g, CLBlast dot %.9g, reference %.12Lg, rel diff %.3e\n",
-           n, (double)sum, (double)dot, ref, rel);
+    printf("clblast: n=%zu clmse sum %.9g, CLBlast dot %.9g, reference %.12Lg, rel diff %.3e\n", n,
+           (double)sum, (double)dot, ref, rel);
     fflush(stdout);
-    ck_assert_msg(rel <= 1e-6, "n=%zu: clmse %.9g vs CLBlast %.9g: rel diff %.3e", n,
-                  (double)sum, (double)dot, rel);
+    ck_assert_msg(rel <= 1e-6, "n=%zu: clmse %.9g vs CLBlast %.9g: rel diff %.3e", n, (double)sum,
+                  (double)dot, rel);
 
     cl_mem bufs[] = {bx, by, bd, bdot, bsum};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)

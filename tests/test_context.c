@@ -339,17 +339,16 @@ START_TEST(test_foreign_handle)
     ck_assert_ptr_nonnull(block);
     clmse_context *ctx = (clmse_context *)block;
     cl_mem none = NULL;
-    ck_assert_int_eq(clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 1, none, 0, none, 0, none,
-                                           0, 0, NULL, NULL),
+    ck_assert_int_eq(clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 1, none, 0, none, 0, none, 0,
+                                           0, NULL, NULL),
                      CLMSE_ERROR_INVALID_HANDLE);
     ck_assert_int_eq(clmse_context_accumulation(ctx), -1);
     ck_assert_int_eq(clmse_context_get_cl(ctx, NULL, NULL, NULL), CLMSE_ERROR_INVALID_HANDLE);
     clmse_device_info info;
     ck_assert_int_eq(clmse_context_device_info(ctx, &info), CLMSE_ERROR_INVALID_HANDLE);
     float loss = 0.0f;
-    ck_assert_int_eq(
-        clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_ex_x, k_ex_y, &loss),
-        CLMSE_ERROR_INVALID_HANDLE);
+    ck_assert_int_eq(clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_ex_x, k_ex_y, &loss),
+                     CLMSE_ERROR_INVALID_HANDLE);
     free(block);
 }
 END_TEST
@@ -504,11 +503,11 @@ START_TEST(test_adopt_out_of_order)
     float scale = th_scale(CLMSE_REDUCTION_MEAN, N);
     for (int rep = 0; rep < 5; rep++) {
         float loss = 0.0f;
-        ck_assert_int_eq(clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y,
-                                                         NULL, &loss, gx, gy),
-                         CLMSE_SUCCESS);
-        ck_assert_msg(th_within_one_ulp(loss, ref), "rep %d: %.9g vs %.12Lg", rep,
-                      (double)loss, ref);
+        ck_assert_int_eq(
+            clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y, NULL, &loss, gx, gy),
+            CLMSE_SUCCESS);
+        ck_assert_msg(th_within_one_ulp(loss, ref), "rep %d: %.9g vs %.12Lg", rep, (double)loss,
+                      ref);
         size_t bad = N;
         for (size_t i = 0; i < N && bad == N; i++)
             if (th_bits(gx[i]) != th_bits(th_grad(scale, x[i], y[i], 1.0f)) ||
@@ -544,8 +543,8 @@ START_TEST(test_out_of_order_pipeline)
     cl_mem bout = th_buffer(ctx, CALLS, 0, NULL, 0);
     cl_event ev[CALLS];
     for (int k = 0; k < CALLS; k++) {
-        clmse_status st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, sizes[k], bx, 0, by,
-                                                0, bout, (size_t)k, 0, NULL, &ev[k]);
+        clmse_status st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, sizes[k], bx, 0, by, 0,
+                                                bout, (size_t)k, 0, NULL, &ev[k]);
         ck_assert_msg(st == CLMSE_SUCCESS, "call %d: %s: %s", k, clmse_status_string(st),
                       clmse_context_last_error(ctx));
     }
@@ -634,9 +633,8 @@ static void *thread_main(void *arg)
 {
     thread_job *job = arg;
     for (int it = 0; it < job->iters; it++) {
-        clmse_status st = clmse_host_fused_f32(
-            job->ctx, CLMSE_REDUCTION_SUM, THREAD_N, job->x, job->y, NULL, &job->loss, job->gx,
-            NULL);
+        clmse_status st = clmse_host_fused_f32(job->ctx, CLMSE_REDUCTION_SUM, THREAD_N, job->x,
+                                               job->y, NULL, &job->loss, job->gx, NULL);
         if (st != CLMSE_SUCCESS || th_bits(job->loss) != th_bits(job->want_loss) ||
             memcmp(job->gx, job->want_gx, sizeof job->gx) != 0) {
             job->failures++;
@@ -660,10 +658,9 @@ START_TEST(test_shared_between_threads)
         jobs[t].iters = (int)th_scaled(THREAD_ITERS, 2);
         th_fill_uniform(&rng, jobs[t].x, THREAD_N);
         th_fill_uniform(&rng, jobs[t].y, THREAD_N);
-        ck_assert_int_eq(clmse_host_fused_f32(ctx, CLMSE_REDUCTION_SUM, THREAD_N,
-                                                         jobs[t].x, jobs[t].y, NULL,
-                                                         &jobs[t].want_loss, jobs[t].want_gx,
-                                                         NULL),
+        ck_assert_int_eq(clmse_host_fused_f32(ctx, CLMSE_REDUCTION_SUM, THREAD_N, jobs[t].x,
+                                              jobs[t].y, NULL, &jobs[t].want_loss, jobs[t].want_gx,
+                                              NULL),
                          CLMSE_SUCCESS);
     }
     ck_assert_int_eq(th_run_workers((unsigned)n_jobs, thread_main, jobs, sizeof *jobs), n_jobs);

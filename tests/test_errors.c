@@ -41,8 +41,8 @@ static void teardown(void)
     clmse_context_release(g_ctx);
 }
 
-static void expect_fail_at(clmse_context *ctx, clmse_status got, clmse_status want,
-                           cl_event ev, const char *call, int line)
+static void expect_fail_at(clmse_context *ctx, clmse_status got, clmse_status want, cl_event ev,
+                           const char *call, int line)
 {
     ck_assert_msg(got == want, "line %d: %s returned %s (%d), want %s (%d)", line, call,
                   clmse_status_string(got), (int)got, clmse_status_string(want), (int)want);
@@ -58,11 +58,11 @@ static void expect_fail_at(clmse_context *ctx, clmse_status got, clmse_status wa
 }
 
 /* `ev` is in scope for the call text, pre-set to NULL so a touched event shows. */
-#define EXPECT_FAIL_CTX(ctx, want, call)                                                  \
-    do {                                                                                  \
-        cl_event ev = NULL;                                                               \
-        clmse_status st_ = (call);                                                        \
-        expect_fail_at((ctx), st_, (want), ev, #call, __LINE__);                          \
+#define EXPECT_FAIL_CTX(ctx, want, call)                         \
+    do {                                                         \
+        cl_event ev = NULL;                                      \
+        clmse_status st_ = (call);                               \
+        expect_fail_at((ctx), st_, (want), ev, #call, __LINE__); \
     } while (0)
 #define EXPECT_FAIL(want, call) EXPECT_FAIL_CTX(g_ctx, want, call)
 
@@ -145,9 +145,8 @@ END_TEST
 
 START_TEST(test_fused_errors)
 {
-#define FUS(red, n, x, y, o, oo, g, go, gx, gxo, gy, gyo, nw, wl)                            \
-    clmse_mse_fused_f32(g_ctx, red, n, x, 0, y, 0, o, oo, g, go, gx, gxo, gy, gyo, \
-                                   nw, wl, &ev)
+#define FUS(red, n, x, y, o, oo, g, go, gx, gxo, gy, gyo, nw, wl) \
+    clmse_mse_fused_f32(g_ctx, red, n, x, 0, y, 0, o, oo, g, go, gx, gxo, gy, gyo, nw, wl, &ev)
     EXPECT_FAIL(E_ARG, FUS(MEAN, BN, g_x, g_y, NULL, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_ARG, FUS(MEAN, BN, NULL, g_y, g_out, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_ARG, FUS(MEAN, BN, g_x, NULL, g_out, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
@@ -158,12 +157,10 @@ START_TEST(test_fused_errors)
     EXPECT_FAIL(E_SMALL, FUS(NONE, BN, g_x, g_y, g_out, 0, g_g, 1, g_gx, 0, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_SMALL, FUS(MEAN, BN, g_x, g_y, g_out, 0, g_g, 0, g_gx, 1, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_SMALL, FUS(MEAN, BN, g_x, g_y, g_out, 0, g_g, 0, g_gx, 0, g_gy, 1, 0, NULL));
+    EXPECT_FAIL(E_OVF, FUS(MEAN, SIZE_MAX, g_x, g_y, g_out, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
+    EXPECT_FAIL(E_OVF, FUS(MEAN, 4, g_x, g_y, g_out, SIZE_MAX, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_OVF,
-                FUS(MEAN, SIZE_MAX, g_x, g_y, g_out, 0, g_g, 0, g_gx, 0, g_gy, 0, 0, NULL));
-    EXPECT_FAIL(E_OVF, FUS(MEAN, 4, g_x, g_y, g_out, SIZE_MAX, g_g, 0, g_gx, 0, g_gy, 0, 0,
-                           NULL));
-    EXPECT_FAIL(E_OVF, FUS(MEAN, 4, g_x, g_y, g_out, 0, g_g, 0, g_gx, SIZE_MAX - 1, g_gy, 0, 0,
-                           NULL));
+                FUS(MEAN, 4, g_x, g_y, g_out, 0, g_g, 0, g_gx, SIZE_MAX - 1, g_gy, 0, 0, NULL));
     EXPECT_FAIL(E_ARG, FUS(MEAN, BN, g_x, g_y, g_out, 0, g_g, 0, g_gx, 0, g_gy, 0, 1, NULL));
 #undef FUS
 }
@@ -175,11 +172,11 @@ START_TEST(test_null_context)
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
                     clmse_mse_forward_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_out, 0, 0, NULL, &ev));
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
-                    clmse_mse_backward_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_g, 0, g_gx, 0,
-                                           g_gy, 0, 0, NULL, &ev));
+                    clmse_mse_backward_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_g, 0, g_gx, 0, g_gy, 0,
+                                           0, NULL, &ev));
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
-                    clmse_mse_fused_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_out, 0,
-                                                   g_g, 0, g_gx, 0, g_gy, 0, 0, NULL, &ev));
+                    clmse_mse_fused_f32(NULL, MEAN, BN, g_x, 0, g_y, 0, g_out, 0, g_g, 0, g_gx, 0,
+                                        g_gy, 0, 0, NULL, &ev));
     const float x[3] = {1, 2, 3};
     float out[3] = {th_sentinel(), th_sentinel(), th_sentinel()};
     float gx[3] = {th_sentinel(), th_sentinel(), th_sentinel()};
@@ -188,8 +185,7 @@ START_TEST(test_null_context)
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
                     ((void)ev, clmse_host_backward_f32(NULL, MEAN, 3, x, x, NULL, gx, NULL)));
     EXPECT_FAIL_CTX(NULL, CLMSE_ERROR_INVALID_HANDLE,
-                    ((void)ev, clmse_host_fused_f32(NULL, MEAN, 3, x, x, NULL, out,
-                                                               gx, NULL)));
+                    ((void)ev, clmse_host_fused_f32(NULL, MEAN, 3, x, x, NULL, out, gx, NULL)));
     ck_assert_uint_eq(th_first_non_sentinel(out, 0, 3), 3);
     ck_assert_uint_eq(th_first_non_sentinel(gx, 0, 3), 3);
 }
@@ -214,10 +210,8 @@ START_TEST(test_host_errors)
     EXPECT_FAIL(E_ARG, HOST(clmse_host_backward_f32(g_ctx, MEAN, 3, x, x, NULL, NULL, NULL)));
     EXPECT_FAIL(CLMSE_ERROR_INVALID_REDUCTION,
                 HOST(clmse_host_backward_f32(g_ctx, BAD_RED, 3, x, x, NULL, gx, gy)));
-    EXPECT_FAIL(E_ARG, HOST(clmse_host_fused_f32(g_ctx, MEAN, 3, x, x, NULL, NULL,
-                                                            gx, gy)));
-    EXPECT_FAIL(E_ARG, HOST(clmse_host_fused_f32(g_ctx, MEAN, 3, NULL, x, NULL, out,
-                                                            gx, gy)));
+    EXPECT_FAIL(E_ARG, HOST(clmse_host_fused_f32(g_ctx, MEAN, 3, x, x, NULL, NULL, gx, gy)));
+    EXPECT_FAIL(E_ARG, HOST(clmse_host_fused_f32(g_ctx, MEAN, 3, NULL, x, NULL, out, gx, gy)));
 #undef HOST
     ck_assert_uint_eq(th_first_non_sentinel(out, 0, 3), 3);
     ck_assert_uint_eq(th_first_non_sentinel(gx, 0, 3), 3);
@@ -311,8 +305,7 @@ START_TEST(test_kernel_dir)
     cl_mem bx = th_buffer(ctx, 3, 0, x, 3), by = th_buffer(ctx, 3, 0, y, 3);
     cl_mem bout = th_buffer(ctx, 1, 0, NULL, 0);
     cl_event ev = NULL;
-    clmse_status st =
-        clmse_mse_forward_f32(ctx, MEAN, 3, bx, 0, by, 0, bout, 0, 0, NULL, &ev);
+    clmse_status st = clmse_mse_forward_f32(ctx, MEAN, 3, bx, 0, by, 0, bout, 0, 0, NULL, &ev);
     if (_i == 0) {
         ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s", clmse_status_string(st),
                       clmse_context_last_error(ctx));
@@ -330,8 +323,7 @@ START_TEST(test_kernel_dir)
         th_assert_untouched(ctx, bout, 1);
         /* A failed build must not be cached as a usable program. */
         float v = th_sentinel();
-        ck_assert_int_eq(clmse_host_forward_f32(ctx, MEAN, 3, x, y, &v),
-                         CLMSE_ERROR_BUILD_FAILED);
+        ck_assert_int_eq(clmse_host_forward_f32(ctx, MEAN, 3, x, y, &v), CLMSE_ERROR_BUILD_FAILED);
         ck_assert(th_is_sentinel(v));
     }
     ck_assert_int_eq(clReleaseMemObject(bx), CL_SUCCESS);

@@ -22,8 +22,7 @@ static void check_twin(clmse_context *ctx, const clmse_device_info *ref, int ref
 }
 
 /* clmse_context_create with `opt`: every call of a creation fails once. */
-static void sweep_create(const clmse_context_options *opt, const char *where,
-                         unsigned long *points)
+static void sweep_create(const clmse_context_options *opt, const char *where, unsigned long *points)
 {
     clmse_context *ctx = NULL;
     clf_arm(0);
@@ -55,9 +54,12 @@ static void sweep_create(const clmse_context_options *opt, const char *where,
 static clmse_status devices_call(int which, size_t *value, clmse_device_info *info)
 {
     switch (which) {
-    case 0: return clmse_device_count(value);
-    case 1: return clmse_device_get_info(*value, info);
-    default: return clmse_device_select(NULL, value);
+    case 0:
+        return clmse_device_count(value);
+    case 1:
+        return clmse_device_get_info(*value, info);
+    default:
+        return clmse_device_select(NULL, value);
     }
 }
 
@@ -189,11 +191,14 @@ static void sweep_warm(blob *ref, unsigned long *points)
             ft_check_failure(name, k, API_CALL, st, ctx);
             ft_check_refs(&base, name, k);
             ft_run_step(&b, i, &o, &st, name, sizeof name);
-            ck_assert_msg(st == CLMSE_SUCCESS, "%s: after call %lu failed, the context fails: "
-                          "%s: %s", name, k, clmse_status_string(st),
-                          clmse_context_last_error(ctx));
-            ck_assert_msg(ft_blob_equal(&o, &ref[i]), "%s: after call %lu failed, the results "
-                          "differ", name, k);
+            ck_assert_msg(st == CLMSE_SUCCESS,
+                          "%s: after call %lu failed, the context fails: "
+                          "%s: %s",
+                          name, k, clmse_status_string(st), clmse_context_last_error(ctx));
+            ck_assert_msg(ft_blob_equal(&o, &ref[i]),
+                          "%s: after call %lu failed, the results "
+                          "differ",
+                          name, k);
             ft_check_refs(&base, name, k);
         }
         *points += n;
@@ -246,10 +251,14 @@ static void sweep_cold(const blob *ref, unsigned long *points)
                       clf_failed_function() ? clf_failed_function() : "never made");
         ft_check_failure(name, k, API_CALL, st, ctx);
         ft_run_step(&b, i, &o, &st, name, sizeof name);
-        ck_assert_msg(st == CLMSE_SUCCESS, "%s: after cold call %lu failed, the context fails: "
-                      "%s: %s", name, k, clmse_status_string(st), clmse_context_last_error(ctx));
-        ck_assert_msg(ft_blob_equal(&o, &ref[i]), "%s: after cold call %lu failed, the results "
-                      "differ", name, k);
+        ck_assert_msg(st == CLMSE_SUCCESS,
+                      "%s: after cold call %lu failed, the context fails: "
+                      "%s: %s",
+                      name, k, clmse_status_string(st), clmse_context_last_error(ctx));
+        ck_assert_msg(ft_blob_equal(&o, &ref[i]),
+                      "%s: after cold call %lu failed, the results "
+                      "differ",
+                      name, k);
         ft_bench_close(&b);
         clmse_context_release(ctx);
         ft_check_refs(&ft_no_refs, name, k);
@@ -271,11 +280,10 @@ START_TEST(test_shim_covers_every_import)
     char missing[1024];
     size_t imports = 0;
     ck_assert_msg(clf_active(), "the shim does not interpose: is libclmse shared, and does the "
-                  "test executable export its OpenCL definitions?");
+                                "test executable export its OpenCL definitions?");
     const size_t n = clf_uncovered(missing, sizeof missing, &imports);
     ck_assert_msg(imports > 0, "found no OpenCL import in libclmse's relocations");
-    ck_assert_msg(n == 0, "libclmse calls OpenCL functions the shim does not define: %s",
-                  missing);
+    ck_assert_msg(n == 0, "libclmse calls OpenCL functions the shim does not define: %s", missing);
 }
 END_TEST
 
@@ -314,8 +322,7 @@ START_TEST(test_every_call_fails_once)
             total, functions, devices, create, adopt, warm, cold, seconds() - t0);
     for (size_t f = 0; f < clf_function_count(); f++)
         if (clf_function_failures(f) > 0)
-            fprintf(stderr, "fault:   %-28s %lu\n", clf_function_name(f),
-                    clf_function_failures(f));
+            fprintf(stderr, "fault:   %-28s %lu\n", clf_function_name(f), clf_function_failures(f));
 }
 END_TEST
 
@@ -348,8 +355,8 @@ START_TEST(test_orphaned_pass_orders_scratch)
     unsigned long n = 0;
     for (int pass = 0; pass < 2; pass++) {
         clf_arm(0);
-        CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, NBIG, b.x, 0, b.y, 0,
-                                            b.out, 0, 0, NULL, &ev));
+        CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, NBIG, b.x, 0, b.y, 0, b.out,
+                                            0, 0, NULL, &ev));
         n = clf_calls();
         ft_settle_event(CLMSE_SUCCESS, ev, "forward");
     }
@@ -360,11 +367,10 @@ START_TEST(test_orphaned_pass_orders_scratch)
     cl_event gate = clCreateUserEvent(c, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
     clf_arm(n);
-    clmse_status st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, NBIG, b.x, 0, b.y, 0, b.gx,
-                                            0, 1, &gate, NULL);
+    clmse_status st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, NBIG, b.x, 0, b.y, 0, b.gx, 0,
+                                            1, &gate, NULL);
     clf_disarm();
-    ck_assert_str_eq(clf_failed_function() ? clf_failed_function() : "-",
-                     "clEnqueueNDRangeKernel");
+    ck_assert_str_eq(clf_failed_function() ? clf_failed_function() : "-", "clEnqueueNDRangeKernel");
     ck_assert_int_eq(st, CLMSE_ERROR_OUT_OF_DEVICE_MEMORY);
 
     st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, NBIG, b.x, 0, b.y, 0, b.out, 0, 0, NULL,

@@ -56,12 +56,12 @@ START_TEST(test_lifecycle_call_release)
     refs held;
     for (int i = 0; i < LIFE_CALL_ROUNDS; i++) {
         clmse_context *ctx = th_context_create();
-        CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y, NULL,
-                                                      &loss, gx, gy));
+        CHECK_OK(ctx,
+                 clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, x, y, NULL, &loss, gx, gy));
         if (i == 0)
             want_loss = loss;
-        ck_assert_msg(th_bits(loss) == th_bits(want_loss), "round %d: %a, want %a", i,
-                      (double)loss, (double)want_loss);
+        ck_assert_msg(th_bits(loss) == th_bits(want_loss), "round %d: %a, want %a", i, (double)loss,
+                      (double)want_loss);
         check_lifecycle(ctx, &held, "create + fused call + release", i);
     }
     ck_assert_msg(th_within_one_ulp(want_loss, th_ref_sum(x, y, N) / N), "loss %.9g",
@@ -91,7 +91,8 @@ START_TEST(test_lifecycle_adopt_release)
         check_lifecycle(ctx, &held, "create_from_cl + release", i);
         ck_assert_msg(th_context_refs(c) == c_refs && th_queue_refs(q) == q_refs,
                       "round %d: the cl_context has %u references (%u before), the queue %u "
-                      "(%u before)", i, th_context_refs(c), c_refs, th_queue_refs(q), q_refs);
+                      "(%u before)",
+                      i, th_context_refs(c), c_refs, th_queue_refs(q), q_refs);
     }
     ck_assert_int_eq(held.n[CLF_CONTEXT], 1);
     ck_assert_int_eq(held.n[CLF_QUEUE], 1);

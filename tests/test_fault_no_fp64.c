@@ -43,8 +43,8 @@ static cl_mem byte_buffer(clmse_context *ctx, size_t bytes, const void *data)
     else
         memset(img, 0xa5, bytes);
     cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(th_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                              bytes, img, &err);
+    cl_mem m = clCreateBuffer(th_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes,
+                              img, &err);
     ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer(%zu): %d", bytes, err);
     free(img);
     return m;
@@ -52,9 +52,9 @@ static cl_mem byte_buffer(clmse_context *ctx, size_t bytes, const void *data)
 
 static void byte_read(clmse_context *ctx, cl_mem m, size_t bytes, void *dst)
 {
-    ck_assert_int_eq(clEnqueueReadBuffer(th_cl_queue(ctx), m, CL_TRUE, 0, bytes, dst, 0, NULL,
-                                         NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueReadBuffer(th_cl_queue(ctx), m, CL_TRUE, 0, bytes, dst, 0, NULL, NULL),
+        CL_SUCCESS);
 }
 
 static clmse_tensor view1(cl_mem buf, clmse_dtype dtype, size_t n)
@@ -200,7 +200,8 @@ START_TEST(test_no_fp64_rejects_float64)
             ck_assert_msg(strstr(msg, "float64") != NULL && strstr(msg, info.name) != NULL &&
                               strncmp(msg, cases[c].named, strlen(cases[c].named)) == 0,
                           "%s x %s: the message does not name the %s, float64 and the device: "
-                          "'%s'", clmse_dtype_name(cases[c].x), clmse_dtype_name(cases[c].y),
+                          "'%s'",
+                          clmse_dtype_name(cases[c].x), clmse_dtype_name(cases[c].y),
                           cases[c].named, msg);
             ft_check_refs(&base, "clmse_mse(float64) refused", 0);
         }
@@ -224,9 +225,8 @@ END_TEST
 
 static const size_t k_no_fp64_sizes[] = {1, 1000, ((size_t)1 << 20) + 3};
 
-static clmse_status f32_op(clmse_context *ctx, op o, clmse_reduction red, size_t n,
-                           cl_mem x, cl_mem y, cl_mem g, cl_mem out, cl_mem gx, cl_mem gy,
-                           cl_event *ev)
+static clmse_status f32_op(clmse_context *ctx, op o, clmse_reduction red, size_t n, cl_mem x,
+                           cl_mem y, cl_mem g, cl_mem out, cl_mem gx, cl_mem gy, cl_event *ev)
 {
     switch (o) {
     case OP_FORWARD:
@@ -234,8 +234,8 @@ static clmse_status f32_op(clmse_context *ctx, op o, clmse_reduction red, size_t
     case OP_BACKWARD:
         return clmse_mse_backward_f32(ctx, red, n, x, 0, y, 0, g, 0, gx, 0, gy, 0, 0, NULL, ev);
     default:
-        return clmse_mse_fused_f32(ctx, red, n, x, 0, y, 0, out, 0, g, 0, gx, 0, gy,
-                                              0, 0, NULL, ev);
+        return clmse_mse_fused_f32(ctx, red, n, x, 0, y, 0, out, 0, g, 0, gx, 0, gy, 0, 0, NULL,
+                                   ev);
     }
 }
 
@@ -296,7 +296,7 @@ START_TEST(test_no_fp64_float32)
         th_buffer_read(ctx, bgy, n, gy, NULL);
         const float scale = th_scale(red, n);
         for (size_t i = 0; i < n; i++) {
-            const float gi = red == CLMSE_REDUCTION_NONE ? g[i]
+            const float gi = red == CLMSE_REDUCTION_NONE  ? g[i]
                              : red == CLMSE_REDUCTION_SUM ? g_scalar
                                                           : 1.0f;
             const float wx = th_grad(scale, x[i], y[i], gi), wy = th_grad(scale, y[i], x[i], gi);
@@ -327,8 +327,10 @@ START_TEST(test_no_fp64_float32)
     for (int r = 1; r < 3; r++) {
         float v = 0.0f;
         CHECK_OK(real, clmse_host_forward_f32(real, reds[r], n, x, y, &v));
-        ck_assert_msg(th_bits(v) == th_bits(reduced[r]), "n=%zu reduction %d: %a on the real "
-                      "device, %a without fp64", n, (int)reds[r], (double)v, (double)reduced[r]);
+        ck_assert_msg(th_bits(v) == th_bits(reduced[r]),
+                      "n=%zu reduction %d: %a on the real "
+                      "device, %a without fp64",
+                      n, (int)reds[r], (double)v, (double)reduced[r]);
     }
     clmse_context_release(real);
 
@@ -395,8 +397,7 @@ START_TEST(test_no_fp64_half_tensors)
             const uint16_t w = k ? dtype_bits_bf16(want) : dtype_bits_half(want);
             /* Positive values: neighbouring encodings are neighbouring values. */
             ck_assert_msg(h0 + 1 >= w && h0 <= w + 1, "%s %s: %#x, want %#x (%.9g)",
-                          clmse_dtype_name(d), r ? "sum" : "mean", (unsigned)h0, (unsigned)w,
-                          want);
+                          clmse_dtype_name(d), r ? "sum" : "mean", (unsigned)h0, (unsigned)w, want);
         }
         cl_mem all[4] = {bx, by, bout, bgx};
         for (int i = 0; i < 4; i++)
@@ -412,8 +413,8 @@ START_TEST(test_no_fp64_half_tensors)
     }
     float loss = 0.0f, *gy = th_alloc_floats(N);
     cl_mem bx = byte_buffer(ctx, sizeof hx, hx), by = byte_buffer(ctx, N * sizeof(float), yf);
-    cl_mem bout = byte_buffer(ctx, sizeof loss, NULL), bgy = byte_buffer(ctx, N * sizeof(float),
-                                                                         NULL);
+    cl_mem bout = byte_buffer(ctx, sizeof loss, NULL),
+           bgy = byte_buffer(ctx, N * sizeof(float), NULL);
     const clmse_tensor x = view1(bx, CLMSE_DTYPE_F16, N), y = view1(by, CLMSE_DTYPE_F32, N),
                        out = ft_view(bout, CLMSE_DTYPE_F32, 0, NULL, NULL),
                        tgy = view1(bgy, CLMSE_DTYPE_F32, N);
@@ -423,8 +424,10 @@ START_TEST(test_no_fp64_half_tensors)
     ft_settle_event(CLMSE_SUCCESS, ev, "float16 x float32");
     byte_read(ctx, bout, sizeof loss, &loss);
     byte_read(ctx, bgy, N * sizeof(float), gy);
-    ck_assert_msg(th_within_one_ulp(loss, th_ref_sum(xf, yf, N) / N), "float16 x float32 mean "
-                  "%.9g, reference %.12Lg", (double)loss, th_ref_sum(xf, yf, N) / N);
+    ck_assert_msg(th_within_one_ulp(loss, th_ref_sum(xf, yf, N) / N),
+                  "float16 x float32 mean "
+                  "%.9g, reference %.12Lg",
+                  (double)loss, th_ref_sum(xf, yf, N) / N);
     const float scale = th_scale(CLMSE_REDUCTION_MEAN, N);
     for (size_t i = 0; i < N; i++)
         if (th_bits(gy[i]) != th_bits(th_grad(scale, yf[i], xf[i], 1.0f)))

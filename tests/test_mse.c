@@ -40,8 +40,7 @@ START_TEST(test_example_3)
 
     /* d(mean)/dx = (2/3)(x - y): about [1/3, -2/15, -2/15]. */
     float gx[3], gy[3], out = 0.0f, fgx[3], fgy[3];
-    CHECK_OK(ctx, clmse_host_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, NULL, gx,
-                                          gy));
+    CHECK_OK(ctx, clmse_host_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, NULL, gx, gy));
     float scale = th_scale(CLMSE_REDUCTION_MEAN, 3);
     for (int i = 0; i < 3; i++) {
         ck_assert_uint_eq(th_bits(gx[i]), th_bits(th_grad(scale, k_x3[i], k_y3[i], 1.0f)));
@@ -50,8 +49,8 @@ START_TEST(test_example_3)
     ck_assert_float_eq_tol(gx[0], 1.0f / 3.0f, 1e-6f);
     ck_assert_float_eq_tol(gx[1], -2.0f / 15.0f, 1e-6f);
     ck_assert_float_eq_tol(gy[0], -1.0f / 3.0f, 1e-6f);
-    CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, NULL,
-                                                  &out, fgx, fgy));
+    CHECK_OK(ctx,
+             clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, NULL, &out, fgx, fgy));
     CHECK_OK(ctx, clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, 3, k_x3, k_y3, &v));
     ck_assert_uint_eq(th_bits(out), th_bits(v));
     ck_assert_mem_eq(fgx, gx, sizeof gx);
@@ -85,8 +84,8 @@ static const size_t k_sizes[] = {1, 7, 8, 9, 255, 256, 257, 4095, 4096, 4097, 10
 #define N_SIZES ((int)(sizeof k_sizes / sizeof k_sizes[0]))
 /* CLMSE_TEST_SCALE=small: the two largest become 2^16+3 and 2^17+3 (the medium size class, so
  * both default plans still run); the large class (2^22 and up) is left to full runs. */
-static const size_t k_sizes_small[N_SIZES] = {1,    7,    8,    9,     255,   256,
-                                              257,  4095, 4096, 4097, 65539, 131075};
+static const size_t k_sizes_small[N_SIZES] = {1,   7,    8,    9,    255,   256,
+                                              257, 4095, 4096, 4097, 65539, 131075};
 
 /* Element offsets of each operand; odd size indices use the shifted layout so both
  * accumulations see aligned and misaligned data at small and large sizes. */
@@ -100,7 +99,7 @@ typedef struct run {
     clmse_context *ctx;
     size_t n;
     layout at;
-    float *x, *y, *g;               /* host inputs; g is the elementwise grad for 'none' */
+    float *x, *y, *g; /* host inputs; g is the elementwise grad for 'none' */
     cl_mem bx, by, bg_none, bg_scalar, bout, bgx, bgy;
     size_t tot_out, tot_gx, tot_gy; /* buffer lengths in floats */
     float *a, *b, *gx, *gy;         /* read-back space, each max(tot_*) floats */
@@ -108,8 +107,7 @@ typedef struct run {
 
 static const float k_grad_scalar = 0.75f;
 
-static void assert_guards(const float *v, size_t total, size_t off, size_t count,
-                          const char *what)
+static void assert_guards(const float *v, size_t total, size_t off, size_t count, const char *what)
 {
     size_t bad = th_first_non_sentinel(v, 0, off);
     ck_assert_msg(bad == off, "%s: element %zu before the range was written", what, bad);
@@ -147,8 +145,8 @@ static void run_backward(run *r, clmse_reduction red)
     th_buffer_reset(r->ctx, r->bgy, r->tot_gy);
     cl_event ev = NULL;
     CHECK_OK(r->ctx, clmse_mse_backward_f32(r->ctx, red, r->n, r->bx, r->at.x, r->by, r->at.y,
-                                            grad_buffer(r, red), r->at.g, r->bgx, r->at.gx,
-                                            r->bgy, r->at.gy, 0, NULL, &ev));
+                                            grad_buffer(r, red), r->at.g, r->bgx, r->at.gx, r->bgy,
+                                            r->at.gy, 0, NULL, &ev));
     th_finish_event(ev);
     read_grads(r, r->gx, r->gy);
 }
@@ -168,8 +166,8 @@ static void check_forward_values(const run *r, clmse_reduction red, const float 
     }
     long double ref = red == CLMSE_REDUCTION_MEAN ? sum / (long double)r->n : sum;
     ck_assert_msg(th_within_one_ulp(v[0], ref),
-                  "%s n=%zu %s: got %.9g, reference %.12Lg (%llu ulp)",
-                  k_reduction_names[red], r->n, acc_name, (double)v[0], ref,
+                  "%s n=%zu %s: got %.9g, reference %.12Lg (%llu ulp)", k_reduction_names[red],
+                  r->n, acc_name, (double)v[0], ref,
                   (unsigned long long)th_ulp_diff(v[0], (float)ref));
     if (red == CLMSE_REDUCTION_MEAN && r->n == ((size_t)1 << 24)) {
         printf("mse: n=2^24 accumulation=%s: relative error of the f32 mean %.3Le\n", acc_name,
@@ -187,9 +185,8 @@ static void check_grad_values(const run *r, clmse_reduction red)
         float wx = th_grad(scale, r->x[i], r->y[i], g);
         float wy = th_grad(scale, r->y[i], r->x[i], g);
         if (th_bits(gx[i]) != th_bits(wx) || th_bits(gy[i]) != th_bits(wy))
-            ck_abort_msg("%s n=%zu: grads[%zu] = (%a, %a), want (%a, %a)",
-                         k_reduction_names[red], r->n, i, (double)gx[i], (double)gy[i],
-                         (double)wx, (double)wy);
+            ck_abort_msg("%s n=%zu: grads[%zu] = (%a, %a), want (%a, %a)", k_reduction_names[red],
+                         r->n, i, (double)gx[i], (double)gy[i], (double)wx, (double)wy);
     }
 }
 
@@ -209,10 +206,9 @@ static void run_fused_and_compare(run *r, clmse_reduction red)
     th_buffer_reset(r->ctx, r->bgx, r->tot_gx);
     th_buffer_reset(r->ctx, r->bgy, r->tot_gy);
     cl_event ev = NULL;
-    CHECK_OK(r->ctx, clmse_mse_fused_f32(
-                         r->ctx, red, r->n, r->bx, r->at.x, r->by, r->at.y, r->bout, r->at.out,
-                         grad_buffer(r, red), r->at.g, r->bgx, r->at.gx, r->bgy, r->at.gy, 0,
-                         NULL, &ev));
+    CHECK_OK(r->ctx, clmse_mse_fused_f32(r->ctx, red, r->n, r->bx, r->at.x, r->by, r->at.y, r->bout,
+                                         r->at.out, grad_buffer(r, red), r->at.g, r->bgx, r->at.gx,
+                                         r->bgy, r->at.gy, 0, NULL, &ev));
     th_finish_event(ev);
     th_buffer_read(r->ctx, r->bout, r->tot_out, r->b, NULL);
     assert_same_bits(r->a, r->b, r->tot_out, "fused output vs forward");
@@ -320,14 +316,14 @@ START_TEST(test_user_event_gates)
     cl_mem bg = th_buffer(ctx, EV_N, 0, g, EV_N);
     float *hout = host_backed(EV_N), *hgx = host_backed(EV_N), *hgy = host_backed(EV_N);
     cl_int err = CL_SUCCESS;
-    cl_mem bout = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
-                                 EV_N * sizeof(float), hout, &err);
+    cl_mem bout = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, EV_N * sizeof(float),
+                                 hout, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
-    cl_mem bgx = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
-                                EV_N * sizeof(float), hgx, &err);
+    cl_mem bgx =
+        clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, EV_N * sizeof(float), hgx, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
-    cl_mem bgy = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
-                                EV_N * sizeof(float), hgy, &err);
+    cl_mem bgy =
+        clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, EV_N * sizeof(float), hgy, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
 
     cl_event user = clCreateUserEvent(c, &err);
@@ -335,14 +331,14 @@ START_TEST(test_user_event_gates)
     cl_event ev = NULL;
     clmse_status st;
     if (_i == 0)
-        st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, EV_N, bx, 0, by, 0, bout, 0, 1,
-                                   &user, &ev);
+        st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, EV_N, bx, 0, by, 0, bout, 0, 1, &user,
+                                   &ev);
     else if (_i == 1)
         st = clmse_mse_backward_f32(ctx, CLMSE_REDUCTION_NONE, EV_N, bx, 0, by, 0, bg, 0, bgx, 0,
                                     bgy, 0, 1, &user, &ev);
     else
-        st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_SUM, EV_N, bx, 0, by, 0, bout,
-                                            0, NULL, 0, bgx, 0, bgy, 0, 1, &user, &ev);
+        st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_SUM, EV_N, bx, 0, by, 0, bout, 0, NULL, 0,
+                                 bgx, 0, bgy, 0, 1, &user, &ev);
     ck_assert_msg(st == CLMSE_SUCCESS, "%s: %s", clmse_status_string(st),
                   clmse_context_last_error(ctx));
     ck_assert_ptr_nonnull(ev);
@@ -400,8 +396,8 @@ START_TEST(test_long_wait_list)
     cl_mem bx = th_buffer(ctx, N, 0, x, N), by = th_buffer(ctx, N, 0, y, N);
     float *hout = host_backed(1);
     cl_int err = CL_SUCCESS;
-    cl_mem bout = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, sizeof(float),
-                                 hout, &err);
+    cl_mem bout =
+        clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, sizeof(float), hout, &err);
     ck_assert_int_eq(err, CL_SUCCESS);
     cl_event users[EVENTS];
     for (int k = 0; k < EVENTS; k++) {
@@ -411,14 +407,14 @@ START_TEST(test_long_wait_list)
             ck_assert_int_eq(clSetUserEventStatus(users[k], CL_COMPLETE), CL_SUCCESS);
     }
     cl_event ev = NULL;
-    CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, N, bx, 0, by, 0, bout, 0,
-                                        EVENTS, users, &ev));
+    CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, N, bx, 0, by, 0, bout, 0, EVENTS,
+                                        users, &ev));
     struct timespec pause = {0, 200 * 1000 * 1000};
     nanosleep(&pause, NULL);
     cl_int status = -1;
-    ck_assert_int_eq(clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
-                                    &status, NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL),
+        CL_SUCCESS);
     ck_assert_msg(status > CL_COMPLETE, "ran before its last wait event (status %d)", status);
     ck_assert(th_is_sentinel(hout[0]));
     ck_assert_int_eq(clSetUserEventStatus(users[EVENTS - 1], CL_COMPLETE), CL_SUCCESS);
@@ -459,8 +455,8 @@ START_TEST(test_zero_elements_device)
 
     th_buffer_reset(ctx, bout, 4);
     /* An empty range may sit at the very end of a buffer. */
-    CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, 0, bx, 4, by, 4, bout, 2, 0,
-                                        NULL, &ev));
+    CHECK_OK(ctx, clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_SUM, 0, bx, 4, by, 4, bout, 2, 0, NULL,
+                                        &ev));
     th_buffer_read(ctx, bout, 4, v, ev);
     ck_assert_uint_eq(th_bits(v[2]), 0); /* +0, not -0 */
     ck_assert(th_is_sentinel(v[0]) && th_is_sentinel(v[1]) && th_is_sentinel(v[3]));
@@ -473,15 +469,15 @@ START_TEST(test_zero_elements_device)
 
     for (int k = 0; k < 3; k++) {
         ev = NULL;
-        CHECK_OK(ctx, clmse_mse_backward_f32(ctx, k_reductions[k], 0, bx, 0, by, 0, bg, 0, bgx,
-                                             0, bgy, 0, 0, NULL, &ev));
+        CHECK_OK(ctx, clmse_mse_backward_f32(ctx, k_reductions[k], 0, bx, 0, by, 0, bg, 0, bgx, 0,
+                                             bgy, 0, 0, NULL, &ev));
         th_finish_event(ev);
         th_assert_untouched(ctx, bgx, 4);
         th_assert_untouched(ctx, bgy, 4);
     }
 
-    CHECK_OK(ctx, clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 0, bx, 0, by, 0,
-                                                 bout, 1, bg, 0, bgx, 0, bgy, 0, 0, NULL, &ev));
+    CHECK_OK(ctx, clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 0, bx, 0, by, 0, bout, 1, bg, 0,
+                                      bgx, 0, bgy, 0, 0, NULL, &ev));
     th_buffer_read(ctx, bout, 4, v, ev);
     ck_assert(isnan(v[1]) && !th_is_sentinel(v[1]));
     th_assert_untouched(ctx, bgx, 4);
@@ -511,8 +507,7 @@ START_TEST(test_zero_elements_host)
         CHECK_OK(ctx, clmse_host_backward_f32(ctx, k_reductions[k], 0, NULL, NULL, NULL, gx, gy));
     ck_assert(th_is_sentinel(gx[0]) && th_is_sentinel(gy[0]));
     v = th_sentinel();
-    CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 0, NULL, NULL, NULL,
-                                                  &v, gx, gy));
+    CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 0, NULL, NULL, NULL, &v, gx, gy));
     ck_assert(isnan(v) && !th_is_sentinel(v));
     ck_assert(th_is_sentinel(gx[0]) && th_is_sentinel(gy[0]));
     clmse_context_release(ctx);
@@ -543,8 +538,8 @@ START_TEST(test_nan_inf)
             CHECK_OK(ctx, clmse_host_backward_f32(ctx, CLMSE_REDUCTION_MEAN, 4, x, y,
                                                   pass ? &one : NULL, gx, gy));
         else
-            CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 4, x, y,
-                                                          NULL, &out, gx, gy));
+            CHECK_OK(ctx,
+                     clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, 4, x, y, NULL, &out, gx, gy));
         ck_assert_msg(isinf(gx[0]) && gx[0] > 0, "pass %d gx[0]=%a", pass, (double)gx[0]);
         ck_assert_uint_eq(th_bits(gx[1]), 0);
         ck_assert(isnan(gx[2]));
@@ -612,9 +607,8 @@ START_TEST(test_fused_without_grads)
     cl_mem bx = th_buffer(ctx, N, 0, x, N), by = th_buffer(ctx, N, 0, y, N);
     cl_mem bout = th_buffer(ctx, 3, 0, NULL, 0);
     cl_event ev = NULL;
-    CHECK_OK(ctx, clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, bx, 0, by, 0,
-                                                 bout, 1, NULL, 0, NULL, 0, NULL, 0, 0, NULL,
-                                                 &ev));
+    CHECK_OK(ctx, clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, N, bx, 0, by, 0, bout, 1, NULL, 0,
+                                      NULL, 0, NULL, 0, 0, NULL, &ev));
     float v[3];
     th_buffer_read(ctx, bout, 3, v, ev);
     ck_assert(th_within_one_ulp(v[1], th_ref_sum(x, y, N) / N));

@@ -200,8 +200,11 @@ START_TEST(test_v2_v3_headers)
     npy_free(&a);
 
     /* 3.0 differs only in allowing UTF-8; double quotes and no trailing comma are Python too. */
-    read_ok(write_npy("v3.npy", 3, "{\"descr\": \"<f2\", \"fortran_order\": False, "
-                                   "\"shape\": (2, 2)}", h, sizeof h), &a);
+    read_ok(write_npy("v3.npy", 3,
+                      "{\"descr\": \"<f2\", \"fortran_order\": False, "
+                      "\"shape\": (2, 2)}",
+                      h, sizeof h),
+            &a);
     ck_assert_uint_eq(a.version, 3);
     ck_assert_int_eq(a.dtype, CLMSE_DTYPE_F16);
     ck_assert_uint_eq(a.itemsize, 2);
@@ -217,8 +220,9 @@ START_TEST(test_fortran_order)
     const float v[6] = {1, 4, 2, 5, 3, 6};
     npy_array a;
 
-    read_ok(write_npy("f.npy", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
-                      v, sizeof v), &a);
+    read_ok(write_npy("f.npy", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", v,
+                      sizeof v),
+            &a);
     ck_assert_int_eq(a.fortran_order, 1);
     ck_assert_uint_eq(a.shape[0], 2);
     ck_assert_uint_eq(a.shape[1], 3);
@@ -321,8 +325,8 @@ START_TEST(test_other_dtypes_recognised)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         npy_array a;
 
-        read_ok(write_npy("t.npy", 1, dict_for(cases[i].descr, "(2,)"), data,
-                          2 * cases[i].size), &a);
+        read_ok(write_npy("t.npy", 1, dict_for(cases[i].descr, "(2,)"), data, 2 * cases[i].size),
+                &a);
         ck_assert_str_eq(a.type_name, cases[i].name);
         ck_assert_str_eq(a.descr, cases[i].descr);
         ck_assert_uint_eq(a.itemsize, cases[i].size);
@@ -340,16 +344,16 @@ START_TEST(test_header_variants)
     npy_array a;
 
     /* Any key order and spacing, Python 2's long suffix, a tuple's trailing comma, tabs. */
-    read_ok(write_npy("k.npy", 1, "  {'shape':(2L,3L,),\t'fortran_order' : False,'descr':'<f4'}",
-                      v, sizeof v), &a);
+    read_ok(write_npy("k.npy", 1, "  {'shape':(2L,3L,),\t'fortran_order' : False,'descr':'<f4'}", v,
+                      sizeof v),
+            &a);
     ck_assert_uint_eq(a.ndim, 2);
     ck_assert_uint_eq(a.shape[0], 2);
     ck_assert_uint_eq(a.shape[1], 3);
     npy_free(&a);
 
     /* Rank 8 is the most clmse describes. */
-    read_ok(write_npy("r8.npy", 1, dict_for("<f4", "(1, 1, 1, 2, 1, 1, 3, 1)"), v, sizeof v),
-            &a);
+    read_ok(write_npy("r8.npy", 1, dict_for("<f4", "(1, 1, 1, 2, 1, 1, 3, 1)"), v, sizeof v), &a);
     ck_assert_uint_eq(a.ndim, 8);
     ck_assert_uint_eq(a.count, 6);
     ck_assert_uint_eq(a.shape[6], 3);
@@ -464,8 +468,7 @@ START_TEST(test_malformed_dict)
         {"{'fortran_order': False, 'shape': (3,)}", NPY_ERR_KEYS},
         {"{'descr': '<f4', 'shape': (3,)}", NPY_ERR_KEYS},
         {"{}", NPY_ERR_KEYS},
-        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3,)}",
-         NPY_ERR_KEYS},
+        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3,)}", NPY_ERR_KEYS},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'extra': 1}", NPY_ERR_KEYS},
         /* shape */
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3)}", NPY_ERR_SHAPE},
@@ -478,8 +481,7 @@ START_TEST(test_malformed_dict)
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2 3)}", NPY_ERR_SHAPE},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2.5,)}", NPY_ERR_SHAPE},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,", NPY_ERR_SHAPE},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1)}",
-         NPY_ERR_RANK},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1)}", NPY_ERR_RANK},
         /* descr */
         {"{'descr': '<x4', 'fortran_order': False, 'shape': (3,)}", NPY_ERR_DESCR},
         {"{'descr': '<f3', 'fortran_order': False, 'shape': (3,)}", NPY_ERR_DESCR},
@@ -616,8 +618,7 @@ START_TEST(test_header_layout)
     } cases[] = {
         {CLMSE_DTYPE_F32, 1, {3}, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }"},
         {CLMSE_DTYPE_F64, 0, {0}, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }"},
-        {CLMSE_DTYPE_F16, 2, {2, 3},
-         "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }"},
+        {CLMSE_DTYPE_F16, 2, {2, 3}, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }"},
     };
     unsigned char data[48] = {0}, buf[MAX_FILE];
 
@@ -727,8 +728,7 @@ START_TEST(test_streams)
 
             f = fmemopen(buf, n, "rb");
             ck_assert_ptr_nonnull(f);
-            st = npy_read_stream(f, known ? (uintmax_t)n : NPY_SIZE_UNKNOWN, &r, err,
-                                 sizeof err);
+            st = npy_read_stream(f, known ? (uintmax_t)n : NPY_SIZE_UNKNOWN, &r, err, sizeof err);
             fclose(f);
             if (cut) {
                 ck_assert_msg(st == NPY_ERR_TRUNCATED_DATA, "known %d: %d %s", known, st, err);
@@ -819,9 +819,9 @@ START_TEST(test_half_values)
     ck_assert_uint_eq(npy_double_to_half(-1e300), 0xfc00);
     ck_assert_uint_eq(npy_double_to_half(bits_to_double(UINT64_C(0x7ff0000000000000))), 0x7c00);
     ck_assert_uint_eq(npy_double_to_half(0x1p-24), 0x0001);
-    ck_assert_uint_eq(npy_double_to_half(0x1p-25), 0x0000);             /* tie to even: 0 */
+    ck_assert_uint_eq(npy_double_to_half(0x1p-25), 0x0000); /* tie to even: 0 */
     ck_assert_uint_eq(npy_double_to_half(0x1.0000000000001p-25), 0x0001);
-    ck_assert_uint_eq(npy_double_to_half(0x3p-25), 0x0002);             /* 1.5 units: to 2 */
+    ck_assert_uint_eq(npy_double_to_half(0x3p-25), 0x0002);     /* 1.5 units: to 2 */
     ck_assert_uint_eq(npy_double_to_half(0x1.ffcp-15), 0x0400); /* 1023.5 units: to normal */
     ck_assert_uint_eq(npy_double_to_half(1.0 + 0x1p-11), 0x3c00);
     ck_assert_uint_eq(npy_double_to_half(1.0 + 0x3p-11), 0x3c02);
@@ -904,8 +904,7 @@ START_TEST(test_convert)
     npy_free(&dst);
 
     src.dtype = CLMSE_DTYPE_I32;
-    ck_assert_int_eq(npy_convert(&src, CLMSE_DTYPE_F32, &dst, err, sizeof err),
-                     NPY_ERR_ARGUMENT);
+    ck_assert_int_eq(npy_convert(&src, CLMSE_DTYPE_F32, &dst, err, sizeof err), NPY_ERR_ARGUMENT);
     ck_assert_ptr_null(dst.data);
 }
 END_TEST

@@ -38,8 +38,8 @@ static void assert_sources(clmse_context *ctx, clmse_plan_source want)
                 clmse_plan_source src = (clmse_plan_source)-1;
                 CHECK_OK(ctx, clmse_context_get_plan(ctx, (clmse_dtype)d, (clmse_op)o,
                                                      (clmse_size_class)c, &p, &src));
-                ck_assert_msg(src == want, "dtype %d op %d class %d: source %s, want %s", d, o,
-                              c, clmse_plan_source_name(src), clmse_plan_source_name(want));
+                ck_assert_msg(src == want, "dtype %d op %d class %d: source %s, want %s", d, o, c,
+                              clmse_plan_source_name(src), clmse_plan_source_name(want));
             }
 }
 
@@ -105,8 +105,8 @@ START_TEST(test_defaults_follow_device)
     ck_assert_uint_le(p.work_group_size, info.max_work_group_size);
     ck_assert_uint_le(p.final_work_group_size, info.max_work_group_size);
     /* Every default is a plan set_plan accepts. */
-    CHECK_OK(ctx, clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
-                                         CLMSE_SIZE_LARGE, &p));
+    CHECK_OK(ctx,
+             clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_LARGE, &p));
     clmse_plan_source src;
     CHECK_OK(ctx, clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_LARGE,
                                          &p, &src));
@@ -162,38 +162,38 @@ START_TEST(test_set_plan_refuses)
 
     /* The table's coordinates and handles. */
     clmse_plan p = before;
-    ck_assert_int_eq(clmse_context_set_plan(ctx, CLMSE_DTYPE_F16, CLMSE_OP_FORWARD,
-                                            CLMSE_SIZE_SMALL, &p),
-                     CLMSE_ERROR_INVALID_DTYPE);
-    ck_assert_int_eq(clmse_context_get_plan(ctx, CLMSE_DTYPE_I32, CLMSE_OP_FORWARD,
-                                            CLMSE_SIZE_SMALL, &p, NULL),
-                     CLMSE_ERROR_INVALID_DTYPE);
-    ck_assert_int_eq(clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, (clmse_op)3, CLMSE_SIZE_SMALL,
-                                            &p),
-                     CLMSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        clmse_context_set_plan(ctx, CLMSE_DTYPE_F16, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL, &p),
+        CLMSE_ERROR_INVALID_DTYPE);
+    ck_assert_int_eq(
+        clmse_context_get_plan(ctx, CLMSE_DTYPE_I32, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL, &p, NULL),
+        CLMSE_ERROR_INVALID_DTYPE);
+    ck_assert_int_eq(
+        clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, (clmse_op)3, CLMSE_SIZE_SMALL, &p),
+        CLMSE_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(clmse_context_last_error(ctx), "op 3"));
     ck_assert_int_eq(clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
                                             (clmse_size_class)3, &p, NULL),
                      CLMSE_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(clmse_context_last_error(ctx), "size class 3"));
-    ck_assert_int_eq(clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
-                                            CLMSE_SIZE_SMALL, NULL),
-                     CLMSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL, NULL),
+        CLMSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
                                             CLMSE_SIZE_SMALL, NULL, NULL),
                      CLMSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(clmse_context_get_plan(NULL, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
-                                            CLMSE_SIZE_SMALL, &p, NULL),
-                     CLMSE_ERROR_INVALID_HANDLE);
-    ck_assert_int_eq(clmse_context_set_plan(NULL, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD,
-                                            CLMSE_SIZE_SMALL, &p),
-                     CLMSE_ERROR_INVALID_HANDLE);
+    ck_assert_int_eq(
+        clmse_context_get_plan(NULL, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL, &p, NULL),
+        CLMSE_ERROR_INVALID_HANDLE);
+    ck_assert_int_eq(
+        clmse_context_set_plan(NULL, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL, &p),
+        CLMSE_ERROR_INVALID_HANDLE);
     ck_assert_str_eq(clmse_context_tuning(NULL), "");
     clmse_context_release(ctx);
 }
 END_TEST
 
-/* ---- results under plans ---------------------------------------------------------------------- */
+/* ---- results under plans ------------------------------------------------------------------ */
 
 /* Medium class; not a multiple of any vector width. CLMSE_TEST_SCALE=small: 2^17+3, the
  * smallest medium size, instead of 300001 (the plans below are set for the medium class). */
@@ -209,12 +209,12 @@ static float forward(repro *r, int fused, float *gx_first)
 {
     th_buffer_reset(r->ctx, r->out, 1);
     if (fused)
-        CHECK_OK(r->ctx, clmse_mse_fused_f32(r->ctx, CLMSE_REDUCTION_MEAN, REPRO_N,
-                                                        r->x, 0, r->y, 0, r->out, 0, NULL, 0,
-                                                        r->gx, 0, r->gy, 0, 0, NULL, NULL));
+        CHECK_OK(r->ctx,
+                 clmse_mse_fused_f32(r->ctx, CLMSE_REDUCTION_MEAN, REPRO_N, r->x, 0, r->y, 0,
+                                     r->out, 0, NULL, 0, r->gx, 0, r->gy, 0, 0, NULL, NULL));
     else
-        CHECK_OK(r->ctx, clmse_mse_forward_f32(r->ctx, CLMSE_REDUCTION_MEAN, REPRO_N, r->x, 0,
-                                               r->y, 0, r->out, 0, 0, NULL, NULL));
+        CHECK_OK(r->ctx, clmse_mse_forward_f32(r->ctx, CLMSE_REDUCTION_MEAN, REPRO_N, r->x, 0, r->y,
+                                               0, r->out, 0, 0, NULL, NULL));
     float loss;
     th_buffer_read(r->ctx, r->out, 1, &loss, NULL);
     if (gx_first)
@@ -244,9 +244,9 @@ START_TEST(test_results_under_plans)
                                            CLMSE_SIZE_MEDIUM, &def, NULL));
     const clmse_plan plans[] = {
         def,
-        {CLMSE_SHAPE_CPU, 1, 4, 2, 4096, 1},   /* two items, an epilogue */
-        {CLMSE_SHAPE_CPU, 1, 16, 1, 64, 1},    /* one item writes the loss itself */
-        {CLMSE_SHAPE_CPU, 1, 2, 37, 1000, 4},  /* odd counts */
+        {CLMSE_SHAPE_CPU, 1, 4, 2, 4096, 1},  /* two items, an epilogue */
+        {CLMSE_SHAPE_CPU, 1, 16, 1, 64, 1},   /* one item writes the loss itself */
+        {CLMSE_SHAPE_CPU, 1, 2, 37, 1000, 4}, /* odd counts */
         {CLMSE_SHAPE_GPU, 64, 1, 8, 16, 64},
         {CLMSE_SHAPE_GPU, 1, 1, 3, 5, 1},
     };
@@ -260,8 +260,8 @@ START_TEST(test_results_under_plans)
         ck_assert_msg(th_bits(a) == th_bits(b), "plan %zu: %a then %a", i, (double)a, (double)b);
         ck_assert_msg(th_bits(a) == th_bits(f), "plan %zu: forward %a, fused %a", i, (double)a,
                       (double)f);
-        ck_assert_msg(th_within_one_ulp(a, ref), "plan %zu: %.9g, reference %.12Lg", i,
-                      (double)a, ref);
+        ck_assert_msg(th_within_one_ulp(a, ref), "plan %zu: %.9g, reference %.12Lg", i, (double)a,
+                      ref);
         /* Gradients are elementwise: no plan changes them. */
         if (i == 0)
             first_gx = gx0;
@@ -278,7 +278,7 @@ START_TEST(test_results_under_plans)
 }
 END_TEST
 
-/* ---- tuning files ------------------------------------------------------------------------------ */
+/* ---- tuning files ------------------------------------------------------------------------- */
 
 START_TEST(test_tuning_round_trip)
 {
@@ -286,8 +286,8 @@ START_TEST(test_tuning_round_trip)
     snprintf(path, sizeof path, "%s/t.tune", dir);
     clmse_context *ctx = context_with_file("");
     const clmse_plan mine = {CLMSE_SHAPE_CPU, 1, 16, 3, 5000, 2};
-    CHECK_OK(ctx, clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_BACKWARD,
-                                         CLMSE_SIZE_LARGE, &mine));
+    CHECK_OK(ctx, clmse_context_set_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_BACKWARD, CLMSE_SIZE_LARGE,
+                                         &mine));
     CHECK_OK(ctx, clmse_context_save_tuning(ctx, path));
     clmse_plan untouched;
     CHECK_OK(ctx, clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL,
@@ -300,8 +300,8 @@ START_TEST(test_tuning_round_trip)
     ck_assert_ptr_nonnull(strstr(clmse_context_tuning(ctx), path));
     assert_sources(ctx, CLMSE_PLAN_TUNED);
     clmse_plan got;
-    CHECK_OK(ctx, clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_BACKWARD,
-                                         CLMSE_SIZE_LARGE, &got, NULL));
+    CHECK_OK(ctx, clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_BACKWARD, CLMSE_SIZE_LARGE,
+                                         &got, NULL));
     assert_plan_eq(&got, &mine);
     CHECK_OK(ctx, clmse_context_get_plan(ctx, CLMSE_DTYPE_F32, CLMSE_OP_FORWARD, CLMSE_SIZE_SMALL,
                                          &got, NULL));
@@ -322,13 +322,13 @@ static void tuning_text(clmse_context *ctx, const char *body, char *out, size_t 
 {
     clmse_device_info info;
     CHECK_OK(ctx, clmse_context_device_info(ctx, &info));
-    snprintf(out, cap, "clmse-tuning 1\nplatform %s\ndevice %s\ndriver %s\n%s",
-             info.platform_name, info.name, info.driver_version, body);
+    snprintf(out, cap, "clmse-tuning 1\nplatform %s\ndevice %s\ndriver %s\n%s", info.platform_name,
+             info.name, info.driver_version, body);
 }
 
 typedef struct bad_file {
     const char *what;
-    const char *text;   /* NULL: the header, then `body` */
+    const char *text; /* NULL: the header, then `body` */
     const char *body;
     const char *reason; /* part of clmse_context_tuning() */
 } bad_file;
@@ -350,8 +350,7 @@ START_TEST(test_tuning_bad_files)
         {"unknown class", NULL, "plan f32 forward huge cpu 1 8 8 4096 1\n", "class 'huge'"},
         {"unknown shape", NULL, "plan f32 forward small fpga 1 8 8 4096 1\n", "shape 'fpga'"},
         {"too few fields", NULL, "plan f32 forward small cpu 1 8 8 4096\n", "8 fields"},
-        {"too many fields", NULL, "plan f32 forward small cpu 1 8 8 4096 1 1 1 1\n",
-         "more than"},
+        {"too many fields", NULL, "plan f32 forward small cpu 1 8 8 4096 1 1 1 1\n", "more than"},
         {"negative", NULL, "plan f32 forward small cpu 1 8 -8 4096 1\n", "'-8' is not a size"},
         {"overflow", NULL, "plan f32 forward small cpu 1 8 8 99999999999999999999999 1\n",
          "is not a size"},

@@ -31,17 +31,17 @@ static clmse_context *context_budget(unsigned budget, clmse_accumulation acc)
 static cl_mem upload(clmse_context *ctx, const void *data, size_t bytes)
 {
     cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(th_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                              bytes, (void *)data, &err);
+    cl_mem m = clCreateBuffer(th_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes,
+                              (void *)data, &err);
     ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer(%zu bytes): %d", bytes, (int)err);
     return m;
 }
 
 static void download(clmse_context *ctx, cl_mem m, void *dst, size_t bytes)
 {
-    ck_assert_int_eq(clEnqueueReadBuffer(th_cl_queue(ctx), m, CL_TRUE, 0, bytes, dst, 0, NULL,
-                                         NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueReadBuffer(th_cl_queue(ctx), m, CL_TRUE, 0, bytes, dst, 0, NULL, NULL),
+        CL_SUCCESS);
 }
 
 static clmse_tensor view(cl_mem buf, clmse_dtype dt, uint32_t nd, const size_t *shape,
@@ -94,11 +94,11 @@ END_TEST
 START_TEST(test_long_loop_plans)
 {
     const clmse_plan plans[] = {
-        {CLMSE_SHAPE_GPU, 1, 1, 3, 5, 1},                  /* 3 items of n / 3 each */
-        {CLMSE_SHAPE_CPU, 1, 2, 1, (size_t)1 << 40, 1},    /* one item, 2-wide loads */
-        {CLMSE_SHAPE_GPU, 64, 1, 1, (size_t)1 << 40, 64},  /* one group */
-        {CLMSE_SHAPE_GPU, 1, 1, 65536, 1, 1},              /* n partials: a multi-launch fold */
-        {CLMSE_SHAPE_CPU, 1, 16, 65536, 16, 1},            /* many items, final group of 1 */
+        {CLMSE_SHAPE_GPU, 1, 1, 3, 5, 1},                 /* 3 items of n / 3 each */
+        {CLMSE_SHAPE_CPU, 1, 2, 1, (size_t)1 << 40, 1},   /* one item, 2-wide loads */
+        {CLMSE_SHAPE_GPU, 64, 1, 1, (size_t)1 << 40, 64}, /* one group */
+        {CLMSE_SHAPE_GPU, 1, 1, 65536, 1, 1},             /* n partials: a multi-launch fold */
+        {CLMSE_SHAPE_CPU, 1, 16, 65536, 16, 1},           /* many items, final group of 1 */
     };
     const size_t n = th_scale_small() ? 4099 : 300007;
     float *x = th_alloc_floats(n), *y = th_alloc_floats(n);
@@ -114,10 +114,10 @@ START_TEST(test_long_loop_plans)
         float sum = 0.0f, again = 0.0f, fused = 0.0f;
         CHECK_OK(ctx, clmse_host_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, x, y, &sum));
         CHECK_OK(ctx, clmse_host_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, x, y, &again));
-        CHECK_OK(ctx, clmse_host_fused_f32(ctx, CLMSE_REDUCTION_SUM, n, x, y, NULL,
-                                                      &fused, gx, NULL));
-        ck_assert_msg(th_within_one_ulp(sum, ref), "plan %zu, n %zu: %.9g, reference %.12Lg",
-                      i, n, (double)sum, ref);
+        CHECK_OK(ctx,
+                 clmse_host_fused_f32(ctx, CLMSE_REDUCTION_SUM, n, x, y, NULL, &fused, gx, NULL));
+        ck_assert_msg(th_within_one_ulp(sum, ref), "plan %zu, n %zu: %.9g, reference %.12Lg", i, n,
+                      (double)sum, ref);
         ck_assert_uint_eq(th_bits(sum), th_bits(again));
         ck_assert_uint_eq(th_bits(sum), th_bits(fused));
         size_t k = 0;
@@ -222,12 +222,14 @@ static void check_broadcast_grad(unsigned budget)
         loss += th_term(x[i], yb[9]);
     }
     for (int k = 0; k < 3; k++)
-        ck_assert_msg(th_within_one_ulp(gt[k], want), "budget %u: grad_target[%d] = %.9g, "
-                      "reference %.12Lg", budget, k, (double)gt[k], want);
+        ck_assert_msg(th_within_one_ulp(gt[k], want),
+                      "budget %u: grad_target[%d] = %.9g, "
+                      "reference %.12Lg",
+                      budget, k, (double)gt[k], want);
     float got = 0.0f;
     download(ctx, bout, &got, 4);
-    ck_assert_msg(th_within_one_ulp(got, 3.0L * loss), "loss %.9g, reference %.12Lg",
-                  (double)got, 3.0L * loss);
+    ck_assert_msg(th_within_one_ulp(got, 3.0L * loss), "loss %.9g, reference %.12Lg", (double)got,
+                  3.0L * loss);
     cl_mem all[] = {bx, by, bgo, bgt, bout};
     for (int i = 0; i < 5; i++)
         clReleaseMemObject(all[i]);
@@ -333,7 +335,8 @@ START_TEST(test_overflow_mean_f32)
                 loss_of(ctx, CLMSE_DTYPE_F32, x, 35, stride, CLMSE_REDUCTION_SUM, &total);
                 ck_assert_msg(th_within_one_ulp(mean, sum / 35.0L),
                               "accumulation %d, plan %zu, stride %d: mean %.9g, reference "
-                              "%.12Lg", (int)accs[a], p, stride, (double)mean, sum / 35.0L);
+                              "%.12Lg",
+                              (int)accs[a], p, stride, (double)mean, sum / 35.0L);
                 ck_assert_msg(isinf(total) && total > 0, "sum %.9g, want +inf", (double)total);
             }
         }

@@ -32,13 +32,12 @@ START_TEST(test_every_status_has_text)
         const char *s = clmse_status_string(k_statuses[i].status);
         ck_assert_msg(s != NULL, "%s: NULL", k_statuses[i].name);
         ck_assert_msg(s[0] != '\0', "%s: empty", k_statuses[i].name);
-        ck_assert_msg(strcmp(s, UNKNOWN_TEXT) != 0, "%s: reported as unknown",
-                      k_statuses[i].name);
+        ck_assert_msg(strcmp(s, UNKNOWN_TEXT) != 0, "%s: reported as unknown", k_statuses[i].name);
         /* Distinct texts, or a log line could not tell two failures apart. */
         for (size_t j = 0; j < i; j++)
             ck_assert_msg(strcmp(s, clmse_status_string(k_statuses[j].status)) != 0,
-                          "%s and %s share the text \"%s\"", k_statuses[i].name,
-                          k_statuses[j].name, s);
+                          "%s and %s share the text \"%s\"", k_statuses[i].name, k_statuses[j].name,
+                          s);
     }
 }
 END_TEST

@@ -98,12 +98,11 @@ static clmse_status run_op(clmse_context *ctx, buffers *b, int op, size_t n, out
         st = clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->x, 0, b->y, 0, b->out, 0, 0,
                                    NULL, &ev);
     else if (op == 1)
-        st = clmse_mse_backward_f32(ctx, CLMSE_REDUCTION_SUM, n, b->x, 0, b->y, 0, NULL, 0,
-                                    b->gx, 0, b->gy, 0, 0, NULL, &ev);
+        st = clmse_mse_backward_f32(ctx, CLMSE_REDUCTION_SUM, n, b->x, 0, b->y, 0, NULL, 0, b->gx,
+                                    0, b->gy, 0, 0, NULL, &ev);
     else
-        st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->x, 0, b->y, 0,
-                                            b->out, 0, NULL, 0, b->gx, 0, b->gy, 0, 0, NULL,
-                                            &ev);
+        st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->x, 0, b->y, 0, b->out, 0, NULL, 0,
+                                 b->gx, 0, b->gy, 0, 0, NULL, &ev);
     if (st != CLMSE_SUCCESS)
         return st;
     float loss = 0.0f;
@@ -231,7 +230,7 @@ END_TEST
 typedef struct failing_job {
     clmse_context *ctx;
     cl_mem buf;
-    int reduction; /* invalid, and different per thread: each message names its own value */
+    int reduction;  /* invalid, and different per thread: each message names its own value */
     unsigned wrong; /* calls that did not fail as expected */
 } failing_job;
 

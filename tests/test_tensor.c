@@ -8,20 +8,19 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ASSERT_STATUS(call, want)                                                             \
-    do {                                                                                      \
-        clmse_status st_ = (call);                                                            \
-        ck_assert_msg(st_ == (want), "%s: got %s (%d), want %s (%d): %s", #call,              \
-                      clmse_status_string(st_), (int)st_, clmse_status_string(want),          \
-                      (int)(want), clmse_context_last_error(NULL));                           \
+#define ASSERT_STATUS(call, want)                                                                 \
+    do {                                                                                          \
+        clmse_status st_ = (call);                                                                \
+        ck_assert_msg(st_ == (want), "%s: got %s (%d), want %s (%d): %s", #call,                  \
+                      clmse_status_string(st_), (int)st_, clmse_status_string(want), (int)(want), \
+                      clmse_context_last_error(NULL));                                            \
     } while (0)
 
 /* A failure must leave a message for clmse_context_last_error(NULL). */
-#define ASSERT_FAILS(call, want)                                                              \
-    do {                                                                                      \
-        ASSERT_STATUS(call, want);                                                            \
-        ck_assert_msg(clmse_context_last_error(NULL)[0] != '\0', "%s: no error message",      \
-                      #call);                                                                 \
+#define ASSERT_FAILS(call, want)                                                                 \
+    do {                                                                                         \
+        ASSERT_STATUS(call, want);                                                               \
+        ck_assert_msg(clmse_context_last_error(NULL)[0] != '\0', "%s: no error message", #call); \
     } while (0)
 
 /* A recognisable non-NULL cl_mem that is never dereferenced: clmse_tensor_init only stores it. */
@@ -49,8 +48,7 @@ START_TEST(test_init_c_order)
 
     /* Size-1 dimensions still get their C-order stride. */
     const size_t s2[4] = {5, 1, 1, 6};
-    ASSERT_STATUS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_F16, 4, s2, NULL, 0),
-                  CLMSE_SUCCESS);
+    ASSERT_STATUS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_F16, 4, s2, NULL, 0), CLMSE_SUCCESS);
     ck_assert_int_eq(t.strides[0], 6);
     ck_assert_int_eq(t.strides[1], 6);
     ck_assert_int_eq(t.strides[2], 6);
@@ -118,8 +116,7 @@ START_TEST(test_init_errors)
 {
     clmse_tensor t;
     const size_t s9[CLMSE_MAX_NDIM + 1] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
-    ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_F32, CLMSE_MAX_NDIM + 1, s9, NULL,
-                                   0),
+    ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_F32, CLMSE_MAX_NDIM + 1, s9, NULL, 0),
                  CLMSE_ERROR_INVALID_LAYOUT);
     ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_F32, UINT32_MAX, s9, NULL, 0),
                  CLMSE_ERROR_INVALID_LAYOUT);
@@ -166,8 +163,7 @@ START_TEST(test_init_overflow)
     ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_U8, 2, two3, far2, 0),
                  CLMSE_ERROR_SIZE_OVERFLOW);
     /* ...while 2 * (2^63 - 1) + 1 bytes = SIZE_MAX still fits, exactly. */
-    ASSERT_STATUS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_U8, 2, two, far2, 0),
-                  CLMSE_SUCCESS);
+    ASSERT_STATUS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_U8, 2, two, far2, 0), CLMSE_SUCCESS);
     ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_U8, 2, two, far2, 1),
                  CLMSE_ERROR_SIZE_OVERFLOW);
     ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_I16, 2, two, far2, 0),
@@ -183,8 +179,7 @@ START_TEST(test_init_overflow)
     /* 3 * 2^62 elements: the count and the extent fit for one-byte elements, but the extent
      * in bytes does not for float32. */
     const size_t wide[2] = {3, (size_t)1 << 62};
-    ASSERT_STATUS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_U8, 2, wide, NULL, 0),
-                  CLMSE_SUCCESS);
+    ASSERT_STATUS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_U8, 2, wide, NULL, 0), CLMSE_SUCCESS);
     ck_assert_int_eq(t.strides[0], (int64_t)1 << 62);
     ASSERT_FAILS(clmse_tensor_init(&t, FAKE_MEM, CLMSE_DTYPE_F32, 2, wide, NULL, 0),
                  CLMSE_ERROR_SIZE_OVERFLOW);
@@ -201,20 +196,20 @@ typedef struct dtype_row {
 } dtype_row;
 
 static const dtype_row k_dtypes[] = {
-    {CLMSE_DTYPE_F32, 4, "float32", 1},    {CLMSE_DTYPE_F64, 8, "float64", 1},
-    {CLMSE_DTYPE_F16, 2, "float16", 1},    {CLMSE_DTYPE_BF16, 2, "bfloat16", 1},
-    {CLMSE_DTYPE_I8, 1, "int8", 0},        {CLMSE_DTYPE_I16, 2, "int16", 0},
-    {CLMSE_DTYPE_I32, 4, "int32", 0},      {CLMSE_DTYPE_I64, 8, "int64", 0},
-    {CLMSE_DTYPE_U8, 1, "uint8", 0},       {CLMSE_DTYPE_BOOL, 1, "bool", 0},
-    {CLMSE_DTYPE_C64, 8, "complex64", 0},  {CLMSE_DTYPE_C128, 16, "complex128", 0},
+    {CLMSE_DTYPE_F32, 4, "float32", 1},   {CLMSE_DTYPE_F64, 8, "float64", 1},
+    {CLMSE_DTYPE_F16, 2, "float16", 1},   {CLMSE_DTYPE_BF16, 2, "bfloat16", 1},
+    {CLMSE_DTYPE_I8, 1, "int8", 0},       {CLMSE_DTYPE_I16, 2, "int16", 0},
+    {CLMSE_DTYPE_I32, 4, "int32", 0},     {CLMSE_DTYPE_I64, 8, "int64", 0},
+    {CLMSE_DTYPE_U8, 1, "uint8", 0},      {CLMSE_DTYPE_BOOL, 1, "bool", 0},
+    {CLMSE_DTYPE_C64, 8, "complex64", 0}, {CLMSE_DTYPE_C128, 16, "complex128", 0},
 };
 #define N_DTYPES ((int)(sizeof k_dtypes / sizeof k_dtypes[0]))
 
 START_TEST(test_dtype_size_name)
 {
     for (int i = 0; i < N_DTYPES; i++) {
-        ck_assert_msg(clmse_dtype_size(k_dtypes[i].dtype) == k_dtypes[i].size,
-                      "size of %s: %zu", k_dtypes[i].name, clmse_dtype_size(k_dtypes[i].dtype));
+        ck_assert_msg(clmse_dtype_size(k_dtypes[i].dtype) == k_dtypes[i].size, "size of %s: %zu",
+                      k_dtypes[i].name, clmse_dtype_size(k_dtypes[i].dtype));
         ck_assert_str_eq(clmse_dtype_name(k_dtypes[i].dtype), k_dtypes[i].name);
     }
     /* The ABI values never change. */
@@ -245,8 +240,7 @@ static clmse_dtype promoted(clmse_dtype a, clmse_dtype b)
 START_TEST(test_promotion)
 {
     /* torch.promote_types over the floating dtypes; rows and columns F32, F64, F16, BF16. */
-    const clmse_dtype f[4] = {CLMSE_DTYPE_F32, CLMSE_DTYPE_F64, CLMSE_DTYPE_F16,
-                              CLMSE_DTYPE_BF16};
+    const clmse_dtype f[4] = {CLMSE_DTYPE_F32, CLMSE_DTYPE_F64, CLMSE_DTYPE_F16, CLMSE_DTYPE_BF16};
     const clmse_dtype table[4][4] = {
         {CLMSE_DTYPE_F32, CLMSE_DTYPE_F64, CLMSE_DTYPE_F32, CLMSE_DTYPE_F32},
         {CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, CLMSE_DTYPE_F64},
@@ -257,8 +251,7 @@ START_TEST(test_promotion)
         for (int j = 0; j < 4; j++)
             ck_assert_msg(promoted(f[i], f[j]) == table[i][j], "promote(%s, %s) = %s, want %s",
                           clmse_dtype_name(f[i]), clmse_dtype_name(f[j]),
-                          clmse_dtype_name(promoted(f[i], f[j])),
-                          clmse_dtype_name(table[i][j]));
+                          clmse_dtype_name(promoted(f[i], f[j])), clmse_dtype_name(table[i][j]));
     /* The cases the brief names, spelled out. */
     ck_assert_int_eq(promoted(CLMSE_DTYPE_F16, CLMSE_DTYPE_F32), CLMSE_DTYPE_F32);
     ck_assert_int_eq(promoted(CLMSE_DTYPE_F32, CLMSE_DTYPE_F64), CLMSE_DTYPE_F64);
@@ -328,9 +321,9 @@ START_TEST(test_broadcast_ok)
     size_t shape[CLMSE_MAX_NDIM];
     for (int k = 0; k < CLMSE_MAX_NDIM; k++)
         shape[k] = 12345;
-    ASSERT_STATUS(clmse_broadcast_shapes(c->na, c->na ? c->a : NULL, c->nb, c->nb ? c->b : NULL,
-                                         &nd, shape),
-                  CLMSE_SUCCESS);
+    ASSERT_STATUS(
+        clmse_broadcast_shapes(c->na, c->na ? c->a : NULL, c->nb, c->nb ? c->b : NULL, &nd, shape),
+        CLMSE_SUCCESS);
     ck_assert_uint_eq(nd, c->nr);
     for (uint32_t k = 0; k < c->nr; k++)
         ck_assert_msg(shape[k] == c->r[k], "case %d: dim %u is %zu, want %zu", _i, k, shape[k],
@@ -377,10 +370,8 @@ START_TEST(test_broadcast_errors)
     size_t shape[CLMSE_MAX_NDIM];
     ASSERT_FAILS(clmse_broadcast_shapes(2, a, 2, a, NULL, shape), CLMSE_ERROR_INVALID_ARGUMENT);
     ASSERT_FAILS(clmse_broadcast_shapes(2, a, 2, a, &nd, NULL), CLMSE_ERROR_INVALID_ARGUMENT);
-    ASSERT_FAILS(clmse_broadcast_shapes(2, NULL, 2, a, &nd, shape),
-                 CLMSE_ERROR_INVALID_ARGUMENT);
-    ASSERT_FAILS(clmse_broadcast_shapes(2, a, 1, NULL, &nd, shape),
-                 CLMSE_ERROR_INVALID_ARGUMENT);
+    ASSERT_FAILS(clmse_broadcast_shapes(2, NULL, 2, a, &nd, shape), CLMSE_ERROR_INVALID_ARGUMENT);
+    ASSERT_FAILS(clmse_broadcast_shapes(2, a, 1, NULL, &nd, shape), CLMSE_ERROR_INVALID_ARGUMENT);
     ASSERT_FAILS(clmse_broadcast_shapes(CLMSE_MAX_NDIM + 1, s9, 2, a, &nd, shape),
                  CLMSE_ERROR_INVALID_LAYOUT);
     ASSERT_FAILS(clmse_broadcast_shapes(2, a, CLMSE_MAX_NDIM + 1, s9, &nd, shape),
@@ -414,9 +405,9 @@ START_TEST(test_legacy_table)
     for (int r = 0; r < 9; r++)
         for (int g = 0; g < 3; g++) {
             clmse_reduction out = (clmse_reduction)-3;
-            ASSERT_STATUS(clmse_legacy_reduction(rows[r].size_average, rows[r].reduce, given[g],
-                                                 &out),
-                          CLMSE_SUCCESS);
+            ASSERT_STATUS(
+                clmse_legacy_reduction(rows[r].size_average, rows[r].reduce, given[g], &out),
+                CLMSE_SUCCESS);
             /* A legacy argument overrides an explicit reduction, whatever it is. */
             const int want = rows[r].result < 0 ? (int)given[g] : rows[r].result;
             ck_assert_msg((int)out == want,
@@ -476,13 +467,13 @@ START_TEST(test_conversions_known)
         {0.5, 0x3800, 0x3f00},
         {65504.0, 0x7bff, 0x4780},
         {65519.99, 0x7bff, 0x4780},
-        {65520.0, 0x7c00, 0x4780},  /* the half overflow tie goes to infinity */
+        {65520.0, 0x7c00, 0x4780}, /* the half overflow tie goes to infinity */
         {1e6, 0x7c00, 0x4974},
         {3.14159265358979, 0x4248, 0x4049},
         {0.1, 0x2e66, 0x3dcd},
-        {5.9604644775390625e-08, 0x0001, 0x3380}, /* 2^-24, the smallest half subnormal */
+        {5.9604644775390625e-08, 0x0001, 0x3380},  /* 2^-24, the smallest half subnormal */
         {2.98023223876953125e-08, 0x0000, 0x3300}, /* 2^-25: a tie, to even (0) */
-        {4.4703483581542969e-08, 0x0001, 0x3340}, /* 1.5 * 2^-25 rounds up */
+        {4.4703483581542969e-08, 0x0001, 0x3340},  /* 1.5 * 2^-25 rounds up */
         {6.103515625e-05, 0x0400, 0x3880},         /* 2^-14, the smallest normal half */
         {6.0975551605224609e-05, 0x03ff, 0x3880},  /* the largest subnormal half */
         {1.0009765625, 0x3c01, 0x3f80},            /* 1 + 2^-10 */
@@ -513,8 +504,7 @@ START_TEST(test_conversions_known)
     const double probes[] = {0.1, 1.0 / 3.0, 1e-40, 1e-45, 7e-46, 3.5e38, -2.5e-39};
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         const float f = (float)probes[i];
-        ck_assert_msg(dtype_bits_round(probes[i], 23, 8) == th_bits(f), "f32(%.17g)",
-                      probes[i]);
+        ck_assert_msg(dtype_bits_round(probes[i], 23, 8) == th_bits(f), "f32(%.17g)", probes[i]);
         ck_assert(dtype_bits_value(th_bits(f), 23, 8) == (double)f);
     }
 }

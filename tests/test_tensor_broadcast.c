@@ -65,12 +65,11 @@ START_TEST(test_broadcast_3x1_vs_3)
             wy += th_grad(scale, (float)ys[i], (float)xs[j], g); /* grad_target[i] */
         }
         const float gxi = (float)tm_value_at(ggx, CLMSE_DTYPE_F32, (size_t)i);
-        const float gyi =
-            (float)tm_value_at(ggy, CLMSE_DTYPE_F32, 4 + (size_t)i);
-        ck_assert_msg(th_within_one_ulp(gxi, wx), "grad_input[%d] %a, want %.20Lg", i,
-                      (double)gxi, wx);
-        ck_assert_msg(th_within_one_ulp(gyi, wy), "grad_target[%d] %a, want %.20Lg", i,
-                      (double)gyi, wy);
+        const float gyi = (float)tm_value_at(ggy, CLMSE_DTYPE_F32, 4 + (size_t)i);
+        ck_assert_msg(th_within_one_ulp(gxi, wx), "grad_input[%d] %a, want %.20Lg", i, (double)gxi,
+                      wx);
+        ck_assert_msg(th_within_one_ulp(gyi, wy), "grad_target[%d] %a, want %.20Lg", i, (double)gyi,
+                      wy);
     }
     free(ggx);
     free(ggy);
@@ -105,8 +104,7 @@ static const scenario k_bcast[] = {
     {"strided (3,1) vs (3,)", .x = {1, 2, SHAPE(3, 1), STRIDES(2, 7), .offset = 1},
      .y = {1, 1, SHAPE(3), STRIDES(3)}},
     {"(4,1,3) F-order vs (5,1)", .x = {1, 3, SHAPE(4, 1, 3), STRIDES(1, 4, 4)},
-     .y = {1, 2, SHAPE(5, 1)},
-     .out = {1, 3, SHAPE(4, 5, 3), STRIDES(1, 4, 20), .offset = 2},
+     .y = {1, 2, SHAPE(5, 1)}, .out = {1, 3, SHAPE(4, 5, 3), STRIDES(1, 4, 20), .offset = 2},
      .gx = {1, 3, SHAPE(4, 1, 3), STRIDES(2, 0, 8), .offset = 1}},
 };
 #define N_BCAST ((int)(sizeof k_bcast / sizeof k_bcast[0]))

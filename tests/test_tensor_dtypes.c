@@ -12,8 +12,8 @@ static const scenario k_dtype_scenarios[] = {
     {"(6,7)", .x = {1, 2, SHAPE(6, 7)}, .y = {1, 2, SHAPE(6, 7), .offset = 1}},
     {"(100,100)", .x = {1, 2, SHAPE(100, 100)}, .y = {1, 2, SHAPE(100, 100)}},
     {"(3,1) vs (3,)", .x = {1, 2, SHAPE(3, 1)}, .y = {1, 1, SHAPE(3)}},
-    {"F-order (4,5) vs (4,5)", .x = {1, 2, SHAPE(4, 5), STRIDES(1, 4)},
-     .y = {1, 2, SHAPE(4, 5)}, .gx = {1, 2, SHAPE(4, 5), STRIDES(1, 4)}},
+    {"F-order (4,5) vs (4,5)", .x = {1, 2, SHAPE(4, 5), STRIDES(1, 4)}, .y = {1, 2, SHAPE(4, 5)},
+     .gx = {1, 2, SHAPE(4, 5), STRIDES(1, 4)}},
 };
 #define N_DTYPE_SCEN ((int)(sizeof k_dtype_scenarios / sizeof k_dtype_scenarios[0]))
 
@@ -41,7 +41,7 @@ START_TEST(test_mixed_dtypes)
     /* Loss in the promoted dtype; each gradient in its operand's dtype, rounded once from the
      * compute type (e.g. f32 input + f64 target: grad_input is (float) of the double value). */
     const int pair = _i % N_MIXED, scen = _i / N_MIXED;
-    const scenario *s = scen == 0 ? &k_dtype_scenarios[0]
+    const scenario *s = scen == 0   ? &k_dtype_scenarios[0]
                         : scen == 1 ? &k_dtype_scenarios[2]
                                     : &k_dtype_scenarios[3];
     tm_run_scenario(s, k_mixed[pair][0], k_mixed[pair][1], 4000 + (uint64_t)_i);
@@ -119,9 +119,9 @@ START_TEST(test_round_once_from_double)
         double base;
         int k, m;
     } cases[4] = {
-        {CLMSE_DTYPE_F16, 1.0, 11, 40},   /* normal: tie 1 + 2^-11 */
-        {CLMSE_DTYPE_BF16, 1.0, 8, 30},   /* normal: tie 1 + 2^-8 */
-        {CLMSE_DTYPE_F16, 0.0, 25, 60},   /* subnormal: tie 2^-25, half the smallest */
+        {CLMSE_DTYPE_F16, 1.0, 11, 40},    /* normal: tie 1 + 2^-11 */
+        {CLMSE_DTYPE_BF16, 1.0, 8, 30},    /* normal: tie 1 + 2^-8 */
+        {CLMSE_DTYPE_F16, 0.0, 25, 60},    /* subnormal: tie 2^-25, half the smallest */
         {CLMSE_DTYPE_BF16, 0.0, 134, 160}, /* subnormal: tie 2^-134 */
     };
     const clmse_dtype d = cases[_i].d;

@@ -77,8 +77,8 @@ START_TEST(test_empty)
         ck_assert_uint_eq(dtype_bits_load(got, CLMSE_DTYPE_F32, 1 + i), 0);
     free(got);
 
-    dt *all[] = {x, y, out0, onone, oreal, gx, gy, xd, yh, outd, y1, gy1,
-                 xz3, yz3, y3, gy3, oz3, xz2, y21, gy21};
+    dt *all[] = {x,  y,   out0, onone, oreal, gx,  gy,  xd,  yh,  outd,
+                 y1, gy1, xz3,  yz3,   y3,    gy3, oz3, xz2, y21, gy21};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         dt_free(all[i]);
 }

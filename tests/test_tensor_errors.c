@@ -40,25 +40,54 @@ START_TEST(test_errors)
     const clmse_dtype wide = tm_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_BF16;
 
     switch (_i) {
-    case 0: want = CLMSE_SUCCESS; break; /* the control: the base call is valid */
-    case 1: x.dtype = CLMSE_DTYPE_I32; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 2: y.dtype = CLMSE_DTYPE_BOOL; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 3: x.dtype = CLMSE_DTYPE_C64; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 4: y.dtype = CLMSE_DTYPE_C128; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 5: x.dtype = y.dtype = CLMSE_DTYPE_I64; want = CLMSE_ERROR_INVALID_DTYPE; break;
+    case 0:
+        want = CLMSE_SUCCESS;
+        break; /* the control: the base call is valid */
+    case 1:
+        x.dtype = CLMSE_DTYPE_I32;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
+    case 2:
+        y.dtype = CLMSE_DTYPE_BOOL;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
+    case 3:
+        x.dtype = CLMSE_DTYPE_C64;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
+    case 4:
+        y.dtype = CLMSE_DTYPE_C128;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
+    case 5:
+        x.dtype = y.dtype = CLMSE_DTYPE_I64;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
     /* Cases 6, 8, 9 and 26 use float64 where the device has it. Without fp64 any float64
      * tensor is refused first (CLMSE_ERROR_UNSUPPORTED_DTYPE), which would hide the check, so
      * they use a narrower dtype there. */
-    case 6: out.dtype = wide; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 7: gx.dtype = CLMSE_DTYPE_F16; want = CLMSE_ERROR_INVALID_DTYPE; break;
-    case 8: g.dtype = wide; want = CLMSE_ERROR_INVALID_DTYPE; break;
+    case 6:
+        out.dtype = wide;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
+    case 7:
+        gx.dtype = CLMSE_DTYPE_F16;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
+    case 8:
+        g.dtype = wide;
+        want = CLMSE_ERROR_INVALID_DTYPE;
+        break;
     case 9: /* the data promote to a dtype other than float32: a float32 output is wrong */
         x.dtype = gx.dtype = tm_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_F16;
         if (!tm_fp64) /* float16 with float32 would promote to float32 */
             y.dtype = gy.dtype = CLMSE_DTYPE_F16;
         want = CLMSE_ERROR_INVALID_DTYPE;
         break;
-    case 10: out.shape[0] = 5; want = CLMSE_ERROR_SHAPE_MISMATCH; break;
+    case 10:
+        out.shape[0] = 5;
+        want = CLMSE_ERROR_SHAPE_MISMATCH;
+        break;
     case 11: /* same element count, wrong shape */
         CHECK_OK(NULL, clmse_tensor_init(&out, bout, CLMSE_DTYPE_F32, 2, s22, NULL, 0));
         want = CLMSE_ERROR_SHAPE_MISMATCH;
@@ -69,16 +98,21 @@ START_TEST(test_errors)
         CHECK_OK(NULL, clmse_tensor_init(&out, bout, CLMSE_DTYPE_F32, 1, s2, NULL, 0));
         want = CLMSE_ERROR_SHAPE_MISMATCH;
         break;
-    case 13: args.reduction = CLMSE_REDUCTION_SUM; args.grad_output = NULL;
+    case 13:
+        args.reduction = CLMSE_REDUCTION_SUM;
+        args.grad_output = NULL;
         want = CLMSE_ERROR_SHAPE_MISMATCH; /* output (4,) for sum */
         break;
-    case 14: CHECK_OK(NULL, clmse_tensor_init(&gx, bgx, CLMSE_DTYPE_F32, 1, s5, NULL, 0));
+    case 14:
+        CHECK_OK(NULL, clmse_tensor_init(&gx, bgx, CLMSE_DTYPE_F32, 1, s5, NULL, 0));
         want = CLMSE_ERROR_SHAPE_MISMATCH;
         break;
-    case 15: CHECK_OK(NULL, clmse_tensor_init(&gy, bgy, CLMSE_DTYPE_F32, 2, s14, NULL, 0));
+    case 15:
+        CHECK_OK(NULL, clmse_tensor_init(&gy, bgy, CLMSE_DTYPE_F32, 2, s14, NULL, 0));
         want = CLMSE_ERROR_SHAPE_MISMATCH;
         break;
-    case 16: CHECK_OK(NULL, clmse_tensor_init(&g, bg, CLMSE_DTYPE_F32, 1, s3, NULL, 0));
+    case 16:
+        CHECK_OK(NULL, clmse_tensor_init(&g, bg, CLMSE_DTYPE_F32, 1, s3, NULL, 0));
         want = CLMSE_ERROR_SHAPE_MISMATCH; /* grad_output (3,) for none of (4,) */
         break;
     case 17: /* grad_output (2,) for sum */
@@ -102,17 +136,31 @@ START_TEST(test_errors)
         CHECK_OK(NULL, clmse_tensor_init(&gy, bgy, CLMSE_DTYPE_F32, 1, s3, NULL, 0));
         want = CLMSE_ERROR_SHAPE_MISMATCH;
         break;
-    case 20: args.flags = 2u; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
-    case 21: args.flags = 0x80000000u | CLMSE_STRICT_SHAPES; want = CLMSE_ERROR_INVALID_ARGUMENT;
+    case 20:
+        args.flags = 2u;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
+    case 21:
+        args.flags = 0x80000000u | CLMSE_STRICT_SHAPES;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
         break;
     case 22: /* strides reach past the buffer */
         CHECK_OK(NULL, clmse_tensor_init(&x, bx, CLMSE_DTYPE_F32, 1, s4, far, 0));
         want = CLMSE_ERROR_BUFFER_TOO_SMALL;
         break;
-    case 23: out.offset = 70; want = CLMSE_ERROR_BUFFER_TOO_SMALL; break;
-    case 24: y.offset = EBUF - 3; want = CLMSE_ERROR_BUFFER_TOO_SMALL; break; /* one too far */
-    case 25: y.offset = EBUF - 4; want = CLMSE_SUCCESS; break;                /* just fits */
-    case 26: /* a view of 8-byte elements (2-byte without fp64) that ends past the buffer */
+    case 23:
+        out.offset = 70;
+        want = CLMSE_ERROR_BUFFER_TOO_SMALL;
+        break;
+    case 24:
+        y.offset = EBUF - 3;
+        want = CLMSE_ERROR_BUFFER_TOO_SMALL;
+        break; /* one too far */
+    case 25:
+        y.offset = EBUF - 4;
+        want = CLMSE_SUCCESS;
+        break; /* just fits */
+    case 26:   /* a view of 8-byte elements (2-byte without fp64) that ends past the buffer */
         x.dtype = y.dtype = out0.dtype = tm_fp64 ? CLMSE_DTYPE_F64 : CLMSE_DTYPE_F16;
         /* 4 elements from there end 2 past the buffer: its size counts elements of x's dtype */
         x.offset = (tm_fp64 ? EBUF / 2 : EBUF * 2) - 2;
@@ -121,19 +169,50 @@ START_TEST(test_errors)
         args.reduction = CLMSE_REDUCTION_SUM;
         want = CLMSE_ERROR_BUFFER_TOO_SMALL;
         break;
-    case 27: y.buffer = NULL; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
-    case 28: gx.buffer = NULL; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
-    case 29: ap = NULL; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
-    case 30: args.input = NULL; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
-    case 31: args.target = NULL; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
-    case 32: args.output = args.grad_input = args.grad_target = NULL;
+    case 27:
+        y.buffer = NULL;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
+    case 28:
+        gx.buffer = NULL;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
+    case 29:
+        ap = NULL;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
+    case 30:
+        args.input = NULL;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
+    case 31:
+        args.target = NULL;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
+    case 32:
+        args.output = args.grad_input = args.grad_target = NULL;
         want = CLMSE_ERROR_INVALID_ARGUMENT; /* grad_output alone asks for nothing */
         break;
-    case 33: args.reduction = (clmse_reduction)7; want = CLMSE_ERROR_INVALID_REDUCTION; break;
-    case 34: args.reduction = (clmse_reduction)-1; want = CLMSE_ERROR_INVALID_REDUCTION; break;
-    case 35: x.ndim = CLMSE_MAX_NDIM + 1; want = CLMSE_ERROR_INVALID_LAYOUT; break;
-    case 36: out.strides[0] = -1; want = CLMSE_ERROR_INVALID_LAYOUT; break;
-    case 37: y.strides[0] = -1; want = CLMSE_ERROR_INVALID_LAYOUT; break;
+    case 33:
+        args.reduction = (clmse_reduction)7;
+        want = CLMSE_ERROR_INVALID_REDUCTION;
+        break;
+    case 34:
+        args.reduction = (clmse_reduction)-1;
+        want = CLMSE_ERROR_INVALID_REDUCTION;
+        break;
+    case 35:
+        x.ndim = CLMSE_MAX_NDIM + 1;
+        want = CLMSE_ERROR_INVALID_LAYOUT;
+        break;
+    case 36:
+        out.strides[0] = -1;
+        want = CLMSE_ERROR_INVALID_LAYOUT;
+        break;
+    case 37:
+        y.strides[0] = -1;
+        want = CLMSE_ERROR_INVALID_LAYOUT;
+        break;
     case 38: { /* element counts that overflow size_t (every tensor, so nothing else fails) */
         clmse_tensor *all[6] = {&x, &y, &out, &g, &gx, &gy};
         for (int k = 0; k < 6; k++) {
@@ -146,7 +225,10 @@ START_TEST(test_errors)
         want = CLMSE_ERROR_SIZE_OVERFLOW;
         break;
     }
-    case 39: num_wait = 1; want = CLMSE_ERROR_INVALID_ARGUMENT; break;
+    case 39:
+        num_wait = 1;
+        want = CLMSE_ERROR_INVALID_ARGUMENT;
+        break;
     case 40: {
         cl_int err = CL_SUCCESS;
         user = clCreateUserEvent(th_cl_context(tm_ctx), &err);
@@ -171,15 +253,19 @@ START_TEST(test_errors)
         want = CLMSE_ERROR_INVALID_ARGUMENT;
         break;
     }
-    case 43: ctx = NULL; want = CLMSE_ERROR_INVALID_HANDLE; break;
-    default: ck_abort_msg("no case %d", _i); return;
+    case 43:
+        ctx = NULL;
+        want = CLMSE_ERROR_INVALID_HANDLE;
+        break;
+    default:
+        ck_abort_msg("no case %d", _i);
+        return;
     }
 
     cl_event ev = (cl_event)(void *)&tm_dummy_event;
     const clmse_status st = clmse_mse(ctx, ap, num_wait, wait, &ev);
-    ck_assert_msg(st == want, "case %d: got %s (%d), want %s (%d): %s", _i,
-                  clmse_status_string(st), (int)st, clmse_status_string(want), (int)want,
-                  clmse_context_last_error(ctx));
+    ck_assert_msg(st == want, "case %d: got %s (%d), want %s (%d): %s", _i, clmse_status_string(st),
+                  (int)st, clmse_status_string(want), (int)want, clmse_context_last_error(ctx));
     if (want == CLMSE_SUCCESS) {
         th_finish_event(ev);
     } else {

@@ -51,9 +51,9 @@ START_TEST(test_user_event_gates)
     dt *results[3] = {out, gx, gy};
     for (int k = 0; k < 3; k++)
         if (results[k])
-            ck_assert_msg(memcmp(results[k]->host, results[k]->img,
-                                 results[k]->total * sizeof(float)) == 0,
-                          "result %d written before the user event completed", k);
+            ck_assert_msg(
+                memcmp(results[k]->host, results[k]->img, results[k]->total * sizeof(float)) == 0,
+                "result %d written before the user event completed", k);
 
     ck_assert_int_eq(clSetUserEventStatus(user, CL_COMPLETE), CL_SUCCESS);
     th_finish_event(ev);

@@ -39,8 +39,7 @@ static void assert_buffers_equal(f32_run *r, cl_mem a, cl_mem b, const char *wha
     const double fa = bad < r->tot ? (double)va[bad] : 0, fb = bad < r->tot ? (double)vb[bad] : 0;
     free(va);
     free(vb);
-    ck_assert_msg(bad == r->tot, "%s: element %zu differs: _f32 %a, tensor %a", what, bad, fa,
-                  fb);
+    ck_assert_msg(bad == r->tot, "%s: element %zu differs: _f32 %a, tensor %a", what, bad, fa, fb);
 }
 
 START_TEST(test_tensor_matches_f32)
@@ -75,8 +74,8 @@ START_TEST(test_tensor_matches_f32)
     CHECK_OK(NULL, clmse_tensor_init(&ty, r.by, CLMSE_DTYPE_F32, nd, shapes[_i], NULL, OY));
     CHECK_OK(NULL, clmse_tensor_init(&tgn, r.bg_none, CLMSE_DTYPE_F32, nd, shapes[_i], NULL, OG));
     CHECK_OK(NULL, clmse_tensor_init(&tgs, r.bg_scalar, CLMSE_DTYPE_F32, 0, NULL, NULL, OG));
-    CHECK_OK(NULL, clmse_tensor_init(&tout_none, r.out[1], CLMSE_DTYPE_F32, nd, shapes[_i], NULL,
-                                     OO));
+    CHECK_OK(NULL,
+             clmse_tensor_init(&tout_none, r.out[1], CLMSE_DTYPE_F32, nd, shapes[_i], NULL, OO));
     CHECK_OK(NULL, clmse_tensor_init(&tout0, r.out[1], CLMSE_DTYPE_F32, 0, NULL, NULL, OO));
     CHECK_OK(NULL, clmse_tensor_init(&tgx, r.gx[1], CLMSE_DTYPE_F32, nd, shapes[_i], NULL, OGX));
     CHECK_OK(NULL, clmse_tensor_init(&tgy, r.gy[1], CLMSE_DTYPE_F32, nd, shapes[_i], NULL, OGY));
@@ -96,7 +95,7 @@ START_TEST(test_tensor_matches_f32)
             /* forward */
             reset_results(&r);
             CHECK_OK(tm_ctx, clmse_mse_forward_f32(tm_ctx, red, r.n, r.bx, OX, r.by, OY, r.out[0],
-                                                  OO, 0, NULL, &ev));
+                                                   OO, 0, NULL, &ev));
             th_finish_event(ev);
             a.output = tout;
             CHECK_OK(tm_ctx, clmse_mse(tm_ctx, &a, 0, NULL, &ev));
@@ -105,8 +104,8 @@ START_TEST(test_tensor_matches_f32)
             /* backward */
             reset_results(&r);
             CHECK_OK(tm_ctx, clmse_mse_backward_f32(tm_ctx, red, r.n, r.bx, OX, r.by, OY,
-                                                   with_g ? bg : NULL, OG, r.gx[0], OGX,
-                                                   r.gy[0], OGY, 0, NULL, &ev));
+                                                    with_g ? bg : NULL, OG, r.gx[0], OGX, r.gy[0],
+                                                    OGY, 0, NULL, &ev));
             th_finish_event(ev);
             a.output = NULL;
             a.grad_output = with_g ? tg : NULL;
@@ -118,10 +117,9 @@ START_TEST(test_tensor_matches_f32)
             assert_buffers_equal(&r, r.gy[0], r.gy[1], "backward grad_target");
             /* fused */
             reset_results(&r);
-            CHECK_OK(tm_ctx, clmse_mse_fused_f32(
-                                tm_ctx, red, r.n, r.bx, OX, r.by, OY, r.out[0], OO,
-                                with_g ? bg : NULL, OG, r.gx[0], OGX, r.gy[0], OGY, 0, NULL,
-                                &ev));
+            CHECK_OK(tm_ctx, clmse_mse_fused_f32(tm_ctx, red, r.n, r.bx, OX, r.by, OY, r.out[0], OO,
+                                                 with_g ? bg : NULL, OG, r.gx[0], OGX, r.gy[0], OGY,
+                                                 0, NULL, &ev));
             th_finish_event(ev);
             a.output = tout;
             CHECK_OK(tm_ctx, clmse_mse(tm_ctx, &a, 0, NULL, &ev));
@@ -137,8 +135,8 @@ START_TEST(test_tensor_matches_f32)
     ck_assert(th_within_one_ulp(v[OO], th_ref_sum(r.x, r.y, r.n)));
     free(v);
 
-    cl_mem bufs[] = {r.bx, r.by, r.bg_none, r.bg_scalar, r.out[0], r.out[1],
-                     r.gx[0], r.gx[1], r.gy[0], r.gy[1]};
+    cl_mem bufs[] = {r.bx,     r.by,    r.bg_none, r.bg_scalar, r.out[0],
+                     r.out[1], r.gx[0], r.gx[1],   r.gy[0],     r.gy[1]};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         ck_assert_int_eq(clReleaseMemObject(bufs[i]), CL_SUCCESS);
     free(r.x);

@@ -23,8 +23,7 @@ static const scenario k_strided[] = {
      .y = {1, 2, SHAPE(3, 4), STRIDES(0, 1), .offset = 5}},
     /* contiguous operands, non-contiguous results */
     {"transposed output", .x = {1, 2, SHAPE(4, 5)}, .y = {1, 2, SHAPE(4, 5)},
-     .out = {1, 2, SHAPE(4, 5), STRIDES(1, 4)},
-     .gx = {1, 2, SHAPE(4, 5), STRIDES(1, 4)}},
+     .out = {1, 2, SHAPE(4, 5), STRIDES(1, 4)}, .gx = {1, 2, SHAPE(4, 5), STRIDES(1, 4)}},
     {"gapped output", .x = {1, 2, SHAPE(3, 4)}, .y = {1, 2, SHAPE(3, 4)},
      .out = {1, 2, SHAPE(3, 4), STRIDES(10, 2), .offset = 5},
      .gy = {1, 2, SHAPE(3, 4), STRIDES(9, 2), .offset = 4}},

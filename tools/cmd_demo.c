@@ -118,15 +118,14 @@ static int run_example(clmse_context *ctx, int number, const example *ex, int *m
     char expected[32];
     clmse_status st;
 
-    if ((st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_NONE, n, ex->input, ex->target,
-                                     none)) != CLMSE_SUCCESS ||
-        (st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target,
-                                     &mean)) != CLMSE_SUCCESS ||
-        (st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, ex->input, ex->target,
-                                     &sum)) != CLMSE_SUCCESS ||
-        (st = clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target,
-                                              NULL, &fused_mean, grad_input, grad_target)) !=
-            CLMSE_SUCCESS)
+    if ((st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_NONE, n, ex->input, ex->target, none)) !=
+            CLMSE_SUCCESS ||
+        (st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target, &mean)) !=
+            CLMSE_SUCCESS ||
+        (st = clmse_host_forward_f32(ctx, CLMSE_REDUCTION_SUM, n, ex->input, ex->target, &sum)) !=
+            CLMSE_SUCCESS ||
+        (st = clmse_host_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, ex->input, ex->target, NULL,
+                                   &fused_mean, grad_input, grad_target)) != CLMSE_SUCCESS)
         return cli_report_status("demo", st, ctx, "host-layer MSE of a worked example");
 
     printf("\nExample %d: %s, nn.MSELoss()\n", number, ex->title);
@@ -143,14 +142,18 @@ static int run_example(clmse_context *ctx, int number, const example *ex, int *m
     print_array("grad_target", grad_target, ex->rows, ex->cols);
 
     if (!within(mean, ex->expected_mean, ex->tolerance)) {
-        fprintf(stderr, "clmse demo: warning: example %d: loss %.9g differs from expected %s by "
-                "more than %g\n", number, (double)mean, expected, ex->tolerance);
+        fprintf(stderr,
+                "clmse demo: warning: example %d: loss %.9g differs from expected %s by "
+                "more than %g\n",
+                number, (double)mean, expected, ex->tolerance);
         *mismatch = 1;
     }
     /* The header promises the fused call writes what the forward call does, bit for bit. */
     if (memcmp(&mean, &fused_mean, sizeof mean) != 0) {
-        fprintf(stderr, "clmse demo: warning: example %d: fused loss %.9g differs from forward "
-                "loss %.9g\n", number, (double)fused_mean, (double)mean);
+        fprintf(stderr,
+                "clmse demo: warning: example %d: fused loss %.9g differs from forward "
+                "loss %.9g\n",
+                number, (double)fused_mean, (double)mean);
         *mismatch = 1;
     }
     return CLI_EXIT_OK;
@@ -226,9 +229,8 @@ static int bench_run(clmse_context *ctx, cl_command_queue queue, const bench *b,
     clmse_status st;
     cl_int err;
 
-    st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->input, 0, b->target, 0,
-                                        b->loss, 0, NULL, 0, b->grad_input, 0, b->grad_target, 0,
-                                        0, NULL, NULL);
+    st = clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, n, b->input, 0, b->target, 0, b->loss, 0,
+                             NULL, 0, b->grad_input, 0, b->grad_target, 0, 0, NULL, NULL);
     if (st != CLMSE_SUCCESS)
         return cli_report_status("demo", st, ctx, "clmse_mse_fused_f32");
     err = clFinish(queue);
@@ -260,8 +262,8 @@ static int bench_check_grads(cl_command_queue queue, const bench *b, size_t n, i
             if (err != CL_SUCCESS)
                 return cli_report_cl("demo", "clEnqueueReadBuffer(gradient)", err);
             if (!within(got[g], want[g], tolerance)) {
-                fprintf(stderr, "clmse demo: warning: %s[%zu] = %.9g, expected %.9g\n",
-                        names[g], at[k], (double)got[g], (double)want[g]);
+                fprintf(stderr, "clmse demo: warning: %s[%zu] = %.9g, expected %.9g\n", names[g],
+                        at[k], (double)got[g], (double)want[g]);
                 *mismatch = 1;
             }
         }
@@ -271,8 +273,7 @@ static int bench_check_grads(cl_command_queue queue, const bench *b, size_t n, i
 
 /* Runs on a context of its own: the examples have already built the first context's kernels,
  * and the warm-up should show what an application's first call costs. */
-static int run_timing(const clmse_context_options *options, size_t n, size_t repeat,
-                      int *mismatch)
+static int run_timing(const clmse_context_options *options, size_t n, size_t repeat, int *mismatch)
 {
     clmse_context *ctx = NULL;
     bench b = {0};
@@ -348,8 +349,10 @@ static int run_timing(const clmse_context_options *options, size_t n, size_t rep
            reference);
     /* Relative: the mean is near 2/3 for large n but can be tiny for a small --n. */
     if (!within(loss, reference, 1e-5 * reference)) {
-        fprintf(stderr, "clmse demo: warning: timed loss %.9g differs from the host reference "
-                "%.9g by more than 1e-05 relative\n", (double)loss, reference);
+        fprintf(stderr,
+                "clmse demo: warning: timed loss %.9g differs from the host reference "
+                "%.9g by more than 1e-05 relative\n",
+                (double)loss, reference);
         *mismatch = 1;
     }
     rc = CLI_EXIT_OK;

@@ -31,8 +31,8 @@ static void info_usage(FILE *out)
 }
 
 /* One forward call (mean) of 1024 elements of `dtype`, stride `stride`; waits for it. */
-static clmse_status call_once(clmse_context *ctx, cl_command_queue q, cl_mem buf,
-                              clmse_dtype dtype, int64_t stride)
+static clmse_status call_once(clmse_context *ctx, cl_command_queue q, cl_mem buf, clmse_dtype dtype,
+                              int64_t stride)
 {
     const size_t n = 1024;
     const int64_t strides[1] = {stride};
@@ -64,9 +64,8 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
     cl_command_queue q = NULL;
     cl_int err = CL_SUCCESS;
     clmse_status st = clmse_context_get_cl(ctx, &clctx, &dev, &q);
-    cl_mem buf = st == CLMSE_SUCCESS ? clCreateBuffer(clctx, CL_MEM_READ_WRITE, 2049 * 8, NULL,
-                                                      &err)
-                                     : NULL;
+    cl_mem buf =
+        st == CLMSE_SUCCESS ? clCreateBuffer(clctx, CL_MEM_READ_WRITE, 2049 * 8, NULL, &err) : NULL;
 
     if (buf == NULL) {
         fprintf(stderr, "clmse info: clCreateBuffer failed: %d%s\n", (int)err,
@@ -105,13 +104,13 @@ static int print_builds(clmse_context *ctx, const clmse_device_info *d)
             st = call_once(ctx, q, buf, programs[i].dtype, programs[i].stride);
         double t2 = timing_now_us() / 1e3;
         if (st != CLMSE_SUCCESS) {
-            fprintf(stderr, "clmse info: %s: %s: %s\n", programs[i].name,
-                    clmse_status_string(st), clmse_context_last_error(ctx));
+            fprintf(stderr, "clmse info: %s: %s: %s\n", programs[i].name, clmse_status_string(st),
+                    clmse_context_last_error(ctx));
             clReleaseMemObject(buf);
             return CLI_EXIT_RUNTIME;
         }
-        printf("  %-20s first call %8.1f ms   second call %6.2f ms\n", programs[i].name,
-               t1 - t0, t2 - t1);
+        printf("  %-20s first call %8.1f ms   second call %6.2f ms\n", programs[i].name, t1 - t0,
+               t2 - t1);
     }
     clReleaseMemObject(buf);
     if (err != CL_SUCCESS) {
@@ -181,8 +180,8 @@ static int print_plans(const clmse_device_info *d, int builds)
     }
     printf("tuning file: %s\n", clmse_context_tuning(ctx));
     printf("launch plans (contiguous data; strided and float16 data use a fixed plan):\n");
-    printf("  %-5s %-9s %-7s %-8s %-5s %6s %4s %7s %10s %8s\n", "dtype", "op", "size",
-           "source", "shape", "wg", "vec", "groups", "per_item", "final_wg");
+    printf("  %-5s %-9s %-7s %-8s %-5s %6s %4s %7s %10s %8s\n", "dtype", "op", "size", "source",
+           "shape", "wg", "vec", "groups", "per_item", "final_wg");
     for (int dt = 0; dt < 2 && st == CLMSE_SUCCESS; dt++) {
         if (dt == CLMSE_DTYPE_F64 && !d->has_fp64)
             continue;
@@ -191,15 +190,14 @@ static int print_plans(const clmse_device_info *d, int builds)
                 clmse_plan p;
                 clmse_plan_source src;
 
-                st = clmse_context_get_plan(ctx, (clmse_dtype)dt, (clmse_op)op,
-                                            (clmse_size_class)c, &p, &src);
+                st = clmse_context_get_plan(ctx, (clmse_dtype)dt, (clmse_op)op, (clmse_size_class)c,
+                                            &p, &src);
                 if (st == CLMSE_SUCCESS)
                     printf("  %-5s %-9s %-7s %-8s %-5s %6zu %4zu %7zu %10zu %8zu\n",
                            dt ? "f64" : "f32", clmse_op_name((clmse_op)op),
-                           clmse_size_class_name((clmse_size_class)c),
-                           clmse_plan_source_name(src), clmse_plan_shape_name(p.shape),
-                           p.work_group_size, p.vector_width, p.max_groups, p.min_per_item,
-                           p.final_work_group_size);
+                           clmse_size_class_name((clmse_size_class)c), clmse_plan_source_name(src),
+                           clmse_plan_shape_name(p.shape), p.work_group_size, p.vector_width,
+                           p.max_groups, p.min_per_item, p.final_work_group_size);
             }
     }
     if (st != CLMSE_SUCCESS)

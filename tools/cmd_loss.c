@@ -142,8 +142,7 @@ static int parse_reduction(const char *text, clmse_reduction *out)
 }
 
 /* Matches a file-valued option; sets *rc to a usage error for a missing or repeated value. */
-static int file_option(int argc, char **argv, int *i, const char *name, const char **slot,
-                       int *rc)
+static int file_option(int argc, char **argv, int *i, const char *name, const char **slot, int *rc)
 {
     const char *value;
 
@@ -184,10 +183,10 @@ static int parse_args(int argc, char **argv, loss_options *o)
                 o->context.device = value;
             } else if (!file_option(argc, argv, &i, "--grad-output", &o->grad_output, &rc) &&
                        !file_option(argc, argv, &i, "--out", &o->results[RES_OUT], &rc) &&
-                       !file_option(argc, argv, &i, "--grad-input",
-                                    &o->results[RES_GRAD_INPUT], &rc) &&
-                       !file_option(argc, argv, &i, "--grad-target",
-                                    &o->results[RES_GRAD_TARGET], &rc)) {
+                       !file_option(argc, argv, &i, "--grad-input", &o->results[RES_GRAD_INPUT],
+                                    &rc) &&
+                       !file_option(argc, argv, &i, "--grad-target", &o->results[RES_GRAD_TARGET],
+                                    &rc)) {
                 return usage_error("unknown option '%s'", arg);
             }
         } else if (!o->input) {
@@ -195,8 +194,8 @@ static int parse_args(int argc, char **argv, loss_options *o)
         } else if (!o->target) {
             o->target = arg;
         } else {
-            return usage_error("unexpected argument '%s' (INPUT and TARGET are '%s' and '%s')",
-                               arg, o->input, o->target);
+            return usage_error("unexpected argument '%s' (INPUT and TARGET are '%s' and '%s')", arg,
+                               o->input, o->target);
         }
     }
     if (rc >= 0)
@@ -226,8 +225,10 @@ static int load_float_file(const char *path, npy_array *a)
         return st == NPY_ERR_IO || st == NPY_ERR_NOMEM ? CLI_EXIT_RUNTIME : CLI_EXIT_USAGE;
     }
     if (!is_float(a)) {
-        fprintf(stderr, "clmse loss: %s: dtype %s is not supported: MSELoss needs float16, "
-                "float32 or float64\n", path, a->type_name);
+        fprintf(stderr,
+                "clmse loss: %s: dtype %s is not supported: MSELoss needs float16, "
+                "float32 or float64\n",
+                path, a->type_name);
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
@@ -287,9 +288,9 @@ static int make_buffer(cl_context clctx, const npy_array *a, int upload, const c
     *out = NULL;
     if (bytes == 0)
         return CLI_EXIT_OK;
-    *out = clCreateBuffer(clctx, upload ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR
-                                        : CL_MEM_WRITE_ONLY,
-                          bytes, upload ? a->data : NULL, &err);
+    *out =
+        clCreateBuffer(clctx, upload ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_WRITE_ONLY,
+                       bytes, upload ? a->data : NULL, &err);
     if (err != CL_SUCCESS) {
         *out = NULL;
         fprintf(stderr, "clmse loss: %s: clCreateBuffer(%s, %zu bytes) returned %d\n",
@@ -389,8 +390,8 @@ static int run_device(const loss_options *o, loss_job *j)
 
         if (!j->res_mem[r])
             continue;
-        err = clEnqueueReadBuffer(queue, j->res_mem[r], CL_TRUE, 0, a->count * a->itemsize,
-                                  a->data, j->done ? 1 : 0, j->done ? &j->done : NULL, NULL);
+        err = clEnqueueReadBuffer(queue, j->res_mem[r], CL_TRUE, 0, a->count * a->itemsize, a->data,
+                                  j->done ? 1 : 0, j->done ? &j->done : NULL, NULL);
         if (err != CL_SUCCESS) {
             char call[64];
 
@@ -495,8 +496,7 @@ static int prepare(const loss_options *o, loss_job *j)
         return rc;
     npy_format_shape(a_shape, sizeof a_shape, j->input.ndim, j->input.shape);
     npy_format_shape(b_shape, sizeof b_shape, j->target.ndim, j->target.shape);
-    if (o->strict &&
-        !same_shape(j->input.ndim, j->input.shape, j->target.ndim, j->target.shape)) {
+    if (o->strict && !same_shape(j->input.ndim, j->input.shape, j->target.ndim, j->target.shape)) {
         fprintf(stderr, "clmse loss: --strict-shapes: %s has shape %s but %s has shape %s\n",
                 o->input, a_shape, o->target, b_shape);
         return CLI_EXIT_USAGE;
@@ -524,13 +524,15 @@ static int prepare(const loss_options *o, loss_job *j)
         if ((rc = load_float_file(o->grad_output, &j->grad_output)))
             return rc;
         if (!same_shape(j->grad_output.ndim, j->grad_output.shape, ndim, shape)) {
-            npy_format_shape(a_shape, sizeof a_shape, j->grad_output.ndim,
-                             j->grad_output.shape);
+            npy_format_shape(a_shape, sizeof a_shape, j->grad_output.ndim, j->grad_output.shape);
             npy_format_shape(b_shape, sizeof b_shape, ndim, shape);
-            fprintf(stderr, "clmse loss: %s: --grad-output has shape %s but the loss has shape "
-                    "%s (reduction %s)\n", o->grad_output, a_shape, b_shape,
-                    o->reduction == CLMSE_REDUCTION_NONE ? "none"
-                    : o->reduction == CLMSE_REDUCTION_SUM ? "sum" : "mean");
+            fprintf(stderr,
+                    "clmse loss: %s: --grad-output has shape %s but the loss has shape "
+                    "%s (reduction %s)\n",
+                    o->grad_output, a_shape, b_shape,
+                    o->reduction == CLMSE_REDUCTION_NONE  ? "none"
+                    : o->reduction == CLMSE_REDUCTION_SUM ? "sum"
+                                                          : "mean");
             return CLI_EXIT_USAGE;
         }
         if (j->grad_output.dtype != promoted) {

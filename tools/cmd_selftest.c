@@ -72,7 +72,7 @@ static const st_case general_cases[] = {
 static const size_t general_sizes[] = {1, 63, 64, 65, 4097, 65535, 65537};
 /* Shapes (R, C) of the 2-d cases: 70001 rows or columns make a broadcast operand's gradient a
  * sum of more terms than llvmpipe's loop bound. */
-static const size_t general_shapes[][2] = {{3, 5},     {8, 8},      {5, 13},    {33, 65},
+static const size_t general_shapes[][2] = {{3, 5},     {8, 8},     {5, 13},   {33, 65},
                                            {255, 257}, {3, 70001}, {70001, 3}};
 /* The large strided case (not with --quick): a transposed float32 view of 2^22 elements. */
 static const size_t general_large_shape[2] = {1024, 4096};
@@ -280,9 +280,9 @@ static void describe_plan(st_env *e, const problem *pb, clmse_op op, char *buf, 
     }
     e->plan_checked[pb->c->dx == CLMSE_DTYPE_F64][op][sc] = 1;
     snprintf(buf, size, "plan %s %s %s wg=%zu vec=%zu groups=%zu per_item=%zu final_wg=%zu",
-             clmse_size_class_name(sc), clmse_plan_source_name(src),
-             clmse_plan_shape_name(p.shape), p.work_group_size, p.vector_width, p.max_groups,
-             p.min_per_item, p.final_work_group_size);
+             clmse_size_class_name(sc), clmse_plan_source_name(src), clmse_plan_shape_name(p.shape),
+             p.work_group_size, p.vector_width, p.max_groups, p.min_per_item,
+             p.final_work_group_size);
 }
 
 /* Prints one check's line (r < 0: the set-up of all of a problem's checks); a failed one is
@@ -330,19 +330,23 @@ static void describe_mismatch(const mismatch *m, char *buf, size_t size)
         len += 2;
     }
     if (m->beyond)
-        snprintf(buf + len, size - len, "%s, past the end of the result, was overwritten with "
-                 "%.*g", where, dg, dtype_bits_decode(m->dtype, m->got));
+        snprintf(buf + len, size - len,
+                 "%s, past the end of the result, was overwritten with "
+                 "%.*g",
+                 where, dg, dtype_bits_decode(m->dtype, m->got));
     else if (m->got == dtype_bits_sentinel(m->dtype))
-        snprintf(buf + len, size - len, "%s was not written (%s), expected %.*g", where, name,
-                 dg, dtype_bits_decode(m->dtype, m->want));
+        snprintf(buf + len, size - len, "%s was not written (%s), expected %.*g", where, name, dg,
+                 dtype_bits_decode(m->dtype, m->want));
     else if (m->reduced)
-        snprintf(buf + len, size - len, "%s got %.*g, expected %.*g (%s, exact %.21Lg; 1 ulp "
-                 "allowed)", where, dg, dtype_bits_decode(m->dtype, m->got), dg,
+        snprintf(buf + len, size - len,
+                 "%s got %.*g, expected %.*g (%s, exact %.21Lg; 1 ulp "
+                 "allowed)",
+                 where, dg, dtype_bits_decode(m->dtype, m->got), dg,
                  dtype_bits_decode(m->dtype, m->want), name, m->exact);
     else
-        snprintf(buf + len, size - len, "%s got %.*g, expected %.*g (%s, bit for bit)", where,
-                 dg, dtype_bits_decode(m->dtype, m->got), dg,
-                 dtype_bits_decode(m->dtype, m->want), name);
+        snprintf(buf + len, size - len, "%s got %.*g, expected %.*g (%s, bit for bit)", where, dg,
+                 dtype_bits_decode(m->dtype, m->got), dg, dtype_bits_decode(m->dtype, m->want),
+                 name);
     len = strlen(buf);
     if (m->count > 1)
         snprintf(buf + len, size - len, ", %zu of %zu values wrong", m->count, m->checked);
@@ -415,7 +419,7 @@ static cl_int tensor_create(st_env *e, st_tensor *t, uint64_t seed)
         for (size_t r = 0; r < t->rows; r++)
             for (size_t c = 0; c < t->cols; c++)
                 dtype_bits_store(t->img, d, t->t.offset + r * (size_t)t->srow + c * (size_t)t->scol,
-                         value_bits(d, seed, r * t->cols + c));
+                                 value_bits(d, seed, r * t->cols + c));
     }
     t->t.buffer = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE | (seed ? CL_MEM_COPY_HOST_PTR : 0),
                                  bytes, seed ? t->img : NULL, &err);
@@ -469,10 +473,9 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
         return clmse_context_last_error(NULL);
     /* The budget: everything a check holds must fit in one allocation of the device's
      * largest size. 'none' needs an output and a grad_output of n elements more. */
-    base = (cl_ulong)(pb->x.total * dtype_bits_size(c->dx) +
-                      pb->y.total * dtype_bits_size(c->dy)) +
-           (cl_ulong)(pb->gx.total * dtype_bits_size(c->dx) +
-                      pb->gy.total * dtype_bits_size(c->dy));
+    base =
+        (cl_ulong)(pb->x.total * dtype_bits_size(c->dx) + pb->y.total * dtype_bits_size(c->dy)) +
+        (cl_ulong)(pb->gx.total * dtype_bits_size(c->dx) + pb->gy.total * dtype_bits_size(c->dy));
     extra = (cl_ulong)(pb->out.total + pb->g.total) * dtype_bits_size(pb->p);
     if (base > e->max_alloc)
         return NULL; /* fits stays 0: skipped */
@@ -508,8 +511,7 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
 
 /* ---- one check ---------------------------------------------------------------------------- */
 
-static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction red,
-                            cl_event *ev)
+static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction red, cl_event *ev)
 {
     const int none = red == CLMSE_REDUCTION_NONE;
     const st_tensor *out = none ? &pb->out : &pb->out0, *g = none ? &pb->g : &pb->g0;
@@ -517,16 +519,15 @@ static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction
 
     if (pb->fast_f32) {
         if (op == CLMSE_OP_FORWARD)
-            return clmse_mse_forward_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0, pb->y.t.buffer,
-                                         0, out->t.buffer, 0, 0, NULL, ev);
+            return clmse_mse_forward_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0, pb->y.t.buffer, 0,
+                                         out->t.buffer, 0, 0, NULL, ev);
         if (op == CLMSE_OP_BACKWARD)
-            return clmse_mse_backward_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0,
-                                          pb->y.t.buffer, 0, g->t.buffer, 0, pb->gx.t.buffer, 0,
-                                          pb->gy.t.buffer, 0, 0, NULL, ev);
-        return clmse_mse_fused_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0,
-                                              pb->y.t.buffer, 0, out->t.buffer, 0, NULL, 0,
-                                              pb->gx.t.buffer, 0, pb->gy.t.buffer, 0, 0, NULL,
-                                              ev);
+            return clmse_mse_backward_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0, pb->y.t.buffer, 0,
+                                          g->t.buffer, 0, pb->gx.t.buffer, 0, pb->gy.t.buffer, 0, 0,
+                                          NULL, ev);
+        return clmse_mse_fused_f32(e->ctx, red, pb->n, pb->x.t.buffer, 0, pb->y.t.buffer, 0,
+                                   out->t.buffer, 0, NULL, 0, pb->gx.t.buffer, 0, pb->gy.t.buffer,
+                                   0, 0, NULL, ev);
     }
     if (op != CLMSE_OP_BACKWARD)
         a.output = &out->t;
@@ -540,8 +541,8 @@ static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction
 }
 
 /* Records a wrong value; `exact` is the reference of a one-ulp check, NULL for a bitwise one. */
-static void note(mismatch *m, size_t index, int indexed, clmse_dtype d, uint64_t got,
-                 uint64_t want, const long double *exact)
+static void note(mismatch *m, size_t index, int indexed, clmse_dtype d, uint64_t got, uint64_t want,
+                 const long double *exact)
 {
     if (m->count++ == 0) {
         m->index = index;
@@ -668,8 +669,8 @@ static void verify(problem *pb, clmse_op op, clmse_reduction red, ldsum *acc[2],
 }
 
 /* Resets the results to the sentinel, runs op, reads the results back. */
-static const char *execute(st_env *e, problem *pb, clmse_op op, clmse_reduction red,
-                           char *buf, size_t size)
+static const char *execute(st_env *e, problem *pb, clmse_op op, clmse_reduction red, char *buf,
+                           size_t size)
 {
     const int none = red == CLMSE_REDUCTION_NONE;
     st_tensor *res[3] = {NULL, NULL, NULL};
@@ -690,14 +691,13 @@ static const char *execute(st_env *e, problem *pb, clmse_op op, clmse_reduction 
             unsigned char pattern[8];
 
             dtype_bits_store(pattern, res[k]->t.dtype, 0, s);
-            err = clEnqueueFillBuffer(e->queue, res[k]->t.buffer, pattern, w, 0,
-                                      res[k]->total * w, 0, NULL, NULL);
+            err = clEnqueueFillBuffer(e->queue, res[k]->t.buffer, pattern, w, 0, res[k]->total * w,
+                                      0, NULL, NULL);
         }
     if (err == CL_SUCCESS)
         err = clFinish(e->queue);
     if (err != CL_SUCCESS) {
-        snprintf(buf, size, "resetting the results failed: %d%s", (int)err,
-                 cli_cl_error_name(err));
+        snprintf(buf, size, "resetting the results failed: %d%s", (int)err, cli_cl_error_name(err));
         return buf;
     }
     st = enqueue(e, pb, op, red, &ev);
@@ -710,8 +710,8 @@ static const char *execute(st_env *e, problem *pb, clmse_op op, clmse_reduction 
     for (int k = 0; k < 3 && err == CL_SUCCESS; k++)
         if (res[k])
             err = clEnqueueReadBuffer(e->queue, res[k]->t.buffer, CL_TRUE, 0,
-                                      res[k]->total * dtype_bits_size(res[k]->t.dtype),
-                                      res[k]->img, 0, NULL, NULL);
+                                      res[k]->total * dtype_bits_size(res[k]->t.dtype), res[k]->img,
+                                      0, NULL, NULL);
     if (err != CL_SUCCESS) {
         snprintf(buf, size, "waiting for the results or reading them failed: %d%s", (int)err,
                  cli_cl_error_name(err));
@@ -762,8 +762,7 @@ static void run_check(st_env *e, problem *pb, clmse_op op, int r, ldsum *acc[2])
 
 /* Every operation and reduction on case c at shape (R, C). Returns nonzero on a host-memory
  * failure (then the run ends). */
-static int run_problem(st_env *e, const st_case *c, size_t R, size_t C, uint64_t seed,
-                       int large)
+static int run_problem(st_env *e, const st_case *c, size_t R, size_t C, uint64_t seed, int large)
 {
     problem pb;
     ldsum *acc[2] = {NULL, NULL};
@@ -894,8 +893,7 @@ static void check_refusal(st_env *e)
             if (err == CL_SUCCESS &&
                 clmse_tensor_init(&x, buf, cases[k].dx, 1, &n, NULL, 0) == CLMSE_SUCCESS &&
                 clmse_tensor_init(&y, buf, cases[k].dy, 1, &n, NULL, 8) == CLMSE_SUCCESS &&
-                clmse_tensor_init(&out, buf, CLMSE_DTYPE_F64, 0, NULL, NULL, 16) ==
-                    CLMSE_SUCCESS &&
+                clmse_tensor_init(&out, buf, CLMSE_DTYPE_F64, 0, NULL, NULL, 16) == CLMSE_SUCCESS &&
                 clmse_tensor_init(&gx, buf, cases[k].dx, 1, &n, NULL, 24) == CLMSE_SUCCESS &&
                 clmse_tensor_init(&gy, buf, cases[k].dy, 1, &n, NULL, 32) == CLMSE_SUCCESS) {
                 if (ops[o] != CLMSE_OP_BACKWARD)
@@ -971,8 +969,9 @@ static size_t report_plans(const st_env *e)
                 if (e->plan_checked[d][o][sc])
                     checked++;
                 else
-                    printf("note: no check ran under the %s %s %s plan\n", d ? "float64" : "float32",
-                           clmse_op_name(ops[o]), clmse_size_class_name((clmse_size_class)sc));
+                    printf("note: no check ran under the %s %s %s plan\n",
+                           d ? "float64" : "float32", clmse_op_name(ops[o]),
+                           clmse_size_class_name((clmse_size_class)sc));
             }
     }
     printf("plans checked: %zu of %zu (dtype x operation x size class)\n", checked, total);
@@ -1075,11 +1074,13 @@ int cmd_selftest(int argc, char **argv)
         rc = cli_report_status("selftest", st, e.ctx, "describing the device");
         goto cleanup;
     }
-    err = clGetDeviceInfo(dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof e.max_alloc, &e.max_alloc,
-                          NULL);
+    err =
+        clGetDeviceInfo(dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof e.max_alloc, &e.max_alloc, NULL);
     if (err != CL_SUCCESS) {
-        fprintf(stderr, "clmse selftest: clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE) failed: "
-                "%d%s\n", (int)err, cli_cl_error_name(err));
+        fprintf(stderr,
+                "clmse selftest: clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE) failed: "
+                "%d%s\n",
+                (int)err, cli_cl_error_name(err));
         rc = CLI_EXIT_RUNTIME;
         goto cleanup;
     }

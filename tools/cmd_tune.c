@@ -14,12 +14,12 @@
 #include "timing.h"
 #include "workload.h"
 
-#define TUNE_ROUNDS 15        /* timed runs of every candidate, round-robin */
+#define TUNE_ROUNDS 15 /* timed runs of every candidate, round-robin */
 #define TUNE_QUICK_ROUNDS 5
 #define TUNE_MAX_CANDIDATES 128
 #define TUNE_SCREEN_ROUNDS 2 /* every candidate, before the finalists get the full rounds */
 #define TUNE_FINALISTS 6
-#define TUNE_MARGIN 0.03 /* a candidate must beat the default by 3% to replace it */
+#define TUNE_MARGIN 0.03    /* a candidate must beat the default by 3% to replace it */
 #define TUNE_TOLERANCE 1e-5 /* a candidate's loss against the default plan's, relative */
 
 /* The element count each size class is timed at. */
@@ -62,8 +62,8 @@ static void tune_usage(FILE *out)
 /* What a plan launches for n elements: plans that agree on it are the same candidate. */
 static void launch_of(const clmse_plan *p, size_t n, size_t key[4])
 {
-    size_t per_group = p->shape == CLMSE_SHAPE_CPU ? p->min_per_item
-                                                    : p->min_per_item * p->work_group_size;
+    size_t per_group =
+        p->shape == CLMSE_SHAPE_CPU ? p->min_per_item : p->min_per_item * p->work_group_size;
     size_t groups = n / per_group + (n % per_group != 0);
 
     groups = groups < 1 ? 1 : groups > p->max_groups ? p->max_groups : groups;
@@ -268,9 +268,9 @@ static int score(tune_env *e, clmse_size_class c, const clmse_op *ops, size_t no
 
 static void print_plan(const clmse_plan *p)
 {
-    printf("%s wg %zu vec %zu groups %zu per_item %zu final %zu",
-           clmse_plan_shape_name(p->shape), p->work_group_size, p->vector_width, p->max_groups,
-           p->min_per_item, p->final_work_group_size);
+    printf("%s wg %zu vec %zu groups %zu per_item %zu final %zu", clmse_plan_shape_name(p->shape),
+           p->work_group_size, p->vector_width, p->max_groups, p->min_per_item,
+           p->final_work_group_size);
 }
 
 /* Tunes one (dtype, size class): forward with fused, then backward. */
@@ -287,8 +287,8 @@ static int tune_class(tune_env *e, clmse_size_class c)
     double scores[TUNE_MAX_CANDIDATES];
 
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-        clmse_status st = clmse_context_get_plan(e->ctx, e->w.dtype, groups[g].ops[0], c, &def,
-                                                 NULL);
+        clmse_status st =
+            clmse_context_get_plan(e->ctx, e->w.dtype, groups[g].ops[0], c, &def, NULL);
         if (st != CLMSE_SUCCESS)
             return cli_report_status("tune", st, e->ctx, "clmse_context_get_plan");
         size_t count = candidates(e, &def, list), best = 0;
@@ -378,8 +378,7 @@ static int check_written(const char *spec, const char *output)
     opt.tuning_file = output;
     clmse_status st = clmse_context_create(&opt, &ctx);
     if (st != CLMSE_SUCCESS)
-        return cli_report_status("tune", st, NULL,
-                                 "clmse_context_create (reading the file back)");
+        return cli_report_status("tune", st, NULL, "clmse_context_create (reading the file back)");
     const char *outcome = clmse_context_tuning(ctx);
     int ok = strncmp(outcome, "loaded ", 7) == 0;
     printf("tuning file: %s\n", outcome);
@@ -391,8 +390,8 @@ static int check_written(const char *spec, const char *output)
 
 /* ---- command ----------------------------------------------------------------------------- */
 
-static int parse(int argc, char **argv, const char **spec, const char **dtype,
-                 const char **output, int *quick, int *dry_run, int *help)
+static int parse(int argc, char **argv, const char **spec, const char **dtype, const char **output,
+                 int *quick, int *dry_run, int *help)
 {
     for (int i = 1; i < argc; i++) {
         const char **slot = NULL, *value = NULL;

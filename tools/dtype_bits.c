@@ -7,10 +7,14 @@
 uint64_t dtype_bits_sentinel(clmse_dtype d)
 {
     switch (d) {
-    case CLMSE_DTYPE_F64: return UINT64_C(0x7ff5a5a5a5a5a5a5);
-    case CLMSE_DTYPE_F16: return 0x7d5au;
-    case CLMSE_DTYPE_BF16: return 0x7fa5u;
-    default: return 0x7fa5a5a5u;
+    case CLMSE_DTYPE_F64:
+        return UINT64_C(0x7ff5a5a5a5a5a5a5);
+    case CLMSE_DTYPE_F16:
+        return 0x7d5au;
+    case CLMSE_DTYPE_BF16:
+        return 0x7fa5u;
+    default:
+        return 0x7fa5a5a5u;
     }
 }
 
@@ -38,10 +42,10 @@ uint64_t dtype_bits_round(double v, int mbits, int ebits)
     if (exp == 0) /* zero, or a double subnormal: far below half of any target's subnormal */
         return sign;
     int e = exp - 1023;
-    const uint64_t m = frac | ((uint64_t)1 << 52); /* v = m * 2^(e - 52) */
+    const uint64_t m = frac | ((uint64_t)1 << 52);   /* v = m * 2^(e - 52) */
     const int qexp = (e >= emin ? e : emin) - mbits; /* exponent of the target's quantum */
-    const int shift = qexp - (e - 52);              /* >= 52 - mbits > 0 */
-    if (shift > 53)                                 /* below half the smallest subnormal */
+    const int shift = qexp - (e - 52);               /* >= 52 - mbits > 0 */
+    if (shift > 53)                                  /* below half the smallest subnormal */
         return sign;
     uint64_t q = m >> shift;
     const uint64_t rem = m & (((uint64_t)1 << shift) - 1), half = (uint64_t)1 << (shift - 1);
@@ -85,8 +89,10 @@ uint64_t dtype_bits_encode(clmse_dtype d, double v)
         memcpy(&u, &v, sizeof u);
         return u;
     }
-    case CLMSE_DTYPE_F16: return dtype_bits_half(v);
-    case CLMSE_DTYPE_BF16: return dtype_bits_bf16(v);
+    case CLMSE_DTYPE_F16:
+        return dtype_bits_half(v);
+    case CLMSE_DTYPE_BF16:
+        return dtype_bits_bf16(v);
     default: {
         const float f = (float)v;
         uint32_t u;
@@ -104,8 +110,10 @@ double dtype_bits_decode(clmse_dtype d, uint64_t bits)
         memcpy(&v, &bits, sizeof v);
         return v;
     }
-    case CLMSE_DTYPE_F16: return dtype_bits_value(bits, 10, 5);
-    case CLMSE_DTYPE_BF16: return dtype_bits_value(bits, 7, 8);
+    case CLMSE_DTYPE_F16:
+        return dtype_bits_value(bits, 10, 5);
+    case CLMSE_DTYPE_BF16:
+        return dtype_bits_value(bits, 7, 8);
     default: {
         const uint32_t u = (uint32_t)bits;
         float f;

@@ -18,7 +18,8 @@ static const command commands[] = {
     {"loss", cmd_loss, "MSE loss of two .npy files, and its gradients, written as .npy"},
     {"demo", cmd_demo, "check two worked examples, then time the fused forward+backward"},
     {"tune", cmd_tune, "time candidate launch plans and write the device's tuning file"},
-    {"selftest", cmd_selftest, "check every operation, dtype and launch plan against known answers"},
+    {"selftest", cmd_selftest,
+     "check every operation, dtype and launch plan against known answers"},
 };
 
 static const command *find_command(const char *name)

@@ -25,10 +25,10 @@
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
-#define NPY_ALIGN 64                 /* NumPy pads headers so that the data start 64-aligned */
-#define NPY_MAX_HEADER (1u << 20)    /* a rank-8 float header needs ~250 bytes */
+#define NPY_ALIGN 64              /* NumPy pads headers so that the data start 64-aligned */
+#define NPY_MAX_HEADER (1u << 20) /* a rank-8 float header needs ~250 bytes */
 #define NPY_TMP_ATTEMPTS 100
-#define NPY_WRITE_CHUNK 4096         /* elements byte-swapped at a time on big-endian hosts */
+#define NPY_WRITE_CHUNK 4096 /* elements byte-swapped at a time on big-endian hosts */
 
 static npy_status fail(char *err, size_t errlen, npy_status st, const char *fmt, ...)
     NPY_PRINTF(4, 5);
@@ -89,12 +89,12 @@ void npy_format_shape(char *buf, size_t len, uint32_t ndim, const size_t *shape)
     if (!buf || len == 0)
         return;
     buf[0] = '\0';
-#define NPY_APPEND_(...)                                                                 \
-    do {                                                                                 \
-        int n_ = snprintf(buf + used, len - used, __VA_ARGS__);                          \
-        if (n_ < 0 || (size_t)n_ >= len - used)                                          \
-            return; /* truncated: buf holds what fitted */                               \
-        used += (size_t)n_;                                                              \
+#define NPY_APPEND_(...)                                        \
+    do {                                                        \
+        int n_ = snprintf(buf + used, len - used, __VA_ARGS__); \
+        if (n_ < 0 || (size_t)n_ >= len - used)                 \
+            return; /* truncated: buf holds what fitted */      \
+        used += (size_t)n_;                                     \
     } while (0)
     NPY_APPEND_("(");
     for (uint32_t i = 0; i < ndim; i++)
@@ -116,24 +116,15 @@ typedef struct type_entry {
 } type_entry;
 
 static const type_entry k_types[] = {
-    {'b', 1, "bool", 1, CLMSE_DTYPE_BOOL},
-    {'i', 1, "int8", 1, CLMSE_DTYPE_I8},
-    {'i', 2, "int16", 1, CLMSE_DTYPE_I16},
-    {'i', 4, "int32", 1, CLMSE_DTYPE_I32},
-    {'i', 8, "int64", 1, CLMSE_DTYPE_I64},
-    {'u', 1, "uint8", 1, CLMSE_DTYPE_U8},
-    {'u', 2, "uint16", 0, NPY_DTYPE_NONE},
-    {'u', 4, "uint32", 0, NPY_DTYPE_NONE},
-    {'u', 8, "uint64", 0, NPY_DTYPE_NONE},
-    {'f', 2, "float16", 1, CLMSE_DTYPE_F16},
-    {'f', 4, "float32", 1, CLMSE_DTYPE_F32},
-    {'f', 8, "float64", 1, CLMSE_DTYPE_F64},
-    {'f', 12, "float96", 0, NPY_DTYPE_NONE},
-    {'f', 16, "float128", 0, NPY_DTYPE_NONE},
-    {'c', 8, "complex64", 1, CLMSE_DTYPE_C64},
-    {'c', 16, "complex128", 1, CLMSE_DTYPE_C128},
-    {'c', 24, "complex192", 0, NPY_DTYPE_NONE},
-    {'c', 32, "complex256", 0, NPY_DTYPE_NONE},
+    {'b', 1, "bool", 1, CLMSE_DTYPE_BOOL},      {'i', 1, "int8", 1, CLMSE_DTYPE_I8},
+    {'i', 2, "int16", 1, CLMSE_DTYPE_I16},      {'i', 4, "int32", 1, CLMSE_DTYPE_I32},
+    {'i', 8, "int64", 1, CLMSE_DTYPE_I64},      {'u', 1, "uint8", 1, CLMSE_DTYPE_U8},
+    {'u', 2, "uint16", 0, NPY_DTYPE_NONE},      {'u', 4, "uint32", 0, NPY_DTYPE_NONE},
+    {'u', 8, "uint64", 0, NPY_DTYPE_NONE},      {'f', 2, "float16", 1, CLMSE_DTYPE_F16},
+    {'f', 4, "float32", 1, CLMSE_DTYPE_F32},    {'f', 8, "float64", 1, CLMSE_DTYPE_F64},
+    {'f', 12, "float96", 0, NPY_DTYPE_NONE},    {'f', 16, "float128", 0, NPY_DTYPE_NONE},
+    {'c', 8, "complex64", 1, CLMSE_DTYPE_C64},  {'c', 16, "complex128", 1, CLMSE_DTYPE_C128},
+    {'c', 24, "complex192", 0, NPY_DTYPE_NONE}, {'c', 32, "complex256", 0, NPY_DTYPE_NONE},
 };
 
 static const char *non_numeric_name(char kind)
@@ -177,7 +168,8 @@ static npy_status parse_descr(const char *s, size_t len, npy_array *a, int *swap
     if (kind == 'O')
         return fail(err, errlen, NPY_ERR_OBJECT,
                     "object arrays (descr '%.*s') are not supported: they hold pickled Python "
-                    "objects", (int)len, s);
+                    "objects",
+                    (int)len, s);
     name = non_numeric_name(kind);
     if (name)
         return fail(err, errlen, NPY_ERR_DTYPE, "dtype %s (descr '%.*s') is not numeric", name,
@@ -200,8 +192,8 @@ static npy_status parse_descr(const char *s, size_t len, npy_array *a, int *swap
         a->has_dtype = t->has_dtype;
         a->dtype = t->dtype;
         a->itemsize = size;
-        *swap = size > 1 && ((order == '>' && host_is_little()) ||
-                             (order == '<' && !host_is_little()));
+        *swap =
+            size > 1 && ((order == '>' && host_is_little()) || (order == '<' && !host_is_little()));
         return NPY_OK;
     }
     return fail(err, errlen, NPY_ERR_DESCR, "unknown dtype descr '%.*s'", (int)len, s);
@@ -228,10 +220,7 @@ static void skip_ws(parser *p)
         p->i++;
 }
 
-static int peek(const parser *p)
-{
-    return p->i < p->n ? (unsigned char)p->s[p->i] : -1;
-}
+static int peek(const parser *p) { return p->i < p->n ? (unsigned char)p->s[p->i] : -1; }
 
 /* A quoted string without escapes; *str and *len point into the header. */
 static int parse_string(parser *p, const char **str, size_t *len)
@@ -490,8 +479,9 @@ npy_status npy_read_stream(FILE *f, uintmax_t size, npy_array *out, char *err, s
         goto cleanup;
     }
     if (memcmp(pre, NPY_MAGIC, n < NPY_MAGIC_LEN ? n : NPY_MAGIC_LEN) != 0) {
-        st = fail(err, errlen, NPY_ERR_MAGIC, "not a .npy file (it does not start with "
-                                              "\\x93NUMPY)");
+        st = fail(err, errlen, NPY_ERR_MAGIC,
+                  "not a .npy file (it does not start with "
+                  "\\x93NUMPY)");
         goto cleanup;
     }
     if (n < 8) {
@@ -530,7 +520,8 @@ npy_status npy_read_stream(FILE *f, uintmax_t size, npy_array *out, char *err, s
     if (have_size && file_size < data_offset) {
         st = fail(err, errlen, NPY_ERR_TRUNCATED_HEADER,
                   "truncated .npy header: it claims %zu bytes but the file ends %ju bytes "
-                  "into it", header_len, file_size - (8 + len_bytes));
+                  "into it",
+                  header_len, file_size - (8 + len_bytes));
         goto cleanup;
     }
     header = malloc(header_len + 1);
@@ -561,15 +552,17 @@ npy_status npy_read_stream(FILE *f, uintmax_t size, npy_array *out, char *err, s
         a.count *= a.shape[i];
     }
     if (a.count > SIZE_MAX / a.itemsize) {
-        st = fail(err, errlen, NPY_ERR_OVERFLOW, "shape %s of %s has more bytes than fit in "
-                  "size_t", shape_text, a.type_name);
+        st = fail(err, errlen, NPY_ERR_OVERFLOW,
+                  "shape %s of %s has more bytes than fit in "
+                  "size_t",
+                  shape_text, a.type_name);
         goto cleanup;
     }
     bytes = a.count * a.itemsize;
     if (have_size && file_size - data_offset < bytes) {
         st = fail(err, errlen, NPY_ERR_TRUNCATED_DATA,
-                  "truncated data: shape %s of %s needs %zu bytes, the file holds %ju",
-                  shape_text, a.type_name, bytes, file_size - data_offset);
+                  "truncated data: shape %s of %s needs %zu bytes, the file holds %ju", shape_text,
+                  a.type_name, bytes, file_size - data_offset);
         goto cleanup;
     }
     if (bytes > 0) {
@@ -661,8 +654,10 @@ static npy_status build_image(const npy_array *a, npy_image *img, char *err, siz
 
     descr = float_descr(a->dtype, &itemsize);
     if (!descr)
-        return fail(err, errlen, NPY_ERR_ARGUMENT, "cannot write dtype %d: only float16, "
-                    "float32 and float64 are written", (int)a->dtype);
+        return fail(err, errlen, NPY_ERR_ARGUMENT,
+                    "cannot write dtype %d: only float16, "
+                    "float32 and float64 are written",
+                    (int)a->dtype);
     if (a->ndim > CLMSE_MAX_NDIM)
         return fail(err, errlen, NPY_ERR_ARGUMENT, "cannot write rank %u", (unsigned)a->ndim);
     /* Counted as the reader counts: a 0 anywhere makes the array empty, whatever the other
@@ -676,8 +671,8 @@ static npy_status build_image(const npy_array *a, npy_image *img, char *err, siz
         count *= a->shape[i];
     }
     if (count != a->count || (count > 0 && !a->data) || count > SIZE_MAX / itemsize)
-        return fail(err, errlen, NPY_ERR_ARGUMENT,
-                    "array count %zu or data do not match its shape", a->count);
+        return fail(err, errlen, NPY_ERR_ARGUMENT, "array count %zu or data do not match its shape",
+                    a->count);
 
     npy_format_shape(shape_text, sizeof shape_text, a->ndim, a->shape);
     n = snprintf(img->header, sizeof img->header,
@@ -728,8 +723,8 @@ npy_status npy_write_stream(FILE *f, const npy_array *a, char *err, size_t errle
     return NPY_OK;
 }
 
-npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen,
-                          char *err, size_t errlen)
+npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen, char *err,
+                          size_t errlen)
 {
     npy_image img;
     npy_status st;
@@ -799,8 +794,7 @@ npy_status npy_commit(const char *tmp, const char *path, char *err, size_t errle
     if (!tmp || !path || !tmp[0])
         return fail(err, errlen, NPY_ERR_ARGUMENT, "npy_commit: no temporary file");
     if (rename(tmp, path) != 0)
-        return fail(err, errlen, NPY_ERR_IO, "cannot rename '%s' to it: %s", tmp,
-                    strerror(errno));
+        return fail(err, errlen, NPY_ERR_IO, "cannot rename '%s' to it: %s", tmp, strerror(errno));
     return NPY_OK;
 }
 
@@ -955,7 +949,7 @@ npy_status npy_convert(const npy_array *src, clmse_dtype dtype, npy_array *dst, 
     dst->data = NULL;
     dst->dtype = dtype;
     dst->itemsize = out_size;
-    dst->type_name = dtype == CLMSE_DTYPE_F16 ? "float16"
+    dst->type_name = dtype == CLMSE_DTYPE_F16   ? "float16"
                      : dtype == CLMSE_DTYPE_F32 ? "float32"
                                                 : "float64";
     snprintf(dst->descr, sizeof dst->descr, "%s", descr);

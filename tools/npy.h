@@ -50,18 +50,18 @@ typedef enum npy_status {
  * count (checked against the shape), fortran_order and data are used, the rest ignored.
  */
 typedef struct npy_array {
-    char descr[16];          /* as read, e.g. ">f4" or "<i8" */
-    const char *type_name;   /* NumPy's name: "float32", "int32", "bool", ... (static) */
-    int has_dtype;           /* nonzero when `dtype` is meaningful */
+    char descr[16];        /* as read, e.g. ">f4" or "<i8" */
+    const char *type_name; /* NumPy's name: "float32", "int32", "bool", ... (static) */
+    int has_dtype;         /* nonzero when `dtype` is meaningful */
     clmse_dtype dtype;
-    size_t itemsize;         /* bytes per element */
-    int fortran_order;       /* nonzero: column-major */
-    uint32_t ndim;           /* 0 (a scalar) to CLMSE_MAX_NDIM */
+    size_t itemsize;   /* bytes per element */
+    int fortran_order; /* nonzero: column-major */
+    uint32_t ndim;     /* 0 (a scalar) to CLMSE_MAX_NDIM */
     size_t shape[CLMSE_MAX_NDIM];
-    size_t count;            /* product of shape; 1 for a scalar */
-    void *data;              /* count * itemsize bytes, host byte order; NULL when count == 0 */
-    unsigned version;        /* format major version read: 1, 2 or 3 */
-    int trailing;            /* nonzero when bytes followed the data (they were ignored) */
+    size_t count;     /* product of shape; 1 for a scalar */
+    void *data;       /* count * itemsize bytes, host byte order; NULL when count == 0 */
+    unsigned version; /* format major version read: 1, 2 or 3 */
+    int trailing;     /* nonzero when bytes followed the data (they were ignored) */
 } npy_array;
 
 /* Zeroes an array (no data). */
@@ -95,8 +95,8 @@ npy_status npy_read_stream(FILE *f, uintmax_t size, npy_array *out, char *err, s
  * to `path` itself: npy_commit() renames the temporary file over it, npy_discard() removes
  * it. On failure no temporary file remains.
  */
-npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen,
-                          char *err, size_t errlen);
+npy_status npy_write_temp(const char *path, const npy_array *a, char *tmp, size_t tmplen, char *err,
+                          size_t errlen);
 
 /*
  * Writes `a` as npy_write_temp() formats it to an open stream, without flushing or syncing;

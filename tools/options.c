@@ -19,10 +19,7 @@ static void print_prefix(const char *cmd)
     fprintf(stderr, "%s%s%s: ", cli_program, cmd ? " " : "", cmd ? cmd : "");
 }
 
-int cli_is_help(const char *arg)
-{
-    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
+int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 
 int cli_option_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
@@ -43,8 +40,7 @@ int cli_option_value(int argc, char **argv, int *i, const char *name, const char
     return 1;
 }
 
-int cli_parse_count(const char *cmd, const char *option, const char *text, size_t max,
-                    size_t *out)
+int cli_parse_count(const char *cmd, const char *option, const char *text, size_t max, size_t *out)
 {
     char *end = NULL;
     unsigned long long value;
@@ -105,8 +101,7 @@ const char *cli_cl_error_name(cl_int err)
     }
 }
 
-int cli_report_status(const char *cmd, clmse_status st, const clmse_context *ctx,
-                      const char *what)
+int cli_report_status(const char *cmd, clmse_status st, const clmse_context *ctx, const char *what)
 {
     const char *details = clmse_context_last_error(ctx);
 

@@ -29,8 +29,7 @@ int cli_option_value(int argc, char **argv, int *i, const char *name, const char
 
 /* Parses a whole number in [1, max]: digits only, fully consumed. Returns 0 on success and
  * reports a usage error naming `option` otherwise (then returns CLI_EXIT_USAGE). */
-int cli_parse_count(const char *cmd, const char *option, const char *text, size_t max,
-                    size_t *out);
+int cli_parse_count(const char *cmd, const char *option, const char *text, size_t max, size_t *out);
 
 /* Reports a usage error for `PROGRAM CMD` (CMD may be NULL) on stderr with a --help hint.
  * Returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
@@ -46,8 +45,7 @@ const char *cli_cl_error_name(cl_int err);
 
 /* Prints "PROGRAM[ CMD]: [WHAT: ]<status text>[: <last error of ctx>]" as one line on stderr
  * (WHAT may be NULL; ctx may be NULL for the thread's last error). Returns CLI_EXIT_RUNTIME. */
-int cli_report_status(const char *cmd, clmse_status st, const clmse_context *ctx,
-                      const char *what);
+int cli_report_status(const char *cmd, clmse_status st, const clmse_context *ctx, const char *what);
 
 /* An OpenCL call of the tool's own, in the same shape: "PROGRAM[ CMD]: <CLMSE_ERROR_OPENCL's
  * text>: CALL returned ERR (CL_NAME)". Returns CLI_EXIT_RUNTIME. */

@@ -51,11 +51,11 @@ clmse_status workload_enqueue(clmse_context *ctx, const mse_workload *w, clmse_o
         return clmse_mse(ctx, &a, 0, NULL, NULL);
     }
     if (op == CLMSE_OP_FORWARD)
-        return clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, w->n, w->x, 0, w->y, 0, w->loss,
-                                     0, 0, NULL, NULL);
+        return clmse_mse_forward_f32(ctx, CLMSE_REDUCTION_MEAN, w->n, w->x, 0, w->y, 0, w->loss, 0,
+                                     0, NULL, NULL);
     if (op == CLMSE_OP_BACKWARD)
         return clmse_mse_backward_f32(ctx, CLMSE_REDUCTION_MEAN, w->n, w->x, 0, w->y, 0, NULL, 0,
                                       w->gx, 0, w->gy, 0, 0, NULL, NULL);
-    return clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, w->n, w->x, 0, w->y, 0,
-                                          w->loss, 0, NULL, 0, w->gx, 0, w->gy, 0, 0, NULL, NULL);
+    return clmse_mse_fused_f32(ctx, CLMSE_REDUCTION_MEAN, w->n, w->x, 0, w->y, 0, w->loss, 0, NULL,
+                               0, w->gx, 0, w->gy, 0, 0, NULL, NULL);
 }

@@ -12,8 +12,8 @@
 typedef struct mse_workload {
     clmse_dtype dtype; /* CLMSE_DTYPE_F32 or CLMSE_DTYPE_F64 */
     size_t n;
-    cl_mem x, y, gx, gy; /* n elements each */
-    cl_mem loss;         /* one element */
+    cl_mem x, y, gx, gy;                  /* n elements each */
+    cl_mem loss;                          /* one element */
     clmse_tensor tx, ty, tloss, tgx, tgy; /* views over them, for clmse_mse() (float64) */
 } mse_workload;
 

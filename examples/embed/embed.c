@@ -173,8 +173,8 @@ static int build_kernels(app *a)
     a->update = clCreateKernel(a->program, "update", &err);
     if (cl_failed(err, "clCreateKernel(update)"))
         return 1;
-    err = clGetKernelWorkGroupInfo(a->update, a->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                   sizeof max_size, &max_size, NULL);
+    err = clGetKernelWorkGroupInfo(a->update, a->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_size,
+                                   &max_size, NULL);
     if (cl_failed(err, "clGetKernelWorkGroupInfo"))
         return 1;
     /* The tree reduction halves the size, so it must be a power of two. */
@@ -188,16 +188,16 @@ static int create_buffers(app *a, float *x, float *y)
     float params[2] = {0.0f, 0.0f}; /* w, b */
     cl_int err;
 
-    a->x = clCreateBuffer(a->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, N * sizeof(float),
-                          x, &err);
+    a->x = clCreateBuffer(a->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, N * sizeof(float), x,
+                          &err);
     if (cl_failed(err, "clCreateBuffer(x)"))
         return 1;
-    a->y = clCreateBuffer(a->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, N * sizeof(float),
-                          y, &err);
+    a->y = clCreateBuffer(a->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, N * sizeof(float), y,
+                          &err);
     if (cl_failed(err, "clCreateBuffer(y)"))
         return 1;
-    a->params = clCreateBuffer(a->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                               sizeof params, params, &err);
+    a->params = clCreateBuffer(a->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof params,
+                               params, &err);
     if (cl_failed(err, "clCreateBuffer(params)"))
         return 1;
     a->pred = clCreateBuffer(a->context, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &err);
@@ -265,9 +265,8 @@ static int train_step(app *a, cl_event *last, int update, float *loss)
         return 1;
 
     /* loss = mean((pred - y)^2); grad_pred = d loss / d pred = 2/N * (pred - y). */
-    st = clmse_mse_fused_f32(a->mse, CLMSE_REDUCTION_MEAN, N, a->pred, 0, a->y, 0,
-                                        a->loss, 0, NULL, 0, a->grad_pred, 0, NULL, 0, 1,
-                                        &predicted, &mse_done);
+    st = clmse_mse_fused_f32(a->mse, CLMSE_REDUCTION_MEAN, N, a->pred, 0, a->y, 0, a->loss, 0, NULL,
+                             0, a->grad_pred, 0, NULL, 0, 1, &predicted, &mse_done);
     clReleaseEvent(predicted);
     if (clmse_failed(st, a->mse, "clmse_mse_fused_f32"))
         return 1;
@@ -284,8 +283,7 @@ static int train_step(app *a, cl_event *last, int update, float *loss)
         *last = mse_done;
         return 0;
     }
-    err = clEnqueueNDRangeKernel(a->queue, a->update, 1, NULL, &local, &local, 1, &mse_done,
-                                 last);
+    err = clEnqueueNDRangeKernel(a->queue, a->update, 1, NULL, &local, &local, 1, &mse_done, last);
     clReleaseEvent(mse_done);
     return cl_failed(err, "clEnqueueNDRangeKernel(update)");
 }
@@ -342,8 +340,7 @@ int main(void)
     if (pick_device(&platform, &a.device))
         return 1;
     {
-        cl_context_properties props[3] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform,
-                                          0};
+        cl_context_properties props[3] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
 
         a.context = clCreateContext(props, 1, &a.device, NULL, NULL, &err);
     }
@@ -354,8 +351,8 @@ int main(void)
     if (create_queue(&a) || build_kernels(&a) || create_buffers(&a, x, y) || set_kernel_args(&a))
         goto cleanup;
     /* clmse retains the three objects; the application keeps and releases its own. */
-    if (clmse_failed(clmse_context_create_from_cl(a.context, a.device, a.queue, NULL, &a.mse),
-                     NULL, "clmse_context_create_from_cl"))
+    if (clmse_failed(clmse_context_create_from_cl(a.context, a.device, a.queue, NULL, &a.mse), NULL,
+                     "clmse_context_create_from_cl"))
         goto cleanup;
 
     printf("fitting y = w*x + b to %d points of y = %gx + %g + noise, learning rate %g\n", N,
@@ -377,15 +374,17 @@ int main(void)
     if (cl_failed(err, "clFinish"))
         goto cleanup;
 
-    printf("w = %.4f, b = %.4f (least squares: w = %.4f, b = %.4f, loss %.6f)\n",
-           (double)params[0], (double)params[1], w_ls, b_ls, loss_ls);
+    printf("w = %.4f, b = %.4f (least squares: w = %.4f, b = %.4f, loss %.6f)\n", (double)params[0],
+           (double)params[1], w_ls, b_ls, loss_ls);
     /* Written so that NaN fails every comparison. */
     if (!(loss < MAX_FINAL_LOSS) || !(params[0] > TRUE_W - PARAM_TOLERANCE) ||
         !(params[0] < TRUE_W + PARAM_TOLERANCE) || !(params[1] > TRUE_B - PARAM_TOLERANCE) ||
         !(params[1] < TRUE_B + PARAM_TOLERANCE)) {
-        fprintf(stderr, "embed: did not converge: loss %g (want < %g), w %g, b %g (want %g, %g "
-                "within %g)\n", (double)loss, MAX_FINAL_LOSS, (double)params[0],
-                (double)params[1], (double)TRUE_W, (double)TRUE_B, PARAM_TOLERANCE);
+        fprintf(stderr,
+                "embed: did not converge: loss %g (want < %g), w %g, b %g (want %g, %g "
+                "within %g)\n",
+                (double)loss, MAX_FINAL_LOSS, (double)params[0], (double)params[1], (double)TRUE_W,
+                (double)TRUE_B, PARAM_TOLERANCE);
         goto cleanup;
     }
     printf("converged\n");

@@ -15,42 +15,42 @@
 /* Every function defined here, with the error an injected failure returns (0: never failed).
  * The errors are ones the specification lists for that call and that a loaded or failing
  * device really produces. */
-#define CLF_FUNCTIONS(X)                                            \
-    X(clGetPlatformIDs, CL_OUT_OF_HOST_MEMORY)                      \
-    X(clGetPlatformInfo, CL_OUT_OF_HOST_MEMORY)                     \
-    X(clGetDeviceIDs, CL_OUT_OF_RESOURCES)                          \
-    X(clGetDeviceInfo, CL_OUT_OF_RESOURCES)                         \
-    X(clRetainDevice, 0)                                            \
-    X(clReleaseDevice, 0)                                           \
-    X(clCreateContext, CL_OUT_OF_HOST_MEMORY)                       \
-    X(clGetContextInfo, CL_OUT_OF_HOST_MEMORY)                      \
-    X(clRetainContext, 0)                                           \
-    X(clReleaseContext, 0)                                          \
-    X(clCreateCommandQueue, CL_OUT_OF_RESOURCES)                    \
-    X(clGetCommandQueueInfo, CL_OUT_OF_RESOURCES)                   \
-    X(clRetainCommandQueue, 0)                                      \
-    X(clReleaseCommandQueue, 0)                                     \
-    X(clFlush, CL_OUT_OF_RESOURCES)                                 \
-    X(clFinish, CL_OUT_OF_RESOURCES)                                \
-    X(clCreateBuffer, CL_MEM_OBJECT_ALLOCATION_FAILURE)             \
-    X(clGetMemObjectInfo, CL_OUT_OF_RESOURCES)                      \
-    X(clReleaseMemObject, 0)                                        \
-    X(clCreateProgramWithSource, CL_OUT_OF_HOST_MEMORY)             \
-    X(clBuildProgram, CL_BUILD_PROGRAM_FAILURE)                     \
-    X(clGetProgramBuildInfo, CL_OUT_OF_RESOURCES)                   \
-    X(clReleaseProgram, 0)                                          \
-    X(clCreateKernel, CL_OUT_OF_RESOURCES)                          \
-    X(clSetKernelArg, CL_OUT_OF_RESOURCES)                          \
-    X(clGetKernelWorkGroupInfo, CL_OUT_OF_RESOURCES)                \
-    X(clReleaseKernel, 0)                                           \
-    X(clEnqueueNDRangeKernel, CL_OUT_OF_RESOURCES)                  \
-    X(clEnqueueMarkerWithWaitList, CL_OUT_OF_HOST_MEMORY)           \
-    X(clEnqueueReadBuffer, CL_MEM_OBJECT_ALLOCATION_FAILURE)        \
-    X(clEnqueueWriteBuffer, CL_MEM_OBJECT_ALLOCATION_FAILURE)       \
-    X(clEnqueueMapBuffer, CL_MAP_FAILURE)                           \
-    X(clEnqueueUnmapMemObject, CL_OUT_OF_RESOURCES)                 \
+#define CLF_FUNCTIONS(X)                                             \
+    X(clGetPlatformIDs, CL_OUT_OF_HOST_MEMORY)                       \
+    X(clGetPlatformInfo, CL_OUT_OF_HOST_MEMORY)                      \
+    X(clGetDeviceIDs, CL_OUT_OF_RESOURCES)                           \
+    X(clGetDeviceInfo, CL_OUT_OF_RESOURCES)                          \
+    X(clRetainDevice, 0)                                             \
+    X(clReleaseDevice, 0)                                            \
+    X(clCreateContext, CL_OUT_OF_HOST_MEMORY)                        \
+    X(clGetContextInfo, CL_OUT_OF_HOST_MEMORY)                       \
+    X(clRetainContext, 0)                                            \
+    X(clReleaseContext, 0)                                           \
+    X(clCreateCommandQueue, CL_OUT_OF_RESOURCES)                     \
+    X(clGetCommandQueueInfo, CL_OUT_OF_RESOURCES)                    \
+    X(clRetainCommandQueue, 0)                                       \
+    X(clReleaseCommandQueue, 0)                                      \
+    X(clFlush, CL_OUT_OF_RESOURCES)                                  \
+    X(clFinish, CL_OUT_OF_RESOURCES)                                 \
+    X(clCreateBuffer, CL_MEM_OBJECT_ALLOCATION_FAILURE)              \
+    X(clGetMemObjectInfo, CL_OUT_OF_RESOURCES)                       \
+    X(clReleaseMemObject, 0)                                         \
+    X(clCreateProgramWithSource, CL_OUT_OF_HOST_MEMORY)              \
+    X(clBuildProgram, CL_BUILD_PROGRAM_FAILURE)                      \
+    X(clGetProgramBuildInfo, CL_OUT_OF_RESOURCES)                    \
+    X(clReleaseProgram, 0)                                           \
+    X(clCreateKernel, CL_OUT_OF_RESOURCES)                           \
+    X(clSetKernelArg, CL_OUT_OF_RESOURCES)                           \
+    X(clGetKernelWorkGroupInfo, CL_OUT_OF_RESOURCES)                 \
+    X(clReleaseKernel, 0)                                            \
+    X(clEnqueueNDRangeKernel, CL_OUT_OF_RESOURCES)                   \
+    X(clEnqueueMarkerWithWaitList, CL_OUT_OF_HOST_MEMORY)            \
+    X(clEnqueueReadBuffer, CL_MEM_OBJECT_ALLOCATION_FAILURE)         \
+    X(clEnqueueWriteBuffer, CL_MEM_OBJECT_ALLOCATION_FAILURE)        \
+    X(clEnqueueMapBuffer, CL_MAP_FAILURE)                            \
+    X(clEnqueueUnmapMemObject, CL_OUT_OF_RESOURCES)                  \
     X(clWaitForEvents, CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) \
-    X(clRetainEvent, 0)                                             \
+    X(clRetainEvent, 0)                                              \
     X(clReleaseEvent, 0)
 
 enum {
@@ -81,7 +81,7 @@ typedef struct image {
     uintptr_t lo[MAX_RANGES], hi[MAX_RANGES];
     int n;
     ElfW(Addr) base;
-    const ElfW(Phdr) *phdr;
+    const ElfW(Phdr) * phdr;
     ElfW(Half) phnum;
 } image;
 
@@ -405,8 +405,7 @@ static const void *dyn_ptr(ElfW(Addr) base, ElfW(Addr) p)
     return (const void *)(p < base ? base + p : p);
 }
 
-static void check_import(const char *name, char *buf, size_t cap, size_t *missing,
-                         size_t *imports)
+static void check_import(const char *name, char *buf, size_t cap, size_t *missing, size_t *imports)
 {
     if (name[0] != 'c' || name[1] != 'l' || name[2] < 'A' || name[2] > 'Z')
         return;
@@ -446,27 +445,44 @@ size_t clf_uncovered(char *buf, size_t cap, size_t *imports)
     int rela[2] = {1, 1};
     for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
         switch (d->d_tag) {
-        case DT_SYMTAB: symtab = dyn_ptr(clmse_image.base, d->d_un.d_ptr); break;
-        case DT_STRTAB: strtab = dyn_ptr(clmse_image.base, d->d_un.d_ptr); break;
-        case DT_JMPREL: tables[0] = dyn_ptr(clmse_image.base, d->d_un.d_ptr); break;
-        case DT_PLTRELSZ: sizes[0] = d->d_un.d_val; break;
-        case DT_PLTREL: rela[0] = d->d_un.d_val == DT_RELA; break;
-        case DT_RELA: tables[1] = dyn_ptr(clmse_image.base, d->d_un.d_ptr); break;
-        case DT_RELASZ: sizes[1] = d->d_un.d_val; break;
+        case DT_SYMTAB:
+            symtab = dyn_ptr(clmse_image.base, d->d_un.d_ptr);
+            break;
+        case DT_STRTAB:
+            strtab = dyn_ptr(clmse_image.base, d->d_un.d_ptr);
+            break;
+        case DT_JMPREL:
+            tables[0] = dyn_ptr(clmse_image.base, d->d_un.d_ptr);
+            break;
+        case DT_PLTRELSZ:
+            sizes[0] = d->d_un.d_val;
+            break;
+        case DT_PLTREL:
+            rela[0] = d->d_un.d_val == DT_RELA;
+            break;
+        case DT_RELA:
+            tables[1] = dyn_ptr(clmse_image.base, d->d_un.d_ptr);
+            break;
+        case DT_RELASZ:
+            sizes[1] = d->d_un.d_val;
+            break;
         case DT_REL:
             tables[1] = dyn_ptr(clmse_image.base, d->d_un.d_ptr);
             rela[1] = 0;
             break;
-        case DT_RELSZ: sizes[1] = d->d_un.d_val; break;
-        default: break;
+        case DT_RELSZ:
+            sizes[1] = d->d_un.d_val;
+            break;
+        default:
+            break;
         }
     }
     for (int t = 0; t < 2 && symtab && strtab; t++) {
         const size_t entry = rela[t] ? sizeof(ElfW(Rela)) : sizeof(ElfW(Rel));
         for (size_t off = 0; tables[t] && off + entry <= sizes[t]; off += entry) {
             const unsigned char *r = (const unsigned char *)tables[t] + off;
-            const ElfW(Xword) info = rela[t] ? ((const ElfW(Rela) *)r)->r_info
-                                             : ((const ElfW(Rel) *)r)->r_info;
+            const ElfW(Xword) info =
+                rela[t] ? ((const ElfW(Rela) *)r)->r_info : ((const ElfW(Rel) *)r)->r_info;
             const ElfW(Sym) *s = &symtab[R_SYM_OF(info)];
             if (R_SYM_OF(info) != 0 && s->st_shndx == SHN_UNDEF)
                 check_import(strtab + s->st_name, buf, cap, &missing, imports);
@@ -487,8 +503,8 @@ static any_fn real(int f)
 }
 
 /* Opens every injectable entry point; `fail_` is what the call returns when it is failed. */
-#define ENTER(fn)                                               \
-    const int origin_ = origin_of(RET);                         \
+#define ENTER(fn)                       \
+    const int origin_ = origin_of(RET); \
     const int fail_ = should_fail(F_##fn, RET, origin_)
 
 #define FAIL_STATUS(fn)               \
@@ -497,13 +513,13 @@ static any_fn real(int f)
             return fn_errors[F_##fn]; \
     } while (0)
 
-#define FAIL_OBJECT(fn, errcode_ret)              \
-    do {                                          \
-        if (fail_) {                              \
-            if (errcode_ret)                      \
+#define FAIL_OBJECT(fn, errcode_ret)                \
+    do {                                            \
+        if (fail_) {                                \
+            if (errcode_ret)                        \
                 *(errcode_ret) = fn_errors[F_##fn]; \
-            return NULL;                          \
-        }                                         \
+            return NULL;                            \
+        }                                           \
     } while (0)
 
 /* ---- the device without fp64 (clf_hide_fp64) --------------------------------------------- */
@@ -624,7 +640,8 @@ static int answer_without_fp64(cl_device_id dev, cl_device_info what, size_t siz
             *size_ret = n;
         break;
     }
-    default: return 0;
+    default:
+        return 0;
     }
     free(data);
     return 1;
@@ -649,8 +666,8 @@ cl_int CL_API_CALL clGetPlatformInfo(cl_platform_id platform, cl_platform_info p
     return REAL(clGetPlatformInfo)(platform, param_name, size, value, size_ret);
 }
 
-cl_int CL_API_CALL clGetDeviceIDs(cl_platform_id platform, cl_device_type type,
-                                  cl_uint num_entries, cl_device_id *devices, cl_uint *num_devices)
+cl_int CL_API_CALL clGetDeviceIDs(cl_platform_id platform, cl_device_type type, cl_uint num_entries,
+                                  cl_device_id *devices, cl_uint *num_devices)
 {
     ENTER(clGetDeviceIDs);
     FAIL_STATUS(clGetDeviceIDs);
@@ -663,8 +680,7 @@ cl_int CL_API_CALL clGetDeviceInfo(cl_device_id device, cl_device_info param_nam
     ENTER(clGetDeviceInfo);
     FAIL_STATUS(clGetDeviceInfo);
     cl_int err = CL_SUCCESS;
-    if (hides_fp64(origin_) &&
-        answer_without_fp64(device, param_name, size, value, size_ret, &err))
+    if (hides_fp64(origin_) && answer_without_fp64(device, param_name, size, value, size_ret, &err))
         return err;
     return REAL(clGetDeviceInfo)(device, param_name, size, value, size_ret);
 }
@@ -683,8 +699,8 @@ cl_int CL_API_CALL clReleaseDevice(cl_device_id device)
     return REAL(clReleaseDevice)(device);
 }
 
-cl_context CL_API_CALL clCreateContext(const cl_context_properties *properties,
-                                       cl_uint num_devices, const cl_device_id *devices,
+cl_context CL_API_CALL clCreateContext(const cl_context_properties *properties, cl_uint num_devices,
+                                       const cl_device_id *devices,
                                        void(CL_CALLBACK *pfn_notify)(const char *, const void *,
                                                                      size_t, void *),
                                        void *user_data, cl_int *errcode_ret)
@@ -817,10 +833,10 @@ cl_program CL_API_CALL clCreateProgramWithSource(cl_context context, cl_uint cou
             memcpy(with_lengths + 1, lengths, count * sizeof *with_lengths);
         }
     }
-    cl_program p = hidden ? REAL(clCreateProgramWithSource)(context, count + 1, with,
-                                                            with_lengths, errcode_ret)
-                          : REAL(clCreateProgramWithSource)(context, count, strings, lengths,
-                                                            errcode_ret);
+    cl_program p =
+        hidden
+            ? REAL(clCreateProgramWithSource)(context, count + 1, with, with_lengths, errcode_ret)
+            : REAL(clCreateProgramWithSource)(context, count, strings, lengths, errcode_ret);
     free(with);
     free(with_lengths);
     if (p != NULL)
@@ -857,13 +873,12 @@ cl_int CL_API_CALL clBuildProgram(cl_program program, cl_uint num_devices,
             build_hidden[slot] |= hidden_programs[i] == program;
         pthread_mutex_unlock(&lock);
     }
-    return REAL(clBuildProgram)(program, num_devices, device_list, options, pfn_notify,
-                                user_data);
+    return REAL(clBuildProgram)(program, num_devices, device_list, options, pfn_notify, user_data);
 }
 
 cl_int CL_API_CALL clGetProgramBuildInfo(cl_program program, cl_device_id device,
-                                         cl_program_build_info param_name, size_t size,
-                                         void *value, size_t *size_ret)
+                                         cl_program_build_info param_name, size_t size, void *value,
+                                         size_t *size_ret)
 {
     ENTER(clGetProgramBuildInfo);
     FAIL_STATUS(clGetProgramBuildInfo);
@@ -895,8 +910,7 @@ cl_kernel CL_API_CALL clCreateKernel(cl_program program, const char *kernel_name
     return k;
 }
 
-cl_int CL_API_CALL clSetKernelArg(cl_kernel kernel, cl_uint index, size_t size,
-                                  const void *value)
+cl_int CL_API_CALL clSetKernelArg(cl_kernel kernel, cl_uint index, size_t size, const void *value)
 {
     ENTER(clSetKernelArg);
     FAIL_STATUS(clSetKernelArg);
@@ -926,8 +940,7 @@ cl_int CL_API_CALL clEnqueueNDRangeKernel(cl_command_queue queue, cl_kernel kern
     ENTER(clEnqueueNDRangeKernel);
     FAIL_STATUS(clEnqueueNDRangeKernel);
     const cl_int err = REAL(clEnqueueNDRangeKernel)(queue, kernel, work_dim, global_offset,
-                                                    global_size, local_size, num_wait, wait,
-                                                    event);
+                                                    global_size, local_size, num_wait, wait, event);
     if (err == CL_SUCCESS && event != NULL)
         event_taken(*event, origin_);
     return err;
@@ -978,8 +991,8 @@ void *CL_API_CALL clEnqueueMapBuffer(cl_command_queue queue, cl_mem buffer, cl_b
     ENTER(clEnqueueMapBuffer);
     FAIL_OBJECT(clEnqueueMapBuffer, errcode_ret);
     cl_int err = CL_SUCCESS;
-    void *p = REAL(clEnqueueMapBuffer)(queue, buffer, blocking, flags, offset, size, num_wait,
-                                       wait, event, &err);
+    void *p = REAL(clEnqueueMapBuffer)(queue, buffer, blocking, flags, offset, size, num_wait, wait,
+                                       event, &err);
     if (errcode_ret)
         *errcode_ret = err;
     if (err == CL_SUCCESS && event != NULL)
@@ -988,13 +1001,11 @@ void *CL_API_CALL clEnqueueMapBuffer(cl_command_queue queue, cl_mem buffer, cl_b
 }
 
 cl_int CL_API_CALL clEnqueueUnmapMemObject(cl_command_queue queue, cl_mem memobj, void *mapped,
-                                           cl_uint num_wait, const cl_event *wait,
-                                           cl_event *event)
+                                           cl_uint num_wait, const cl_event *wait, cl_event *event)
 {
     ENTER(clEnqueueUnmapMemObject);
     FAIL_STATUS(clEnqueueUnmapMemObject);
-    const cl_int err =
-        REAL(clEnqueueUnmapMemObject)(queue, memobj, mapped, num_wait, wait, event);
+    const cl_int err = REAL(clEnqueueUnmapMemObject)(queue, memobj, mapped, num_wait, wait, event);
     if (err == CL_SUCCESS && event != NULL)
         event_taken(*event, origin_);
     return err;
