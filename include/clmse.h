@@ -150,7 +150,7 @@ typedef enum clmse_accumulation {
     CLMSE_ACCUMULATE_COMPENSATED = 2 /**< float Neumaier (sum, compensation) pairs */
 } clmse_accumulation;
 
-/* ==== version & status ==================================================================== */
+/* ---- version & status ------------------------------------------------------------------------ */
 
 /** @return CLMSE_VERSION_STRING of the library actually linked. Static string. */
 CLMSE_API const char *clmse_version(void);
@@ -159,7 +159,7 @@ CLMSE_API unsigned clmse_version_number(void);
 /** @return a static, never-NULL name of `status`; "unknown clmse status" for unknown values. */
 CLMSE_API const char *clmse_status_string(clmse_status status);
 
-/* ==== devices ============================================================================= */
+/* ---- devices --------------------------------------------------------------------------------- */
 
 #define CLMSE_INFO_STRING 256
 
@@ -211,7 +211,7 @@ CLMSE_API clmse_status clmse_device_get_info(size_t index, clmse_device_info *in
  */
 CLMSE_API clmse_status clmse_device_select(const char *spec, size_t *index);
 
-/* ==== context ============================================================================= */
+/* ---- context --------------------------------------------------------------------------------- */
 
 /** A device, its queue and the programs built for it. Opaque. */
 typedef struct clmse_context clmse_context;
@@ -281,7 +281,7 @@ CLMSE_API cl_int clmse_context_last_cl_error(const clmse_context *ctx);
 
 /* Launch plans and tuning files: <clmse_tuning.h> (experimental, outside the promise above). */
 
-/* ==== MSE on device buffers (float32, contiguous) ========================================= */
+/* ---- MSE on device buffers (float32, contiguous) --------------------------------------------- */
 /*
  * Buffers hold float32 values; offsets and n count elements, as in CLBlast. Each call checks
  * that offset + count elements fit in the buffer, enqueues its work after `wait_list`, and,
@@ -330,7 +330,7 @@ CLMSE_API clmse_status clmse_mse_fused_f32(
     size_t grad_output_offset, cl_mem grad_input, size_t grad_input_offset, cl_mem grad_target,
     size_t grad_target_offset, cl_uint num_wait, const cl_event *wait_list, cl_event *event);
 
-/* ==== tensors: any rank, strides, dtypes and broadcasting ================================= */
+/* ---- tensors: any rank, strides, dtypes and broadcasting ------------------------------------- */
 
 #define CLMSE_MAX_NDIM 8
 
@@ -437,7 +437,7 @@ typedef struct clmse_mse_args {
 CLMSE_API clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint num_wait,
                                  const cl_event *wait_list, cl_event *event);
 
-/* ==== MSE on host arrays (blocking convenience layer) ===================================== */
+/* ---- MSE on host arrays (blocking convenience layer) ----------------------------------------- */
 /*
  * Copy the arrays to the context's device, run the operation above and copy the results back
  * before returning. Same semantics and statuses; `n` may be 0 (then input and target may be

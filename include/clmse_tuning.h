@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-/* ==== launch plans and tuning ============================================================= */
+/* ---- launch plans and tuning ----------------------------------------------------------------- */
 /*
  * A plan is the launch geometry of the contiguous float32/float64 kernels (the _f32 calls and
  * clmse_mse() on contiguous, same-shape, same-dtype tensors): one per dtype, operation and

@@ -14,7 +14,7 @@ const clmse_reduction tm_reductions[3] = {CLMSE_REDUCTION_NONE, CLMSE_REDUCTION_
                                           CLMSE_REDUCTION_SUM};
 const char *const tm_red_names[3] = {"none", "mean", "sum"};
 
-/* ==== fixture: one context per test, created in the forked child ========================== */
+/* ---- fixture: one context per test, created in the forked child ------------------------------ */
 
 clmse_context *tm_ctx;
 /* The device does float64. Without it every call with a float64 tensor must be refused with
@@ -36,7 +36,7 @@ void tm_teardown(void)
 
 cl_command_queue tm_queue(void) { return th_cl_queue(tm_ctx); }
 
-/* ==== element values ====================================================================== */
+/* ---- element values -------------------------------------------------------------------------- */
 
 /* Bits equal, or both NaN (NaN payloads and signs are not specified). */
 int tm_same_value(clmse_dtype d, uint64_t got, uint64_t want)
@@ -51,7 +51,7 @@ double tm_value_at(const unsigned char *img, clmse_dtype d, size_t i)
     return dtype_bits_decode(d, dtype_bits_load(img, d, i));
 }
 
-/* ==== device tensors ====================================================================== */
+/* ---- device tensors -------------------------------------------------------------------------- */
 
 /* Buffer position of logical element `flat` (C order) of a view with elements. */
 size_t tm_view_pos(const clmse_tensor *t, size_t flat)
@@ -239,7 +239,7 @@ static void alias_vals(clmse_dtype d, const layout *l, double *vals, size_t n)
     free(seen);
 }
 
-/* ==== the host reference: torch's semantics on the logical elements ======================= */
+/* ---- the host reference: torch's semantics on the logical elements --------------------------- */
 
 typedef struct ref {
     clmse_dtype p; /* promoted dtype */
@@ -480,7 +480,7 @@ int tm_run_verify(const char *tag, clmse_reduction red, unsigned flags, const dt
     return 1;
 }
 
-/* ==== scenarios: one operand layout pair run through every kind of call ==================== */
+/* ---- scenarios: one operand layout pair run through every kind of call ----------------------- */
 
 void tm_run_scenario(const scenario *s, clmse_dtype dx, clmse_dtype dy, uint64_t seed)
 {
