@@ -14,7 +14,7 @@ build=$(cd "$1" && pwd)
 clmse=$build/tools/clmse
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clmse-valgrind.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-export POCL_CACHE_DIR=$build/pocl-cache CLMSE_CACHE_DIR=$build/clmse-cache
+export POCL_CACHE_DIR=$build/pocl-cache
 # Exit status 99 marks a memcheck finding, so an expected exit 2 or 1 of the tool stays
 # distinguishable from it.
 # Each kernel is compiled once more under valgrind (POCL sees valgrind's simulated CPU, not

@@ -119,16 +119,13 @@ cleanup:
 clmse_status clmse_host_forward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
                                     const float *input, const float *target, float *output)
 {
-    const host_call c = {"clmse_host_forward_f32",
-                         HOST_FORWARD,
-                         reduction,
-                         n,
-                         input,
-                         target,
-                         NULL,
-                         output,
-                         NULL,
-                         NULL};
+    const host_call c = {.fn = "clmse_host_forward_f32",
+                         .op = HOST_FORWARD,
+                         .reduction = reduction,
+                         .n = n,
+                         .x = input,
+                         .y = target,
+                         .out = output};
     return host_run(ctx, &c);
 }
 
@@ -137,16 +134,15 @@ clmse_status clmse_host_backward_f32(clmse_context *ctx, clmse_reduction reducti
                                      const float *grad_output, float *grad_input,
                                      float *grad_target)
 {
-    const host_call c = {"clmse_host_backward_f32",
-                         HOST_BACKWARD,
-                         reduction,
-                         n,
-                         input,
-                         target,
-                         grad_output,
-                         NULL,
-                         grad_input,
-                         grad_target};
+    const host_call c = {.fn = "clmse_host_backward_f32",
+                         .op = HOST_BACKWARD,
+                         .reduction = reduction,
+                         .n = n,
+                         .x = input,
+                         .y = target,
+                         .g = grad_output,
+                         .gx = grad_input,
+                         .gy = grad_target};
     return host_run(ctx, &c);
 }
 
@@ -154,15 +150,15 @@ clmse_status clmse_host_fused_f32(clmse_context *ctx, clmse_reduction reduction,
                                   const float *input, const float *target, const float *grad_output,
                                   float *output, float *grad_input, float *grad_target)
 {
-    const host_call c = {"clmse_host_fused_f32",
-                         HOST_FUSED,
-                         reduction,
-                         n,
-                         input,
-                         target,
-                         grad_output,
-                         output,
-                         grad_input,
-                         grad_target};
+    const host_call c = {.fn = "clmse_host_fused_f32",
+                         .op = HOST_FUSED,
+                         .reduction = reduction,
+                         .n = n,
+                         .x = input,
+                         .y = target,
+                         .g = grad_output,
+                         .out = output,
+                         .gx = grad_input,
+                         .gy = grad_target};
     return host_run(ctx, &c);
 }

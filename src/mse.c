@@ -42,24 +42,45 @@ static clmse_status run_f32(clmse_context *ctx, const clmse__mse_call *c)
     return clmse__enqueue_contiguous(ctx, c);
 }
 
+/* What the three _f32 calls share: the operands, the caller's events, and the name that every
+ * message of theirs begins with. */
+static clmse__mse_call f32_call(const char *fn, clmse_reduction reduction, size_t n, cl_mem x,
+                                size_t xo, cl_mem y, size_t yo, cl_uint num_wait,
+                                const cl_event *wait, cl_event *event)
+{
+    return (clmse__mse_call){.fn = fn,
+                             .reduction = reduction,
+                             .n = n,
+                             .x = x,
+                             .xo = xo,
+                             .y = y,
+                             .yo = yo,
+                             .num_wait = num_wait,
+                             .wait = wait,
+                             .event = event};
+}
+
+static void set_grads(clmse__mse_call *c, cl_mem g, size_t go, cl_mem gx, size_t gxo, cl_mem gy,
+                      size_t gyo)
+{
+    c->g = g;
+    c->go = go;
+    c->gx = gx;
+    c->gxo = gxo;
+    c->gy = gy;
+    c->gyo = gyo;
+}
+
 clmse_status clmse_mse_forward_f32(clmse_context *ctx, clmse_reduction reduction, size_t n,
                                    cl_mem input, size_t input_offset, cl_mem target,
                                    size_t target_offset, cl_mem output, size_t output_offset,
                                    cl_uint num_wait, const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_forward_f32",
-                               .need_output = 1,
-                               .reduction = reduction,
-                               .n = n,
-                               .x = input,
-                               .xo = input_offset,
-                               .y = target,
-                               .yo = target_offset,
-                               .out = output,
-                               .oo = output_offset,
-                               .num_wait = num_wait,
-                               .wait = wait_list,
-                               .event = event};
+    clmse__mse_call c = f32_call("clmse_mse_forward_f32", reduction, n, input, input_offset, target,
+                                 target_offset, num_wait, wait_list, event);
+    c.need_output = 1;
+    c.out = output;
+    c.oo = output_offset;
     return run_f32(ctx, &c);
 }
 
@@ -71,23 +92,11 @@ clmse_status clmse_mse_backward_f32(clmse_context *ctx, clmse_reduction reductio
                                     size_t grad_target_offset, cl_uint num_wait,
                                     const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_backward_f32",
-                               .need_grad = 1,
-                               .reduction = reduction,
-                               .n = n,
-                               .x = input,
-                               .xo = input_offset,
-                               .y = target,
-                               .yo = target_offset,
-                               .g = grad_output,
-                               .go = grad_output_offset,
-                               .gx = grad_input,
-                               .gxo = grad_input_offset,
-                               .gy = grad_target,
-                               .gyo = grad_target_offset,
-                               .num_wait = num_wait,
-                               .wait = wait_list,
-                               .event = event};
+    clmse__mse_call c = f32_call("clmse_mse_backward_f32", reduction, n, input, input_offset,
+                                 target, target_offset, num_wait, wait_list, event);
+    c.need_grad = 1;
+    set_grads(&c, grad_output, grad_output_offset, grad_input, grad_input_offset, grad_target,
+              grad_target_offset);
     return run_f32(ctx, &c);
 }
 
@@ -99,25 +108,13 @@ clmse_status clmse_mse_fused_f32(clmse_context *ctx, clmse_reduction reduction, 
                                  size_t grad_target_offset, cl_uint num_wait,
                                  const cl_event *wait_list, cl_event *event)
 {
-    const clmse__mse_call c = {.fn = "clmse_mse_fused_f32",
-                               .need_output = 1,
-                               .reduction = reduction,
-                               .n = n,
-                               .x = input,
-                               .xo = input_offset,
-                               .y = target,
-                               .yo = target_offset,
-                               .out = output,
-                               .oo = output_offset,
-                               .g = grad_output,
-                               .go = grad_output_offset,
-                               .gx = grad_input,
-                               .gxo = grad_input_offset,
-                               .gy = grad_target,
-                               .gyo = grad_target_offset,
-                               .num_wait = num_wait,
-                               .wait = wait_list,
-                               .event = event};
+    clmse__mse_call c = f32_call("clmse_mse_fused_f32", reduction, n, input, input_offset, target,
+                                 target_offset, num_wait, wait_list, event);
+    c.need_output = 1;
+    c.out = output;
+    c.oo = output_offset;
+    set_grads(&c, grad_output, grad_output_offset, grad_input, grad_input_offset, grad_target,
+              grad_target_offset);
     return run_f32(ctx, &c);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `clmse selftest`: a known-answer check of one device. Every operation, reduction and dtype the
- * device supports runs on the contiguous and the general path, at sizes around each launch
+ * device supports runs on the contiguous and the strided path, at sizes around each launch
  * plan's vector, work-group and loop-bound boundaries and at one large size, and every result
  * is compared with a host reference computed in long double. */
 
@@ -22,9 +22,9 @@
 /* The large float32 size at most: its set-up and six checks take about 7 s on POCL, 2 cores. */
 #define ST_LARGE_CAP ((size_t)1 << 26)
 /* --quick: contiguous sizes up to 2^17 + 1 (past the small/medium edge, where a second
- * work-item starts under the CPU-shape defaults), general ones up to 4097, no large size. */
+ * work-item starts under the CPU-shape defaults), strided ones up to 4097, no large size. */
 #define ST_QUICK_CAP (((size_t)1 << 17) + 1)
-#define ST_QUICK_GENERAL_CAP 4097u
+#define ST_QUICK_STRIDED_CAP 4097u
 #define ST_MAX_SIZES 128
 #define ST_MAX_LISTED 32 /* failed checks repeated after the summary */
 #define ST_SEED UINT64_C(0x5e1f7e57)
@@ -39,7 +39,7 @@ typedef enum st_layout {
 } st_layout;
 
 typedef struct st_case {
-    const char *path; /* "contiguous" (the fast path) or "general/<what makes it general>" */
+    const char *path; /* "contiguous" or "strided/<what makes it strided>" */
     clmse_dtype dx, dy;
     st_layout lx, ly;
 } st_case;
@@ -51,31 +51,31 @@ static const st_case contiguous_cases[] = {
     {"contiguous", CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, LAY_VEC, LAY_VEC},
 };
 
-/* The general path: views, broadcasting, mixed dtypes, float16 and bfloat16. */
-static const st_case general_cases[] = {
-    {"general/strided", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_STRIDED, LAY_VEC},
-    {"general/transposed", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_FORTRAN, LAY_MAT},
-    {"general/broadcast-rows", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_MAT, LAY_VEC},
-    {"general/broadcast-cols", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_MAT, LAY_COL},
-    {"general/dtype", CLMSE_DTYPE_F16, CLMSE_DTYPE_F16, LAY_VEC, LAY_VEC},
-    {"general/dtype", CLMSE_DTYPE_BF16, CLMSE_DTYPE_BF16, LAY_VEC, LAY_VEC},
-    {"general/mixed", CLMSE_DTYPE_F16, CLMSE_DTYPE_F32, LAY_VEC, LAY_VEC},
-    {"general/mixed", CLMSE_DTYPE_F16, CLMSE_DTYPE_BF16, LAY_VEC, LAY_VEC},
-    {"general/transposed", CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, LAY_FORTRAN, LAY_MAT},
-    {"general/broadcast-rows", CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, LAY_MAT, LAY_VEC},
-    {"general/mixed", CLMSE_DTYPE_F32, CLMSE_DTYPE_F64, LAY_VEC, LAY_VEC},
+/* The strided path: views, broadcasting, mixed dtypes, float16 and bfloat16. */
+static const st_case strided_cases[] = {
+    {"strided/view", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_STRIDED, LAY_VEC},
+    {"strided/transposed", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_FORTRAN, LAY_MAT},
+    {"strided/broadcast-rows", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_MAT, LAY_VEC},
+    {"strided/broadcast-cols", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_MAT, LAY_COL},
+    {"strided/dtype", CLMSE_DTYPE_F16, CLMSE_DTYPE_F16, LAY_VEC, LAY_VEC},
+    {"strided/dtype", CLMSE_DTYPE_BF16, CLMSE_DTYPE_BF16, LAY_VEC, LAY_VEC},
+    {"strided/mixed", CLMSE_DTYPE_F16, CLMSE_DTYPE_F32, LAY_VEC, LAY_VEC},
+    {"strided/mixed", CLMSE_DTYPE_F16, CLMSE_DTYPE_BF16, LAY_VEC, LAY_VEC},
+    {"strided/transposed", CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, LAY_FORTRAN, LAY_MAT},
+    {"strided/broadcast-rows", CLMSE_DTYPE_F64, CLMSE_DTYPE_F64, LAY_MAT, LAY_VEC},
+    {"strided/mixed", CLMSE_DTYPE_F32, CLMSE_DTYPE_F64, LAY_VEC, LAY_VEC},
 };
 
-/* Sizes of the 1-d general cases: 64, the general kernels' work-group size on CPU devices, and
+/* Sizes of the 1-d strided cases: 64, the strided kernels' work-group size on CPU devices, and
  * 2^16 +- 1. float16
  * sums stay below its largest value, 65504, at these sizes (the mean square is about 2/3). */
-static const size_t general_sizes[] = {1, 63, 64, 65, 4097, 65535, 65537};
+static const size_t strided_sizes[] = {1, 63, 64, 65, 4097, 65535, 65537};
 /* Shapes (R, C) of the 2-d cases: 70001 rows or columns make a broadcast operand's gradient a
  * sum of more terms than llvmpipe's loop bound. */
-static const size_t general_shapes[][2] = {{3, 5},     {8, 8},     {5, 13},   {33, 65},
+static const size_t strided_shapes[][2] = {{3, 5},     {8, 8},     {5, 13},   {33, 65},
                                            {255, 257}, {3, 70001}, {70001, 3}};
 /* The large strided case (not with --quick): a transposed float32 view of 2^22 elements. */
-static const size_t general_large_shape[2] = {1024, 4096};
+static const size_t strided_large_shape[2] = {1024, 4096};
 
 static const clmse_op ops[3] = {CLMSE_OP_FORWARD, CLMSE_OP_BACKWARD, CLMSE_OP_FUSED};
 static const clmse_reduction reductions[3] = {CLMSE_REDUCTION_NONE, CLMSE_REDUCTION_MEAN,
@@ -141,7 +141,7 @@ static void selftest_usage(FILE *out)
           "reductions none, mean and sum, for float32, float64 (or, on a device without fp64,\n"
           "that float64 is refused), float16 and bfloat16; on the contiguous fast path with\n"
           "every launch plan in use (each dtype, operation and size class), and on the\n"
-          "general path (strided and transposed views, broadcast operands, mixed dtypes).\n"
+          "strided path (strided and transposed views, broadcast operands, mixed dtypes).\n"
           "Sizes sit around each plan's vector width, work-group size, work-item span and\n"
           "the 65,535-iteration loop bound of some drivers, plus one large float32 size:\n"
           "the largest n whose input, target and two gradients (16 bytes per element) fit\n"
@@ -154,7 +154,7 @@ static void selftest_usage(FILE *out)
           "Options:\n"
           "  --device SPEC  gpu, cpu, accelerator, P:D, or part of a device name\n"
           "                 (default: $CLMSE_DEVICE, else the first GPU, ...)\n"
-          "  --quick        sizes up to 2^17 + 1 (general path: 4097), no large size: for\n"
+          "  --quick        sizes up to 2^17 + 1 (strided path: 4097), no large size: for\n"
           "                 slow devices and simulators such as Oclgrind\n"
           "  --help         show this help\n\n"
           "Exit status: 0 every check passed, 1 a check failed or the device could not be\n"
@@ -269,7 +269,7 @@ static void describe_plan(st_env *e, const problem *pb, clmse_op op, char *buf, 
         return;
     }
     if (strcmp(pb->c->path, "contiguous") != 0) {
-        snprintf(buf, size, "plan general (fixed per device)");
+        snprintf(buf, size, "plan strided (fixed per device)");
         return;
     }
     st = clmse_context_get_plan(e->ctx, pb->c->dx, op, sc, &p, &src);
@@ -458,8 +458,8 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
     pb->n = R * C;
     pb->fast_f32 = strcmp(c->path, "contiguous") == 0 && c->dx == CLMSE_DTYPE_F32;
     /* The fused checks take the default grad_output, ones. So does the float64 fast path's
-     * backward with mean or sum: clmse_mse sends a 0-d grad_output to the general kernels
-     * (at commit 2eaebf0), which the general cases check. */
+     * backward with mean or sum: clmse_mse sends a 0-d grad_output to the strided kernels
+     * (at commit 2eaebf0), which the strided cases check. */
     pb->given_scalar_g = pb->fast_f32 || strcmp(c->path, "contiguous") != 0;
     if (clmse_promote_dtypes(c->dx, c->dy, &pb->p) != CLMSE_SUCCESS ||
         tensor_shape(&pb->x, c->dx, 1, c->lx, R, C) != CLMSE_SUCCESS ||
@@ -945,7 +945,7 @@ static void print_header(const st_env *e, size_t large)
     printf("tuning: %s\n", clmse_context_tuning(e->ctx));
     printf("largest allocation: %llu MiB\n", (unsigned long long)(e->max_alloc >> 20));
     if (e->quick)
-        printf("sizes: up to 2^17 + 1 on the contiguous path, up to 4097 on the general path "
+        printf("sizes: up to 2^17 + 1 on the contiguous path, up to 4097 on the strided path "
                "(--quick), no large size\n");
     else
         printf("large size: n = %zu float32, the largest whose input, target and two gradients "
@@ -982,7 +982,7 @@ static int run_all(st_env *e)
 {
     const size_t large = large_size(e);
     const size_t cap = e->quick ? ST_QUICK_CAP : large;
-    const size_t general_cap = e->quick ? ST_QUICK_GENERAL_CAP : large;
+    const size_t strided_cap = e->quick ? ST_QUICK_STRIDED_CAP : large;
     size_t sizes[ST_MAX_SIZES];
     uint64_t seed = ST_SEED;
 
@@ -1005,26 +1005,26 @@ static int run_all(st_env *e)
             if (run_problem(e, c, 1, sizes[i], seed += 4, sizes[i] == large && !e->quick))
                 return CLI_EXIT_RUNTIME;
     }
-    for (size_t k = 0; k < sizeof general_cases / sizeof general_cases[0]; k++) {
-        const st_case *c = &general_cases[k];
+    for (size_t k = 0; k < sizeof strided_cases / sizeof strided_cases[0]; k++) {
+        const st_case *c = &strided_cases[k];
         const int two_d = is_2d(c->lx) || is_2d(c->ly);
-        const size_t count = two_d ? sizeof general_shapes / sizeof general_shapes[0]
-                                   : sizeof general_sizes / sizeof general_sizes[0];
+        const size_t count = two_d ? sizeof strided_shapes / sizeof strided_shapes[0]
+                                   : sizeof strided_sizes / sizeof strided_sizes[0];
 
         if ((c->dx == CLMSE_DTYPE_F64 || c->dy == CLMSE_DTYPE_F64) && !e->info.has_fp64)
             continue;
         for (size_t i = 0; i < count; i++) {
-            const size_t R = two_d ? general_shapes[i][0] : 1;
-            const size_t C = two_d ? general_shapes[i][1] : general_sizes[i];
+            const size_t R = two_d ? strided_shapes[i][0] : 1;
+            const size_t C = two_d ? strided_shapes[i][1] : strided_sizes[i];
 
             /* One element of one dtype is contiguous whatever its strides: the fast path. */
             if (R * C == 1 && c->dx == c->dy)
                 continue;
-            if (R * C <= general_cap && run_problem(e, c, R, C, seed += 4, 0))
+            if (R * C <= strided_cap && run_problem(e, c, R, C, seed += 4, 0))
                 return CLI_EXIT_RUNTIME;
         }
         if (c->lx == LAY_FORTRAN && c->dx == CLMSE_DTYPE_F32 && !e->quick &&
-            run_problem(e, c, general_large_shape[0], general_large_shape[1], seed += 4, 0))
+            run_problem(e, c, strided_large_shape[0], strided_large_shape[1], seed += 4, 0))
             return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
