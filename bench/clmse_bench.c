@@ -847,7 +847,7 @@ int main(int argc, char **argv)
     }
     if (e.mismatch) {
         fprintf(stderr, "clmse-bench: some results disagree with the host loop; the timings "
-                        "may not measure the intended work\n");
+                        "may not measure the intended work (the results and any CSV are kept)\n");
         rc = CLI_EXIT_RUNTIME;
     }
 

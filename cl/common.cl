@@ -307,6 +307,12 @@ part_t part_scaled(acc_t v) { return part_make(v, 1); }
 
 /* 1 when a sum of finite terms overflowed: a rescue is due. */
 int acc_overflowed(acc_t a) { return isinf(ACC_HEAD(a)); }
+/* The rescue's term: the square of the difference d, scaled by 2^-64, added to a. */
+acc_t acc_add_rescued(acc_t a, compute_t d)
+{
+    const compute_t t = d * d;
+    return acc_add(a, t * (compute_t)CLMSE_RESCUE_DOWN);
+}
 
 part_t part_merge(part_t a, part_t b)
 {

@@ -79,21 +79,25 @@ part_t rescue_chunk(__global const x_t *x, __global const x_t *y, ulong begin, u
         lanes = accv_add(lanes, t * (compute_t)CLMSE_RESCUE_DOWN);
     }
     acc_t acc = accv_fold(lanes);
-    for (; i < end; i++) {
-        const compute_t d = (compute_t)x[i] - (compute_t)y[i];
-        const compute_t t = d * d;
-        acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
-    }
+    for (; i < end; i++)
+        acc = acc_add_rescued(acc, (compute_t)x[i] - (compute_t)y[i]);
     return part_scaled(acc);
 }
 
-__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
+#define CLMSE_PASS_WG 1 /* a work-item per group: each streams a chunk of its own */
+#else
+#define CLMSE_PASS_WG CLMSE_WG_SIZE
+#endif
+
+/* One kernel, its body by shape (the launch geometry above). */
+__kernel __attribute__((reqd_work_group_size(CLMSE_PASS_WG, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
                const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
                __global x_t *direct, const ulong direct_o, const int mean, __global const x_t *gout,
                const ulong go, const ulong gstride, __global x_t *gx, const ulong gxo,
                __global x_t *gy, const ulong gyo, const compute_t scale, const ulong chunk)
 {
+#if CLMSE_CPU_SHAPE
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
     const ulong end = min(n, begin + chunk);
@@ -125,19 +129,9 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
     const acc_t acc = acc_merge(accv_fold(lanes), tail);
     const part_t part = acc_overflowed(acc) ? rescue_chunk(x, y, begin, end) : part_of(acc);
     clmse_emit_partial(partials, (uint)item, part, direct, direct_o, mean, n);
-}
-
-#else /* GPU shape */
-
-__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
-clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
-               const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
-               __global x_t *direct, const ulong direct_o, const int mean, __global const x_t *gout,
-               const ulong go, const ulong gstride, __global x_t *gx, const ulong gxo,
-               __global x_t *gy, const ulong gyo, const compute_t scale, const ulong chunk)
-{
-    (void)chunk;
+#else
     __local part_t scratch[CLMSE_WG_SIZE];
+    (void)chunk;
     CLMSE_APPLY_OFFSETS();
 
     acc_t acc = ACC_ZERO;
@@ -147,14 +141,10 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
     part_t part = part_of(acc);
     if (acc_overflowed(acc)) { /* the rescue (see part_t): the same elements, scaled */
         acc = ACC_ZERO;
-        for (ulong i = get_global_id(0); i < n; i += stride) {
-            const compute_t d = (compute_t)x[i] - (compute_t)y[i];
-            const compute_t t = d * d;
-            acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
-        }
+        for (ulong i = get_global_id(0); i < n; i += stride)
+            acc = acc_add_rescued(acc, (compute_t)x[i] - (compute_t)y[i]);
         part = part_scaled(acc);
     }
     clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
-}
-
 #endif
+}

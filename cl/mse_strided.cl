@@ -78,9 +78,7 @@ __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void clmse_m
         for (ulong i = get_global_id(0); i < n; i += stride) {
             long ox = 0, oy = 0, unused = 0;
             strided_offsets(i, ndim, shape, x_s, y_s, y_s, &ox, &oy, &unused);
-            const compute_t d = load_x(x, x_o + ox) - load_y(y, y_o + oy);
-            const compute_t t = d * d;
-            acc = acc_add(acc, t * (compute_t)CLMSE_RESCUE_DOWN);
+            acc = acc_add_rescued(acc, load_x(x, x_o + ox) - load_y(y, y_o + oy));
         }
         part = part_scaled(acc);
     }

@@ -27,7 +27,8 @@ endif()
 execute_process(COMMAND "${NM}" -D --defined-only "${LIB}"
     OUTPUT_VARIABLE _nm_out ERROR_VARIABLE _nm_err RESULT_VARIABLE _nm_rc)
 if(NOT _nm_rc EQUAL 0)
-    message(FATAL_ERROR "check_exports: ${NM} -D --defined-only ${LIB} failed (${_nm_rc}): ${_nm_err}")
+    message(FATAL_ERROR
+            "check_exports: ${NM} -D --defined-only ${LIB} failed (${_nm_rc}): ${_nm_err}")
 endif()
 
 # Lines are "<address> <type> <name>[@version]"; absolute (A) symbols are the version nodes.

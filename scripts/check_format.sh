@@ -23,6 +23,10 @@ command -v "$cf" >/dev/null || {
     exit 2
 }
 mapfile -t files < <(git ls-files '*.c' '*.h' '*.cl')
+if [ ${#files[@]} -eq 0 ]; then
+    echo "check_format: no C or OpenCL C files found: run it in a git checkout of clmse" >&2
+    exit 2
+fi
 if [ "$fix" -eq 1 ]; then
     "$cf" -i "${files[@]}"
 elif ! "$cf" --dry-run -Werror "${files[@]}"; then

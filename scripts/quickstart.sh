@@ -73,7 +73,8 @@ else
 fi
 case "$mode" in
 demo)
-    build "$root/build" -DCMAKE_BUILD_TYPE=Release -DCLMSE_BUILD_TESTS=OFF
+    build "$root/build" -DCMAKE_BUILD_TYPE=Release -DCLMSE_BUILD_TESTS=OFF \
+        -DCLMSE_BUILD_BENCH=OFF
     POCL_CACHE_DIR="$root/build/pocl-cache" "$root/build/tools/clmse" demo
     ;;
 test)
@@ -107,7 +108,7 @@ test)
     # A short burst of each libFuzzer target over its seed corpus (scripts/fuzz.sh runs 10^6).
     echo "== fuzzing"
     CC=clang build "$root/build-fuzz" -DCLMSE_FUZZ=ON -DBUILD_SHARED_LIBS=OFF \
-        -DCLMSE_BUILD_TESTS=OFF -DCLMSE_BUILD_CLI=OFF -DCLMSE_WERROR=ON
+        -DCLMSE_BUILD_TESTS=OFF -DCLMSE_BUILD_CLI=OFF -DCLMSE_BUILD_BENCH=OFF -DCLMSE_WERROR=ON
     ctest --test-dir "$root/build-fuzz" --output-on-failure --no-tests=error -L fuzz
     echo "== all tests passed"
     ;;

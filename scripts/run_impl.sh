@@ -87,8 +87,9 @@ if [ "$impl" = oclgrind ]; then
     # fatal error such as "Unsupported instruction") names the kernel on an indented "Kernel:"
     # line; a program's fatal error and a runtime error have their own lines.
     log=$build/Testing/Temporary/LastTest.log
-    n=$(grep -cE $'^\tKernel:|^When (initializing program scope|creating kernel)|^Oclgrind - OpenCL runtime error' \
-        "$log" || true)
+    reports=$'^\tKernel:|^When (initializing program scope|creating kernel)'
+    reports+='|^Oclgrind - OpenCL runtime error'
+    n=$(grep -cE "$reports" "$log" || true)
     echo "== oclgrind: $n report(s)"
 fi
 exit "$rc"

@@ -42,7 +42,8 @@ enum {
  * the multi-launch folds at small n that way). */
 #define CLMSE__LOOP_BUDGET 16384u
 /* Bytes of one stage-1 partial (cl/common.cl's part_t: a compensated double pair and a flag,
- * padded) and of one broadcast-gradient pair (gsum_t). */
+ * padded) and of one broadcast-gradient pair (gsum_t: a double pair), at their widest: without
+ * fp64 both are float vectors of half the size, and scratch sized by these is merely roomy. */
 #define CLMSE__PART_BYTES 32u
 #define CLMSE__GSUM_BYTES 16u
 

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "options.h"
 #include "timing.h"
+#include "workload.h"
 
 #define DEMO_DEFAULT_N 10000000u
 #define DEMO_DEFAULT_REPEAT 10u
@@ -159,29 +160,6 @@ static int run_example(clmse_context *ctx, int number, const example *ex, int *m
     return CLI_EXIT_OK;
 }
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-/* 24 random bits in [-1, 1): every value is an exact float, so runs are reproducible anywhere. */
-static float uniform_pm1(uint64_t *state)
-{
-    return (float)(splitmix64(state) >> 40) * (2.0f / 16777216.0f) - 1.0f;
-}
-
-/* splitmix64's state advances by a constant, so element i can be regenerated on its own. */
-static float uniform_pm1_at(uint64_t seed, size_t i)
-{
-    uint64_t state = seed + (uint64_t)i * UINT64_C(0x9E3779B97F4A7C15);
-
-    return uniform_pm1(&state);
-}
-
 static void bench_release(bench *b)
 {
     cl_mem *mems[] = {&b->input, &b->target, &b->loss, &b->grad_input, &b->grad_target};
@@ -196,20 +174,19 @@ static void bench_release(bench *b)
 /* Fills the device input and target; returns the double-precision host reference mean. */
 static int bench_upload(bench *b, cl_command_queue queue, size_t n, double *reference)
 {
-    uint64_t xs = DEMO_SEED_INPUT, ys = DEMO_SEED_TARGET;
     double sum = 0.0;
     cl_int err;
 
     /* One host array serves both uploads: the input stream is replayed for the reference. */
     for (size_t i = 0; i < n; i++)
-        b->host[i] = uniform_pm1(&xs);
+        b->host[i] = workload_uniform_f32(DEMO_SEED_INPUT, i);
     err = clEnqueueWriteBuffer(queue, b->input, CL_TRUE, 0, n * sizeof(float), b->host, 0, NULL,
                                NULL);
     if (err != CL_SUCCESS)
         return cli_report_cl("demo", "clEnqueueWriteBuffer(input)", err);
-    xs = DEMO_SEED_INPUT;
     for (size_t i = 0; i < n; i++) {
-        float x = uniform_pm1(&xs), y = uniform_pm1(&ys), d = x - y;
+        const float x = workload_uniform_f32(DEMO_SEED_INPUT, i);
+        const float y = workload_uniform_f32(DEMO_SEED_TARGET, i), d = x - y;
 
         b->host[i] = y;
         sum += (double)d * (double)d;
@@ -248,8 +225,8 @@ static int bench_check_grads(cl_command_queue queue, const bench *b, size_t n, i
     float scale = (float)(2.0 / (double)n);
 
     for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
-        float x = uniform_pm1_at(DEMO_SEED_INPUT, at[k]);
-        float y = uniform_pm1_at(DEMO_SEED_TARGET, at[k]);
+        float x = workload_uniform_f32(DEMO_SEED_INPUT, at[k]);
+        float y = workload_uniform_f32(DEMO_SEED_TARGET, at[k]);
         float want[2] = {scale * (x - y), scale * (y - x)}, got[2];
         cl_mem grads[2] = {b->grad_input, b->grad_target};
         const char *names[2] = {"grad_input", "grad_target"};

@@ -16,6 +16,7 @@
 #include "dtype_bits.h"
 #include "options.h"
 #include "timing.h"
+#include "workload.h"
 
 #define ST_LOOP_BOUND 65535u /* llvmpipe ends any loop of a work-item after this many trips */
 #define ST_GUARD 16          /* elements after every result that must stay untouched */
@@ -44,7 +45,7 @@ typedef struct st_case {
     st_layout lx, ly;
 } st_case;
 
-/* The contiguous fast path: same-dtype, contiguous float32 (the _f32 entry points) and float64
+/* The contiguous path: same-dtype, contiguous float32 (the _f32 entry points) and float64
  * (clmse_mse on contiguous views), at sizes taken from the plans. */
 static const st_case contiguous_cases[] = {
     {"contiguous", CLMSE_DTYPE_F32, CLMSE_DTYPE_F32, LAY_VEC, LAY_VEC},
@@ -139,7 +140,7 @@ static void selftest_usage(FILE *out)
     fputs("Usage: clmse selftest [--device SPEC] [--quick]\n\n"
           "Checks the device against known answers: forward, backward and fused MSE with\n"
           "reductions none, mean and sum, for float32, float64 (or, on a device without fp64,\n"
-          "that float64 is refused), float16 and bfloat16; on the contiguous fast path with\n"
+          "that float64 is refused), float16 and bfloat16; on the contiguous path with\n"
           "every launch plan in use (each dtype, operation and size class), and on the\n"
           "strided path (strided and transposed views, broadcast operands, mixed dtypes).\n"
           "Sizes sit around each plan's vector width, work-group size, work-item span and\n"
@@ -177,20 +178,11 @@ static uint32_t f32_bits(float f)
 
 /* ---- deterministic data ------------------------------------------------------------------- */
 
-static uint64_t splitmix64_at(uint64_t seed, size_t i)
-{
-    uint64_t z = seed + (uint64_t)(i + 1) * UINT64_C(0x9E3779B97F4A7C15);
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
 /* Element i of a stream: a value in [-1, 1] exactly representable in d (float32: 24 random
  * bits, float64: 53; the 16-bit types round a 53-bit value once). */
 static uint64_t value_bits(clmse_dtype d, uint64_t seed, size_t i)
 {
-    const uint64_t r = splitmix64_at(seed, i);
+    const uint64_t r = workload_mix_at(seed, i);
 
     if (d == CLMSE_DTYPE_F32)
         return f32_bits((float)((double)(r >> 40) * 0x1p-23 - 1.0));
@@ -457,7 +449,7 @@ static const char *problem_setup(st_env *e, problem *pb, const st_case *c, size_
     pb->cols = C;
     pb->n = R * C;
     pb->fast_f32 = strcmp(c->path, "contiguous") == 0 && c->dx == CLMSE_DTYPE_F32;
-    /* The fused checks take the default grad_output, ones. So does the float64 fast path's
+    /* The fused checks take the default grad_output, ones. So does the float64 contiguous path's
      * backward with mean or sum: clmse_mse sends a 0-d grad_output to the strided kernels
      * (at commit 2eaebf0), which the strided cases check. */
     pb->given_scalar_g = pb->fast_f32 || strcmp(c->path, "contiguous") != 0;
@@ -1017,7 +1009,7 @@ static int run_all(st_env *e)
             const size_t R = two_d ? strided_shapes[i][0] : 1;
             const size_t C = two_d ? strided_shapes[i][1] : strided_sizes[i];
 
-            /* One element of one dtype is contiguous whatever its strides: the fast path. */
+            /* One element of one dtype is contiguous whatever its strides: the contiguous path. */
             if (R * C == 1 && c->dx == c->dy)
                 continue;
             if (R * C <= strided_cap && run_problem(e, c, R, C, seed += 4, 0))

@@ -2,8 +2,7 @@
 /* The MSE call that clmse-bench and clmse tune time, and the values they time it on. */
 #include "workload.h"
 
-/* splitmix64 of the i-th state of a stream starting at `seed` (as cmd_demo.c's generator). */
-static uint64_t mix_at(uint64_t seed, size_t i)
+uint64_t workload_mix_at(uint64_t seed, size_t i)
 {
     uint64_t z = seed + ((uint64_t)i + 1) * UINT64_C(0x9E3779B97F4A7C15);
 
@@ -12,16 +11,21 @@ static uint64_t mix_at(uint64_t seed, size_t i)
     return z ^ (z >> 31);
 }
 
+float workload_uniform_f32(uint64_t seed, size_t i)
+{
+    return (float)(workload_mix_at(seed, i) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+}
+
 void workload_fill_f32(float *v, size_t n, uint64_t seed)
 {
     for (size_t i = 0; i < n; i++)
-        v[i] = (float)(mix_at(seed, i) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+        v[i] = workload_uniform_f32(seed, i);
 }
 
 void workload_fill_f64(double *v, size_t n, uint64_t seed)
 {
     for (size_t i = 0; i < n; i++)
-        v[i] = (double)(mix_at(seed, i) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        v[i] = (double)(workload_mix_at(seed, i) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
 }
 
 clmse_status workload_views(mse_workload *w)
