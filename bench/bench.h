@@ -21,7 +21,7 @@ typedef enum bench_method {
     BENCH_CLBLAST,
     BENCH_EMPTY,
     BENCH_COPY,            /* clEnqueueCopyBuffer of the bytes the op moves */
-    BENCH_NAIVE,           /* the bench's own plain kernel (naive_source in clmse_bench.c) */
+    BENCH_NAIVE,           /* the bench's own plain kernels (naive.c) */
     BENCH_CLMSE_PIPELINED, /* --pipelined: many calls, one clFinish; time per call */
     BENCH_EMPTY_PIPELINED, /* the same for the empty kernel */
     BENCH_METHODS

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "naive.h"
 #include "clmse_tuning.h"
 #include "commands.h"
 #include "options.h"
@@ -47,8 +48,6 @@
 #define BENCH_PIPE_CALLS 1000u   /* --pipelined: calls per timed run below BENCH_PIPE_LARGE_N */
 #define BENCH_PIPE_CALLS_LARGE 10u
 #define BENCH_PIPE_LARGE_N ((size_t)1 << 22)
-#define BENCH_NAIVE_MAX_WG 256u /* naive's work-group size at most (a power of two) */
-#define BENCH_NAIVE_GROUPS_PER_CU 4u
 
 /* About 1 minute for float32 (1.5 for float64) on POCL on 2 cores, most of it in CLBlast's
  * runs at 2^26, before backward_x, copy and naive were added (not measured since). */
@@ -69,111 +68,6 @@ static const char *const method_missing[BENCH_METHODS] = {
     "built without CLBlast (pkg-config found no clblast, or CLMSE_USE_CLBLAST=OFF)"};
 static const char empty_source[] = "__kernel void empty(void) {}\n";
 
-/* The `naive` method: the plain kernels a careful developer writes, kept here and not in the
- * library, as the device-side reference on any device. Vector loads (float4; double2 with
- * -DNAIVE_F64) over n / VW vectors, then a scalar tail; one accumulator of the element type per
- * work-item; a grid-stride loop; a local-memory tree per work-group into partial[group]; then
- * naive_finish, one work-group, sums the partials and divides by n. All stream kernels take the
- * same arguments (x, y, gx, gy, scale, n, partial, tree) and ignore those they do not need. */
-static const char naive_source[] =
-    "#ifdef NAIVE_F64\n"
-    "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
-    "typedef double real;\n"
-    "typedef double2 realv;\n"
-    "#define VW 2\n"
-    "#define SUMV(v) ((v).x + (v).y)\n"
-    "#else\n"
-    "typedef float real;\n"
-    "typedef float4 realv;\n"
-    "#define VW 4\n"
-    "#define SUMV(v) ((v).x + (v).y + (v).z + (v).w)\n"
-    "#endif\n"
-    "#define ARGS __global const real *x, __global const real *y, __global real *gx, \\\n"
-    "             __global real *gy, real scale, ulong n, __global real *partial, \\\n"
-    "             __local real *tree\n"
-    "\n"
-    "inline real stream(__global const real *x, __global const real *y, __global real *gx,\n"
-    "                   __global real *gy, real scale, ulong n, const int loss, const int wgx,\n"
-    "                   const int wgy)\n"
-    "{\n"
-    "    size_t stride = get_global_size(0), nv = n / VW;\n"
-    "    __global const realv *xv = (__global const realv *)x;\n"
-    "    __global const realv *yv = (__global const realv *)y;\n"
-    "    __global realv *gxv = (__global realv *)gx, *gyv = (__global realv *)gy;\n"
-    "    real acc = 0;\n"
-    "\n"
-    "    for (size_t i = get_global_id(0); i < nv; i += stride) {\n"
-    "        realv a = xv[i], b = yv[i], d = a - b;\n"
-    "\n"
-    "        if (loss)\n"
-    "            acc += SUMV(d * d);\n"
-    "        if (wgx)\n"
-    "            gxv[i] = scale * d;\n"
-    "        if (wgy)\n"
-    "            gyv[i] = scale * (b - a);\n"
-    "    }\n"
-    "    for (size_t i = nv * VW + get_global_id(0); i < n; i += stride) {\n"
-    "        real d = x[i] - y[i];\n"
-    "\n"
-    "        if (loss)\n"
-    "            acc += d * d;\n"
-    "        if (wgx)\n"
-    "            gx[i] = scale * d;\n"
-    "        if (wgy)\n"
-    "            gy[i] = scale * (y[i] - x[i]);\n"
-    "    }\n"
-    "    return acc;\n"
-    "}\n"
-    "\n"
-    "/* The work-group's sum of acc, by a tree in local memory (a power-of-two size). */\n"
-    "inline real group_sum(real acc, __local real *tree)\n"
-    "{\n"
-    "    size_t lid = get_local_id(0);\n"
-    "\n"
-    "    tree[lid] = acc;\n"
-    "    barrier(CLK_LOCAL_MEM_FENCE);\n"
-    "    for (size_t s = get_local_size(0) / 2; s > 0; s /= 2) {\n"
-    "        if (lid < s)\n"
-    "            tree[lid] += tree[lid + s];\n"
-    "        barrier(CLK_LOCAL_MEM_FENCE);\n"
-    "    }\n"
-    "    return tree[0];\n"
-    "}\n"
-    "\n"
-    "__kernel void naive_forward(ARGS)\n"
-    "{\n"
-    "    real sum = group_sum(stream(x, y, gx, gy, scale, n, 1, 0, 0), tree);\n"
-    "\n"
-    "    if (get_local_id(0) == 0)\n"
-    "        partial[get_group_id(0)] = sum;\n"
-    "}\n"
-    "\n"
-    "__kernel void naive_backward(ARGS) { stream(x, y, gx, gy, scale, n, 0, 1, 1); }\n"
-    "\n"
-    "__kernel void naive_backward_x(ARGS) { stream(x, y, gx, gy, scale, n, 0, 1, 0); }\n"
-    "\n"
-    "__kernel void naive_fused(ARGS)\n"
-    "{\n"
-    "    real sum = group_sum(stream(x, y, gx, gy, scale, n, 1, 1, 1), tree);\n"
-    "\n"
-    "    if (get_local_id(0) == 0)\n"
-    "        partial[get_group_id(0)] = sum;\n"
-    "}\n"
-    "\n"
-    "__kernel void naive_finish(__global const real *partial, uint groups, ulong n,\n"
-    "                           __global real *out, __local real *tree)\n"
-    "{\n"
-    "    real acc = 0;\n"
-    "\n"
-    "    for (uint i = get_local_id(0); i < groups; i += get_local_size(0))\n"
-    "        acc += partial[i];\n"
-    "    acc = group_sum(acc, tree);\n"
-    "    if (get_local_id(0) == 0)\n"
-    "        out[0] = acc / (real)n;\n"
-    "}\n";
-static const char *const naive_kernel_names[BENCH_OPS] = {"naive_forward", "naive_backward",
-                                                          "naive_backward_x", "naive_fused"};
-
 /* What lives for the whole run. */
 typedef struct bench_env {
     clmse_context *ctx;
@@ -182,13 +76,8 @@ typedef struct bench_env {
     cl_command_queue queue;
     cl_program empty_program;
     cl_kernel empty;
-    cl_program naive_program;
-    cl_kernel naive[BENCH_OPS], naive_finish;
-    size_t naive_wg;      /* work-group size of every naive launch */
-    cl_uint naive_groups; /* work-groups of the stream launches: compute units x 4 */
-    cl_mem naive_partial; /* naive_groups elements */
-    cl_mem naive_loss;    /* one element */
-    int pipelined;        /* --pipelined */
+    bench_naive naive; /* the naive method's kernels (naive.c) */
+    int pipelined;     /* --pipelined */
     clmse_dtype dtype;
     size_t elsize;
     size_t repeat;
@@ -272,7 +161,7 @@ static void bench_usage(FILE *out)
             "than %g (f32; %g f64), CLBlast's by more than 1e-4, or clmse's or naive's\n"
             "gradients from the host loop's. A method this build lacks (CLBlast or OpenMP not\n"
             "found) is left out, with a note saying why.\n",
-            BENCH_NAIVE_MAX_WG, BENCH_NAIVE_GROUPS_PER_CU, BENCH_PIPE_CALLS, BENCH_PIPE_CALLS_LARGE,
+            NAIVE_MAX_WG, NAIVE_GROUPS_PER_CU, BENCH_PIPE_CALLS, BENCH_PIPE_CALLS_LARGE,
             BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6, BENCH_DEFAULT_REPEAT, BENCH_TOL_NAIVE_F32,
             BENCH_TOL_NAIVE_F64);
 }
@@ -422,42 +311,10 @@ static step enqueue_copy(bench_env *e, bench_size *s, bench_op op)
 /* The naive method: one stream launch, and for a loss the launch that folds its partials. */
 static step enqueue_naive(bench_env *e, bench_size *s, bench_op op)
 {
-    cl_kernel k = e->naive[op];
-    cl_ulong n = s->w.n;
-    cl_uint groups = e->naive_groups;
-    double scale = 2.0 / (double)s->w.n;
-    float scale32 = (float)scale;
-    size_t global = (size_t)groups * e->naive_wg, tree = e->naive_wg * e->elsize;
-    cl_int err = CL_SUCCESS;
-
-    err |= clSetKernelArg(k, 0, sizeof(cl_mem), &s->w.x);
-    err |= clSetKernelArg(k, 1, sizeof(cl_mem), &s->w.y);
-    err |= clSetKernelArg(k, 2, sizeof(cl_mem), &s->w.gx);
-    err |= clSetKernelArg(k, 3, sizeof(cl_mem), &s->w.gy);
-    if (e->dtype == CLMSE_DTYPE_F64)
-        err |= clSetKernelArg(k, 4, sizeof scale, &scale);
-    else
-        err |= clSetKernelArg(k, 4, sizeof scale32, &scale32);
-    err |= clSetKernelArg(k, 5, sizeof n, &n);
-    err |= clSetKernelArg(k, 6, sizeof(cl_mem), &e->naive_partial);
-    err |= clSetKernelArg(k, 7, tree, NULL);
-    if (err != CL_SUCCESS)
-        return fail_cl(e, "clSetKernelArg(naive)", err);
-    err = clEnqueueNDRangeKernel(e->queue, k, 1, NULL, &global, &e->naive_wg, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return fail_cl(e, "clEnqueueNDRangeKernel(naive)", err);
-    if (op != BENCH_FORWARD && op != BENCH_FUSED)
-        return STEP_OK;
-    k = e->naive_finish;
-    err |= clSetKernelArg(k, 0, sizeof(cl_mem), &e->naive_partial);
-    err |= clSetKernelArg(k, 1, sizeof groups, &groups);
-    err |= clSetKernelArg(k, 2, sizeof n, &n);
-    err |= clSetKernelArg(k, 3, sizeof(cl_mem), &e->naive_loss);
-    err |= clSetKernelArg(k, 4, tree, NULL);
-    if (err != CL_SUCCESS)
-        return fail_cl(e, "clSetKernelArg(naive_finish)", err);
-    err = clEnqueueNDRangeKernel(e->queue, k, 1, NULL, &e->naive_wg, &e->naive_wg, 0, NULL, NULL);
-    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, "clEnqueueNDRangeKernel(naive_finish)", err);
+    const char *what = NULL;
+    const cl_int err =
+        naive_enqueue(&e->naive, e->queue, op, s->w.n, s->w.x, s->w.y, s->w.gx, s->w.gy, &what);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, what, err);
 }
 
 /* --pipelined: calls per timed run. */
@@ -653,7 +510,7 @@ static step check_loss(bench_env *e, bench_size *s, bench_op op, bench_method m)
 
     if (m == BENCH_NAIVE)
         tol = e->dtype == CLMSE_DTYPE_F64 ? BENCH_TOL_NAIVE_F64 : BENCH_TOL_NAIVE_F32;
-    rc = read_value(e, m == BENCH_NAIVE ? e->naive_loss : s->w.loss, 0, &loss);
+    rc = read_value(e, m == BENCH_NAIVE ? e->naive.loss : s->w.loss, 0, &loss);
     if (rc != STEP_OK)
         return rc;
     if (!within_relative(loss, mean, tol)) {
@@ -965,57 +822,13 @@ static step build_empty_kernel(bench_env *e)
     return STEP_OK;
 }
 
-/* The naive kernels for e->dtype, their work-group size and group count, and their partials. */
+/* The naive kernels for e->dtype (naive.c). */
 static step build_naive_kernels(bench_env *e)
 {
-    const char *source = naive_source;
-    size_t wg = BENCH_NAIVE_MAX_WG, kwg = 0;
-    cl_uint units = 1;
-    cl_int err = CL_SUCCESS;
-
-    e->naive_program = clCreateProgramWithSource(e->clctx, 1, &source, NULL, &err);
-    if (err != CL_SUCCESS) {
-        e->naive_program = NULL;
-        return fail_cl(e, "clCreateProgramWithSource(naive)", err);
-    }
-    err = clBuildProgram(e->naive_program, 1, &e->device,
-                         e->dtype == CLMSE_DTYPE_F64 ? "-DNAIVE_F64" : "", NULL, NULL);
-    if (err != CL_SUCCESS) {
-        char log[4096] = "";
-
-        clGetProgramBuildInfo(e->naive_program, e->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1,
-                              log, NULL);
-        fail_cl(e, "clBuildProgram(naive)", err);
-        fprintf(stderr, "%s\n", log);
-        return STEP_FAIL;
-    }
-    for (int k = 0; k <= BENCH_OPS; k++) {
-        cl_kernel *out = k < BENCH_OPS ? &e->naive[k] : &e->naive_finish;
-
-        *out = clCreateKernel(e->naive_program,
-                              k < BENCH_OPS ? naive_kernel_names[k] : "naive_finish", &err);
-        if (err != CL_SUCCESS) {
-            *out = NULL;
-            return fail_cl(e, "clCreateKernel(naive)", err);
-        }
-        /* Every launch uses one size: the largest power of two that every kernel allows. */
-        err = clGetKernelWorkGroupInfo(*out, e->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
-                                       NULL);
-        if (err != CL_SUCCESS)
-            return fail_cl(e, "clGetKernelWorkGroupInfo", err);
-        while (wg > kwg && wg > 1)
-            wg /= 2;
-    }
-    err = clGetDeviceInfo(e->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
-    if (err != CL_SUCCESS)
-        return fail_cl(e, "clGetDeviceInfo(CL_DEVICE_MAX_COMPUTE_UNITS)", err);
-    e->naive_wg = wg;
-    e->naive_groups = (units ? units : 1) * BENCH_NAIVE_GROUPS_PER_CU;
-    e->naive_partial =
-        clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, e->naive_groups * e->elsize, NULL, &err);
-    if (err == CL_SUCCESS)
-        e->naive_loss = clCreateBuffer(e->clctx, CL_MEM_READ_WRITE, e->elsize, NULL, &err);
-    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, "clCreateBuffer(naive)", err);
+    const char *what = NULL;
+    const cl_int err =
+        naive_build(&e->naive, e->clctx, e->device, e->dtype == CLMSE_DTYPE_F64, &what);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, what, err);
 }
 
 static int add_size(size_t *sizes, size_t *count, const char *value)
@@ -1058,8 +871,8 @@ static void print_header(const bench_env *e, const clmse_device_info *info)
            "enqueue to clFinish, in microseconds; the methods take turns in 4 blocks\n",
            clmse_dtype_name(e->dtype), e->repeat, e->repeat * BENCH_SMALL_FACTOR,
            BENCH_CELL_US / 1e6);
-    printf("naive: %u work-groups (compute units x %u) of %zu work-items\n", e->naive_groups,
-           BENCH_NAIVE_GROUPS_PER_CU, e->naive_wg);
+    printf("naive: %u work-groups (compute units x %u) of %zu work-items\n", e->naive.groups,
+           NAIVE_GROUPS_PER_CU, e->naive.wg);
     if (e->pipelined)
         printf(
             "pipelined: %u calls per run below N = 2^22, %u from it up; the median of %zu runs\n",
@@ -1238,17 +1051,7 @@ cleanup:
         clReleaseKernel(e.empty);
     if (e.empty_program)
         clReleaseProgram(e.empty_program);
-    for (int k = 0; k < BENCH_OPS; k++)
-        if (e.naive[k])
-            clReleaseKernel(e.naive[k]);
-    if (e.naive_finish)
-        clReleaseKernel(e.naive_finish);
-    if (e.naive_program)
-        clReleaseProgram(e.naive_program);
-    if (e.naive_partial)
-        clReleaseMemObject(e.naive_partial);
-    if (e.naive_loss)
-        clReleaseMemObject(e.naive_loss);
+    naive_release(&e.naive);
 #if CLMSE_BENCH_HAVE_CLBLAST
     /* CLBlast keeps the programs it built for this context until asked to let them go. */
     CLBlastClearCache();
