@@ -6,13 +6,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What is timed (reduction mean throughout) and by whom; the orders of the table's columns. */
-typedef enum bench_op { BENCH_FORWARD, BENCH_BACKWARD, BENCH_FUSED, BENCH_OPS } bench_op;
+/* What is timed (reduction mean throughout) and by whom; the orders of the table's rows and
+ * columns. BENCH_BACKWARD writes both gradients, BENCH_BACKWARD_X grad_input only. */
+typedef enum bench_op {
+    BENCH_FORWARD,
+    BENCH_BACKWARD,
+    BENCH_BACKWARD_X,
+    BENCH_FUSED,
+    BENCH_OPS
+} bench_op;
 typedef enum bench_method {
     BENCH_CLMSE,
     BENCH_HOST,
     BENCH_CLBLAST,
     BENCH_EMPTY,
+    BENCH_COPY,            /* clEnqueueCopyBuffer of the bytes the op moves */
+    BENCH_NAIVE,           /* the bench's own plain kernels (naive.c) */
+    BENCH_CLMSE_PIPELINED, /* --pipelined: many calls, one clFinish; time per call */
+    BENCH_EMPTY_PIPELINED, /* the same for the empty kernel */
     BENCH_METHODS
 } bench_method;
 
@@ -29,15 +40,19 @@ typedef struct bench_result {
 int bench_host_threads(void);
 
 /* Forward: the sum of d*d with d = x - y, each square rounded to the storage type and added in
- * double. Backward: gx = scale * (x - y) and gy = scale * (y - x). Fused: both in one pass. */
+ * double. Backward: gx = scale * (x - y) and gy = scale * (y - x); backward_x: gx only. Fused: the
+ * forward and the backward in one pass. */
 double bench_host_forward_f32(const float *x, const float *y, size_t n);
 void bench_host_backward_f32(const float *x, const float *y, size_t n, float scale, float *gx,
                              float *gy);
+void bench_host_backward_x_f32(const float *x, const float *y, size_t n, float scale, float *gx);
 double bench_host_fused_f32(const float *x, const float *y, size_t n, float scale, float *gx,
                             float *gy);
 double bench_host_forward_f64(const double *x, const double *y, size_t n);
 void bench_host_backward_f64(const double *x, const double *y, size_t n, double scale, double *gx,
                              double *gy);
+void bench_host_backward_x_f64(const double *x, const double *y, size_t n, double scale,
+                               double *gx);
 double bench_host_fused_f64(const double *x, const double *y, size_t n, double scale, double *gx,
                             double *gy);
 

@@ -45,6 +45,13 @@ void bench_host_backward_f32(const float *x, const float *y, size_t n, float sca
     }
 }
 
+void bench_host_backward_x_f32(const float *x, const float *y, size_t n, float scale, float *gx)
+{
+    BENCH_OMP("omp parallel for simd schedule(static)")
+    for (size_t i = 0; i < n; i++)
+        gx[i] = scale * (x[i] - y[i]);
+}
+
 double bench_host_fused_f32(const float *x, const float *y, size_t n, float scale, float *gx,
                             float *gy)
 {
@@ -82,6 +89,13 @@ void bench_host_backward_f64(const double *x, const double *y, size_t n, double 
         gx[i] = scale * (x[i] - y[i]);
         gy[i] = scale * (y[i] - x[i]);
     }
+}
+
+void bench_host_backward_x_f64(const double *x, const double *y, size_t n, double scale, double *gx)
+{
+    BENCH_OMP("omp parallel for simd schedule(static)")
+    for (size_t i = 0; i < n; i++)
+        gx[i] = scale * (x[i] - y[i]);
 }
 
 double bench_host_fused_f64(const double *x, const double *y, size_t n, double scale, double *gx,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* clmse-bench: clmse's forward, backward and fused against OpenMP, CLBlast and a no-op kernel.
- * CLMSE_BENCH_HAVE_CLBLAST and CLMSE_BENCH_HAVE_OPENMP (0 or 1, from bench/CMakeLists.txt) say
+/* clmse-bench: clmse's forward, backward (both gradients, and grad_input only) and fused against
+ * OpenMP, CLBlast, a buffer copy of the same bytes, a plain kernel of the bench's own and a no-op
+ * kernel; with --pipelined, also many calls per wait. CLMSE_BENCH_HAVE_CLBLAST and CLMSE_BENCH_HAVE_OPENMP (0 or 1, from bench/CMakeLists.txt) say
  * which of those methods this build has; a missing one is left out with a note. */
 #define _POSIX_C_SOURCE 200809L /* localtime_r under strict -std=c11 */
 
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "naive.h"
 #include "clmse_tuning.h"
 #include "commands.h"
 #include "options.h"
@@ -38,23 +40,32 @@
 #define BENCH_BUFFERS 5u       /* x, y, both gradients and CLBlast's d, each N elements */
 #define BENCH_SEED_X 1u
 #define BENCH_SEED_Y 2u
-#define BENCH_TOL_CLMSE 1e-5   /* clmse's mean against the host loop's, relative */
-#define BENCH_TOL_CLBLAST 1e-4 /* CLBlast's dot / N against the host loop's mean, relative */
-#define BENCH_TOL_GRAD 1e-6    /* clmse's gradients against the host loop's, relative */
+#define BENCH_TOL_CLMSE 1e-5     /* clmse's mean against the host loop's, relative */
+#define BENCH_TOL_CLBLAST 1e-4   /* CLBlast's dot / N against the host loop's mean, relative */
+#define BENCH_TOL_GRAD 1e-6      /* clmse's and naive's gradients against the host loop's */
+#define BENCH_TOL_NAIVE_F32 1e-3 /* naive's float32 mean (float accumulators), relative */
+#define BENCH_TOL_NAIVE_F64 1e-9 /* naive's float64 mean */
+#define BENCH_PIPE_CALLS 1000u   /* --pipelined: calls per timed run below BENCH_PIPE_LARGE_N */
+#define BENCH_PIPE_CALLS_LARGE 10u
+#define BENCH_PIPE_LARGE_N ((size_t)1 << 22)
 
 /* About 1 minute for float32 (1.5 for float64) on POCL on 2 cores, most of it in CLBlast's
- * runs at 2^26. */
+ * runs at 2^26, before backward_x, copy and naive were added (not measured since). */
 static const size_t default_sizes[] = {(size_t)1 << 10, (size_t)1 << 14, (size_t)1 << 18,
                                        (size_t)1 << 20, (size_t)1 << 22, (size_t)1 << 24,
                                        (size_t)1 << 26};
-static const char *const op_names[BENCH_OPS] = {"forward", "backward", "fused"};
-static const char *const method_names[BENCH_METHODS] = {"clmse", "host", "clblast", "empty"};
+static const char *const op_names[BENCH_OPS] = {"forward", "backward", "backward_x", "fused"};
+/* Elements a call must move: read x and y; backward and fused also write both gradients,
+ * backward_x grad_input only. The GB/s and gbps= figures divide these bytes by the median. */
+static const double op_elements[BENCH_OPS] = {2.0, 4.0, 3.0, 4.0};
+static const char *const method_names[BENCH_METHODS] = {
+    "clmse", "host", "clblast", "empty", "copy", "naive", "clmse_pipelined", "empty_pipelined"};
 /* Whether this build times the method; why not, when it does not. */
-static const int method_built[BENCH_METHODS] = {1, CLMSE_BENCH_HAVE_OPENMP,
-                                                CLMSE_BENCH_HAVE_CLBLAST, 1};
+static const int method_built[BENCH_METHODS] = {
+    1, CLMSE_BENCH_HAVE_OPENMP, CLMSE_BENCH_HAVE_CLBLAST, 1, 1, 1, 1, 1};
 static const char *const method_missing[BENCH_METHODS] = {
     NULL, "built without OpenMP (CMake found none), so the host loop would run on one thread",
-    "built without CLBlast (pkg-config found no clblast, or CLMSE_USE_CLBLAST=OFF)", NULL};
+    "built without CLBlast (pkg-config found no clblast, or CLMSE_USE_CLBLAST=OFF)"};
 static const char empty_source[] = "__kernel void empty(void) {}\n";
 
 /* What lives for the whole run. */
@@ -65,6 +76,8 @@ typedef struct bench_env {
     cl_command_queue queue;
     cl_program empty_program;
     cl_kernel empty;
+    bench_naive naive; /* the naive method's kernels (naive.c) */
+    int pipelined;     /* --pipelined */
     clmse_dtype dtype;
     size_t elsize;
     size_t repeat;
@@ -92,42 +105,65 @@ static void bench_usage(FILE *out)
 {
     fprintf(out,
             "Usage: clmse-bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
-            "                   [--csv FILE]\n\n"
+            "                   [--pipelined] [--csv FILE]\n\n"
             "Times MSELoss with reduction mean on N elements resident on the device: the\n"
-            "forward, the backward (grad_output NULL, both gradients) and the fused pass, each\n"
-            "by four methods on the same device and queue:\n"
+            "forward, the backward (grad_output NULL: ones) writing both gradients, backward_x\n"
+            "writing grad_input only (grad_target NULL, the usual training case) and the fused\n"
+            "pass, each by these methods on the same device and queue:\n"
             "  clmse    the library's calls\n"
             "  host     an OpenMP C loop on every core, sums in double: the memory-bandwidth\n"
             "           reference on a CPU device\n"
             "  clblast  CLBlast's axpy d = d - y (d refilled with x before each run, untimed)\n"
-            "           then dot(d, d) for the forward, axpy + scal for the backward (it writes\n"
-            "           one gradient), axpy + dot + scal for the fused pass\n"
+            "           then dot(d, d) for the forward, axpy + scal for the backward and\n"
+            "           backward_x (the same work in both rows: it writes one gradient), axpy +\n"
+            "           dot + scal for the fused pass\n"
+            "  copy     clEnqueueCopyBuffer moving as many bytes as the op must move: forward\n"
+            "           copies x to grad_input (n elements: 2n read or written); backward and\n"
+            "           fused also y to grad_target (2n elements copied: 4n); backward_x x to\n"
+            "           grad_input and the first n/2 elements of y to grad_target (3n): the\n"
+            "           device's streaming bandwidth\n"
+            "  naive    the bench's own plain kernel: float4 loads (double2 for f64) and a\n"
+            "           scalar tail, one float (double) accumulator per work-item, a grid-stride\n"
+            "           loop, a local-memory tree per work-group, then a second launch of one\n"
+            "           work-group that sums the group partials and divides by N; the gradients\n"
+            "           are (2/N)(x - y) and (2/N)(y - x). Work-group size: the largest power of\n"
+            "           two <= min(%u, CL_KERNEL_WORK_GROUP_SIZE); groups: compute units x %u\n"
             "  empty    enqueue of a no-op kernel on one work-item and clFinish: the launch\n"
             "           floor, timed in runs alternating with clmse's below N = 2^20\n"
+            "With --pipelined, also:\n"
+            "  clmse_pipelined  %u clmse calls enqueued back to back and one clFinish (%u\n"
+            "                   from N = 2^22 up), as a training loop runs: time per call\n"
+            "  empty_pipelined  the empty kernel timed the same way\n"
             "Each cell is the median of R runs (%ux R below N = 2^20, and more while they\n"
             "add up to less than %.1f s) after a warm-up that excludes kernel builds, each\n"
-            "timed with CLOCK_MONOTONIC from the first enqueue to clFinish. The methods of an\n"
+            "timed with CLOCK_MONOTONIC from the first enqueue to clFinish; a pipelined cell is\n"
+            "the median of R runs' (total / calls), after one warm-up run. The methods of an\n"
             "op take turns in 4 blocks of runs each, so that load from elsewhere on a shared\n"
             "machine falls on all of them alike.\n"
-            "The table shows medians in microseconds, GB/s (forward reads 2 arrays; backward\n"
-            "and fused read 2 and write 2) and ratios; a RESULT line per op, method and N\n"
-            "follows for scripts:\n"
-            "  RESULT op=forward dtype=f32 n=1048576 method=clmse median_us=1234.5\n\n"
+            "The table shows medians in microseconds, GB/s (bytes the op must move over the\n"
+            "median: forward reads 2 arrays, backward and fused read 2 and write 2, backward_x\n"
+            "reads 2 and writes 1) and ratios; a RESULT line per op, method and N follows for\n"
+            "scripts, its gbps by the same rule (0 for the empty kernels, which move nothing):\n"
+            "  RESULT op=forward dtype=f32 n=1048576 method=clmse median_us=1234.5 gbps=6.80\n\n"
             "Options:\n"
             "  --n N           elements; repeat for several sizes (default: 2^10, 2^14, 2^18,\n"
-            "                  2^20, 2^22, 2^24 and 2^26: about a minute on 2 CPU cores)\n"
+            "                  2^20, 2^22, 2^24 and 2^26: over a minute on 2 CPU cores)\n"
             "  --dtype T       f32 (default) or f64 (needs a device with fp64)\n"
             "  --repeat R      timed runs per cell (default %u)\n"
             "  --device SPEC   gpu, cpu, accelerator, P:D, or part of a device name\n"
             "                  (default: $CLMSE_DEVICE, else the first GPU, ...)\n"
+            "  --pipelined     also time the pipelined methods above\n"
             "  --csv FILE      also write the RESULT lines' fields as CSV, a header row and\n"
             "                  one row per op, method and N (scripts/plot_bench.py draws it)\n"
             "  --help          show this help\n\n"
             "A size too large for the device is skipped with a message. Exits 1 when clmse's\n"
-            "loss differs from the host loop's by more than 1e-5 relative, CLBlast's by more\n"
-            "than 1e-4, or clmse's gradients from the host loop's. A method this build lacks\n"
-            "(CLBlast or OpenMP not found) is left out, with a note saying why.\n",
-            BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6, BENCH_DEFAULT_REPEAT);
+            "loss differs from the host loop's by more than 1e-5 relative, naive's by more\n"
+            "than %g (f32; %g f64), CLBlast's by more than 1e-4, or clmse's or naive's\n"
+            "gradients from the host loop's. A method this build lacks (CLBlast or OpenMP not\n"
+            "found) is left out, with a note saying why.\n",
+            NAIVE_MAX_WG, NAIVE_GROUPS_PER_CU, BENCH_PIPE_CALLS, BENCH_PIPE_CALLS_LARGE,
+            BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6, BENCH_DEFAULT_REPEAT, BENCH_TOL_NAIVE_F32,
+            BENCH_TOL_NAIVE_F64);
 }
 
 /* ---- errors --------------------------------------------------------------------------------- */
@@ -174,10 +210,23 @@ static step fail_clblast(bench_env *e, const char *call, CLBlastStatusCode code)
 
 /* ---- one run of one method ------------------------------------------------------------------ */
 
+/* backward_x: the backward with grad_target NULL, which workload_enqueue() does not offer. */
+static clmse_status enqueue_clmse_backward_x(bench_env *e, const mse_workload *w)
+{
+    clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &w->tx, &w->ty, NULL, NULL, &w->tgx, NULL};
+
+    if (w->dtype == CLMSE_DTYPE_F64)
+        return clmse_mse(e->ctx, &a, 0, NULL, NULL);
+    return clmse_mse_backward_f32(e->ctx, CLMSE_REDUCTION_MEAN, w->n, w->x, 0, w->y, 0, NULL, 0,
+                                  w->gx, 0, NULL, 0, 0, NULL, NULL);
+}
+
 static step enqueue_clmse(bench_env *e, bench_size *s, bench_op op)
 {
-    static const clmse_op ops[BENCH_OPS] = {CLMSE_OP_FORWARD, CLMSE_OP_BACKWARD, CLMSE_OP_FUSED};
-    clmse_status st = workload_enqueue(e->ctx, &s->w, ops[op]);
+    static const clmse_op ops[BENCH_OPS] = {CLMSE_OP_FORWARD, CLMSE_OP_BACKWARD, CLMSE_OP_BACKWARD,
+                                            CLMSE_OP_FUSED};
+    clmse_status st = op == BENCH_BACKWARD_X ? enqueue_clmse_backward_x(e, &s->w)
+                                             : workload_enqueue(e->ctx, &s->w, ops[op]);
 
     return st == CLMSE_SUCCESS
                ? STEP_OK
@@ -193,8 +242,10 @@ static void run_host(bench_env *e, bench_size *s, bench_op op)
             s->host_sum = bench_host_forward_f64(s->hx, s->hy, s->w.n);
         else if (op == BENCH_BACKWARD)
             bench_host_backward_f64(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
+        else if (op == BENCH_BACKWARD_X)
+            bench_host_backward_x_f64(s->hx, s->hy, s->w.n, scale, s->hgx);
         else
-            bench_host_fused_f64(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
+            s->host_sum = bench_host_fused_f64(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
     } else {
         float scale = (float)(2.0 / (double)s->w.n);
 
@@ -202,13 +253,15 @@ static void run_host(bench_env *e, bench_size *s, bench_op op)
             s->host_sum = bench_host_forward_f32(s->hx, s->hy, s->w.n);
         else if (op == BENCH_BACKWARD)
             bench_host_backward_f32(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
+        else if (op == BENCH_BACKWARD_X)
+            bench_host_backward_x_f32(s->hx, s->hy, s->w.n, scale, s->hgx);
         else
-            bench_host_fused_f32(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
+            s->host_sum = bench_host_fused_f32(s->hx, s->hy, s->w.n, scale, s->hgx, s->hgy);
     }
 }
 
 #if CLMSE_BENCH_HAVE_CLBLAST
-/* d = d - y; dot(d, d) for the forward and fused; d *= 2/N for the backward and fused. */
+/* d = d - y; dot(d, d) for the forward and fused; d *= 2/N for the others. */
 static step enqueue_clblast(bench_env *e, bench_size *s, bench_op op)
 {
     int f64 = e->dtype == CLMSE_DTYPE_F64;
@@ -219,7 +272,7 @@ static step enqueue_clblast(bench_env *e, bench_size *s, bench_op op)
                : CLBlastSaxpy(s->w.n, -1.0f, s->w.y, 0, 1, s->d, 0, 1, &e->queue, NULL);
     if (code != CLBlastSuccess)
         return fail_clblast(e, f64 ? "CLBlastDaxpy" : "CLBlastSaxpy", code);
-    if (op != BENCH_BACKWARD) {
+    if (op == BENCH_FORWARD || op == BENCH_FUSED) {
         code = f64 ? CLBlastDdot(s->w.n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL)
                    : CLBlastSdot(s->w.n, s->dot, 0, s->d, 0, 1, s->d, 0, 1, &e->queue, NULL);
         if (code != CLBlastSuccess)
@@ -243,12 +296,43 @@ static step enqueue_empty(bench_env *e)
     return err == CL_SUCCESS ? STEP_OK : fail_cl(e, "clEnqueueNDRangeKernel(empty)", err);
 }
 
-/* One timed run: from the first enqueue to clFinish (the host loop: around the loop). */
+/* The copy method: as many bytes as the op must move (see op_elements), into the gradients. */
+static step enqueue_copy(bench_env *e, bench_size *s, bench_op op)
+{
+    size_t half = s->w.n / 2 * e->elsize;
+    cl_int err = clEnqueueCopyBuffer(e->queue, s->w.x, s->w.gx, 0, 0, s->bytes, 0, NULL, NULL);
+
+    if (err == CL_SUCCESS && op != BENCH_FORWARD && (op != BENCH_BACKWARD_X || half > 0))
+        err = clEnqueueCopyBuffer(e->queue, s->w.y, s->w.gy, 0, 0,
+                                  op == BENCH_BACKWARD_X ? half : s->bytes, 0, NULL, NULL);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, "clEnqueueCopyBuffer", err);
+}
+
+/* The naive method: one stream launch, and for a loss the launch that folds its partials. */
+static step enqueue_naive(bench_env *e, bench_size *s, bench_op op)
+{
+    const char *what = NULL;
+    const cl_int err =
+        naive_enqueue(&e->naive, e->queue, op, s->w.n, s->w.x, s->w.y, s->w.gx, s->w.gy, &what);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, what, err);
+}
+
+/* --pipelined: calls per timed run. */
+static size_t pipe_calls(size_t n)
+{
+    return n < BENCH_PIPE_LARGE_N ? BENCH_PIPE_CALLS : BENCH_PIPE_CALLS_LARGE;
+}
+
+static int is_pipelined(int m) { return m == BENCH_CLMSE_PIPELINED || m == BENCH_EMPTY_PIPELINED; }
+
+/* One timed run: from the first enqueue to clFinish (the host loop: around the loop). A
+ * pipelined run enqueues pipe_calls(n) calls, waits once and reports the time per call. */
 static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, double *us)
 {
     double start;
     step rc = STEP_OK;
     cl_int err;
+    size_t calls = is_pipelined(m) ? pipe_calls(s->w.n) : 1;
 
     if (m == BENCH_CLBLAST) {
         /* Untimed: axpy overwrites d, so each run starts again from d = x. */
@@ -272,6 +356,20 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
         rc = enqueue_clblast(e, s, op);
         break;
 #endif
+    case BENCH_COPY:
+        rc = enqueue_copy(e, s, op);
+        break;
+    case BENCH_NAIVE:
+        rc = enqueue_naive(e, s, op);
+        break;
+    case BENCH_CLMSE_PIPELINED:
+        for (size_t i = 0; i < calls && rc == STEP_OK; i++)
+            rc = enqueue_clmse(e, s, op);
+        break;
+    case BENCH_EMPTY_PIPELINED:
+        for (size_t i = 0; i < calls && rc == STEP_OK; i++)
+            rc = enqueue_empty(e);
+        break;
     default:
         rc = enqueue_empty(e);
         break;
@@ -281,7 +379,7 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
     err = clFinish(e->queue);
     if (err != CL_SUCCESS)
         return fail_cl(e, "clFinish", err);
-    *us = timing_now_us() - start;
+    *us = (timing_now_us() - start) / (double)calls;
     return STEP_OK;
 }
 
@@ -294,16 +392,17 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
  * it pays for waking them. */
 static step measure_block(bench_env *e, bench_size *s, bench_op op, bench_method m)
 {
-    int small = s->w.n < BENCH_SMALL_N, pair = m == BENCH_CLMSE && small;
-    size_t warmup = small ? BENCH_WARMUP_SMALL : BENCH_WARMUP_LARGE;
+    int small = s->w.n < BENCH_SMALL_N, pair = m == BENCH_CLMSE && small, pipe = is_pipelined(m);
+    size_t warmup = pipe ? 1u : small ? BENCH_WARMUP_SMALL : BENCH_WARMUP_LARGE;
     size_t min_runs =
-        (e->repeat * (small ? BENCH_SMALL_FACTOR : 1u) + BENCH_BLOCKS - 1) / BENCH_BLOCKS;
-    size_t cap = e->max_runs / BENCH_BLOCKS, runs = 0, *total = &e->runs[m];
+        (e->repeat * (small && !pipe ? BENCH_SMALL_FACTOR : 1u) + BENCH_BLOCKS - 1) / BENCH_BLOCKS;
+    size_t cap = pipe ? min_runs : e->max_runs / BENCH_BLOCKS, runs = 0, *total = &e->runs[m];
     double us = 0.0, warm_us = 0.0, timed_us = 0.0, empty = 0.0;
 
     /* Warm up for a number of runs and for a while: on a busy machine the threads of one
-     * method (POCL's, OpenMP's) need some time to take the cores back from the other's. */
-    for (size_t i = 0; i < warmup || warm_us < BENCH_WARMUP_US / BENCH_BLOCKS; i++) {
+     * method (POCL's, OpenMP's) need some time to take the cores back from the other's. A
+     * pipelined run is long enough by itself: one warm-up run, and R timed runs in all. */
+    for (size_t i = 0; i < warmup || (!pipe && warm_us < BENCH_WARMUP_US / BENCH_BLOCKS); i++) {
         step rc = run_once(e, s, op, m, &us);
 
         if (rc == STEP_OK && pair)
@@ -331,6 +430,12 @@ static step measure_block(bench_env *e, bench_size *s, bench_op op, bench_method
     return STEP_OK;
 }
 
+/* Whether this run times method m: built, and the pipelined ones only with --pipelined. */
+static int method_timed(const bench_env *e, int m)
+{
+    return method_built[m] && (e->pipelined || !is_pipelined(m));
+}
+
 /* Every method of `op` in BENCH_BLOCKS turns; the medians go to r->median_us[op]. */
 static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r)
 {
@@ -338,7 +443,7 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
         e->runs[m] = 0;
     for (unsigned b = 0; b < BENCH_BLOCKS; b++)
         for (int m = 0; m < BENCH_METHODS; m++) {
-            if ((m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N) || !method_built[m])
+            if ((m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N) || !method_timed(e, m))
                 continue; /* paired with clmse's runs, or left out */
             step rc = measure_block(e, s, op, (bench_method)m);
 
@@ -346,7 +451,7 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
                 return rc;
         }
     for (int m = 0; m < BENCH_METHODS; m++)
-        r->median_us[op][m] = method_built[m] ? timing_median(e->times_us[m], e->runs[m]) : 0.0;
+        r->median_us[op][m] = method_timed(e, m) ? timing_median(e->times_us[m], e->runs[m]) : 0.0;
     if (!method_built[BENCH_HOST])
         run_host(e, s, op); /* once, untimed: the checks' reference */
     return STEP_OK;
@@ -384,46 +489,53 @@ static double host_value(const bench_env *e, const void *array, size_t index)
                                        : (double)((const float *)array)[index];
 }
 
-/* After the forward runs: clmse's loss and CLBlast's last dot (of a fresh d = x - y) against
- * the host loop's mean. */
-static step check_forward(bench_env *e, bench_size *s)
+/* One untimed call of m (clmse or naive) for the checks, which read what it wrote: the
+ * copy and naive methods write the same gradients as clmse. */
+static step run_for_check(bench_env *e, bench_size *s, bench_op op, bench_method m)
 {
-    double mean = s->host_sum / (double)s->w.n, loss, dot;
+    step rc = m == BENCH_NAIVE ? enqueue_naive(e, s, op) : enqueue_clmse(e, s, op);
+    cl_int err;
+
+    if (rc != STEP_OK)
+        return rc;
+    err = clFinish(e->queue);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, "clFinish", err);
+}
+
+/* The loss of m against the host loop's mean. */
+static step check_loss(bench_env *e, bench_size *s, bench_op op, bench_method m)
+{
+    double mean = s->host_sum / (double)s->w.n, loss, tol = BENCH_TOL_CLMSE;
     step rc;
 
-    if ((rc = read_value(e, s->w.loss, 0, &loss)) != STEP_OK ||
-        (rc = read_value(e, s->dot, 0, &dot)) != STEP_OK)
+    if (m == BENCH_NAIVE)
+        tol = e->dtype == CLMSE_DTYPE_F64 ? BENCH_TOL_NAIVE_F64 : BENCH_TOL_NAIVE_F32;
+    rc = read_value(e, m == BENCH_NAIVE ? e->naive.loss : s->w.loss, 0, &loss);
+    if (rc != STEP_OK)
         return rc;
-    if (!within_relative(loss, mean, BENCH_TOL_CLMSE)) {
+    if (!within_relative(loss, mean, tol)) {
         fprintf(stderr,
-                "clmse-bench: warning: n=%zu: clmse's loss %.9g differs from the host "
+                "clmse-bench: warning: n=%zu: %s's %s loss %.9g differs from the host "
                 "loop's %.9g by more than %g relative\n",
-                s->w.n, loss, mean, BENCH_TOL_CLMSE);
-        e->mismatch = 1;
-    }
-    if (method_built[BENCH_CLBLAST] &&
-        !within_relative(dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST)) {
-        fprintf(stderr,
-                "clmse-bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
-                "host loop's mean %.9g by more than %g relative\n",
-                s->w.n, dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST);
+                s->w.n, method_names[m], op_names[op], loss, mean, tol);
         e->mismatch = 1;
     }
     return STEP_OK;
 }
 
-/* After the backward runs: a few elements of clmse's gradients against the host loop's, so
- * that a backward that skipped its writes cannot pass as fast. */
-static step check_backward(bench_env *e, bench_size *s)
+/* A few elements of m's gradients against the host loop's, so that a backward that skipped
+ * its writes cannot pass as fast; backward_x's grad_input only. */
+static step check_grads(bench_env *e, bench_size *s, bench_op op, bench_method m)
 {
     size_t at[3] = {0, s->w.n / 2, s->w.n - 1};
+    int grads = op == BENCH_BACKWARD_X ? 1 : 2;
 
     for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
         cl_mem device[2] = {s->w.gx, s->w.gy};
         const void *host[2] = {s->hgx, s->hgy};
         const char *names[2] = {"grad_input", "grad_target"};
 
-        for (int g = 0; g < 2; g++) {
+        for (int g = 0; g < grads; g++) {
             double got, want = host_value(e, host[g], at[k]);
             step rc = read_value(e, device[g], at[k], &got);
 
@@ -431,12 +543,41 @@ static step check_backward(bench_env *e, bench_size *s)
                 return rc;
             if (!within_relative(got, want, BENCH_TOL_GRAD)) {
                 fprintf(stderr,
-                        "clmse-bench: warning: n=%zu: clmse's %s[%zu] = %.9g, the host "
+                        "clmse-bench: warning: n=%zu: %s's %s %s[%zu] = %.9g, the host "
                         "loop's %.9g\n",
-                        s->w.n, names[g], at[k], got, want);
+                        s->w.n, method_names[m], op_names[op], names[g], at[k], got, want);
                 e->mismatch = 1;
             }
         }
+    }
+    return STEP_OK;
+}
+
+/* After the runs of op: clmse's and naive's results, each from one more call, against the
+ * host loop's; after the forward, also CLBlast's last dot (of a fresh d = x - y) / N. */
+static step check_op(bench_env *e, bench_size *s, bench_op op)
+{
+    static const bench_method checked[] = {BENCH_NAIVE, BENCH_CLMSE};
+    int loss = op == BENCH_FORWARD || op == BENCH_FUSED;
+    double mean = s->host_sum / (double)s->w.n, dot;
+    step rc;
+
+    for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
+        if ((rc = run_for_check(e, s, op, checked[i])) != STEP_OK ||
+            (loss && (rc = check_loss(e, s, op, checked[i])) != STEP_OK) ||
+            (op != BENCH_FORWARD && (rc = check_grads(e, s, op, checked[i])) != STEP_OK))
+            return rc;
+    }
+    if (op != BENCH_FORWARD || !method_built[BENCH_CLBLAST])
+        return STEP_OK;
+    if ((rc = read_value(e, s->dot, 0, &dot)) != STEP_OK)
+        return rc;
+    if (!within_relative(dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST)) {
+        fprintf(stderr,
+                "clmse-bench: warning: n=%zu: CLBlast's dot / n %.9g differs from the "
+                "host loop's mean %.9g by more than %g relative\n",
+                s->w.n, dot / (double)s->w.n, mean, BENCH_TOL_CLBLAST);
+        e->mismatch = 1;
     }
     return STEP_OK;
 }
@@ -542,10 +683,8 @@ static step bench_size_run(bench_env *e, size_t n, bench_result *r)
     rc = size_setup(e, &s);
     for (int op = 0; op < BENCH_OPS && rc == STEP_OK; op++) {
         rc = measure_op(e, &s, (bench_op)op, r);
-        if (rc == STEP_OK && op == BENCH_FORWARD)
-            rc = check_forward(e, &s);
-        if (rc == STEP_OK && op == BENCH_BACKWARD)
-            rc = check_backward(e, &s);
+        if (rc == STEP_OK)
+            rc = check_op(e, &s, (bench_op)op);
     }
     r->measured = rc == STEP_OK;
     size_release(&s);
@@ -557,10 +696,12 @@ static step bench_size_run(bench_env *e, size_t n, bench_result *r)
 
 static void print_table_head(void)
 {
-    printf("\n%10s  %-8s %10s %10s %10s %9s | %6s %6s %7s | %6s %7s %6s\n", "N", "op", "clmse",
-           "host", "clblast", "empty", "clmse", "host", "clblast", "clmse", "clblast", "clmse");
-    printf("%10s  %-8s %10s %10s %10s %9s | %6s %6s %7s | %6s %7s %6s\n", "", "", "(us)", "(us)",
-           "(us)", "(us)", "GB/s", "GB/s", "GB/s", "/host", "/host", "/empty");
+    printf("\n%9s  %-10s %9s %9s %9s %9s %9s %9s | %6s %6s | %6s %6s %6s %6s\n", "N", "op", "clmse",
+           "host", "clblast", "copy", "naive", "empty", "clmse", "copy", "clmse", "clmse", "clmse",
+           "clmse");
+    printf("%9s  %-10s %9s %9s %9s %9s %9s %9s | %6s %6s | %6s %6s %6s %6s\n", "", "", "(us)",
+           "(us)", "(us)", "(us)", "(us)", "(us)", "GB/s", "GB/s", "/host", "/copy", "/naive",
+           "/empty");
 }
 
 /* v with `decimals` decimals, or "-" when a method it needs is left out of this build. */
@@ -570,27 +711,60 @@ static const char *cell(char *buf, size_t size, int have, double v, int decimals
     return buf;
 }
 
+/* Bytes a call of op must move on n elements. */
+static double op_bytes(const bench_env *e, size_t n, int op)
+{
+    return (double)n * (double)e->elsize * op_elements[op];
+}
+
+/* The gbps= figure: bytes over the median; 0 for the empty kernels, which move nothing. */
+static double method_gbps(const bench_env *e, size_t n, int op, int m, double us)
+{
+    if (m == BENCH_EMPTY || m == BENCH_EMPTY_PIPELINED || us <= 0)
+        return 0.0;
+    return op_bytes(e, n, op) / us / 1e3;
+}
+
 static void print_rows(const bench_env *e, const bench_result *r)
 {
     int host = method_built[BENCH_HOST], clblast = method_built[BENCH_CLBLAST];
 
     for (int op = 0; op < BENCH_OPS; op++) {
         const double *t = r->median_us[op];
-        /* Bytes a call must move: read x and y; the backward and fused also write both. */
-        double bytes = (double)r->n * (double)e->elsize * (op == BENCH_FORWARD ? 2.0 : 4.0);
-        char c[10][24];
+        double bytes = op_bytes(e, r->n, op);
+        char c[4][24];
 
-        printf("%10zu  %-8s %10.1f %10s %10s %9.1f | %6.2f %6s %7s | %6s %7s %6s\n", r->n,
-               op_names[op], t[BENCH_CLMSE], cell(c[0], 24, host, t[BENCH_HOST], 1),
-               cell(c[1], 24, clblast, t[BENCH_CLBLAST], 1), t[BENCH_EMPTY],
-               bytes / t[BENCH_CLMSE] / 1e3, cell(c[2], 24, host, bytes / t[BENCH_HOST] / 1e3, 2),
-               cell(c[3], 24, clblast, bytes / t[BENCH_CLBLAST] / 1e3, 2),
-               cell(c[4], 24, host, t[BENCH_CLMSE] / t[BENCH_HOST], 2),
-               cell(c[5], 24, host && clblast, t[BENCH_CLBLAST] / t[BENCH_HOST], 2),
-               cell(c[6], 24, r->n < BENCH_SMALL_N && t[BENCH_EMPTY] > 0,
+        printf("%9zu  %-10s %9.1f %9s %9s %9.1f %9.1f %9.1f | %6.2f %6.2f | %6s %6.2f %6.2f %6s\n",
+               r->n, op_names[op], t[BENCH_CLMSE], cell(c[0], 24, host, t[BENCH_HOST], 1),
+               cell(c[1], 24, clblast, t[BENCH_CLBLAST], 1), t[BENCH_COPY], t[BENCH_NAIVE],
+               t[BENCH_EMPTY], bytes / t[BENCH_CLMSE] / 1e3, bytes / t[BENCH_COPY] / 1e3,
+               cell(c[2], 24, host, t[BENCH_CLMSE] / t[BENCH_HOST], 2),
+               t[BENCH_CLMSE] / t[BENCH_COPY], t[BENCH_CLMSE] / t[BENCH_NAIVE],
+               cell(c[3], 24, r->n < BENCH_SMALL_N && t[BENCH_EMPTY] > 0,
                     t[BENCH_CLMSE] / t[BENCH_EMPTY], 2));
     }
     fflush(stdout);
+}
+
+/* --pipelined: a table of its own after the main one. */
+static void print_pipelined(const bench_env *e, const bench_result *results, size_t count)
+{
+    printf("\nPipelined: calls enqueued back to back, one clFinish; time per call (us)\n");
+    printf("%9s  %-10s %6s %9s %9s %9s | %6s | %8s %8s\n", "N", "op", "calls", "clmse", "clmse",
+           "empty", "clmse", "clmse_p", "clmse");
+    printf("%9s  %-10s %6s %9s %9s %9s | %6s | %8s %8s\n", "", "", "", "(1 call)", "pipelined",
+           "pipelined", "GB/s", "/empty_p", "/clmse_p");
+    for (size_t i = 0; i < count; i++)
+        for (int op = 0; op < BENCH_OPS && results[i].measured; op++) {
+            const double *t = results[i].median_us[op];
+
+            printf("%9zu  %-10s %6zu %9.1f %9.2f %9.2f | %6.2f | %8.2f %8.2f\n", results[i].n,
+                   op_names[op], pipe_calls(results[i].n), t[BENCH_CLMSE], t[BENCH_CLMSE_PIPELINED],
+                   t[BENCH_EMPTY_PIPELINED],
+                   method_gbps(e, results[i].n, op, BENCH_CLMSE, t[BENCH_CLMSE_PIPELINED]),
+                   t[BENCH_CLMSE_PIPELINED] / t[BENCH_EMPTY_PIPELINED],
+                   t[BENCH_CLMSE] / t[BENCH_CLMSE_PIPELINED]);
+        }
 }
 
 /* The RESULT lines on stdout and, when csv is not NULL, the same fields as CSV rows. */
@@ -600,20 +774,21 @@ static void print_results(const bench_env *e, const bench_result *results, size_
 
     putchar('\n');
     if (csv)
-        fputs("op,dtype,n,method,median_us\n", csv);
+        fputs("op,dtype,n,method,median_us,gbps\n", csv);
     for (size_t i = 0; i < count; i++)
         for (int op = 0; op < BENCH_OPS && results[i].measured; op++)
             for (int m = 0; m < BENCH_METHODS; m++) {
                 const char *method = method_names[m];
                 double us = results[i].median_us[op][m];
+                double gbps = method_gbps(e, results[i].n, op, m, us);
 
-                if (!method_built[m])
+                if (!method_timed(e, m))
                     continue;
-                printf("RESULT op=%s dtype=%s n=%zu method=%s median_us=%.1f\n", op_names[op],
-                       dtype, results[i].n, method, us);
+                printf("RESULT op=%s dtype=%s n=%zu method=%s median_us=%.1f gbps=%.2f\n",
+                       op_names[op], dtype, results[i].n, method, us, gbps);
                 if (csv)
-                    fprintf(csv, "%s,%s,%zu,%s,%.1f\n", op_names[op], dtype, results[i].n, method,
-                            us);
+                    fprintf(csv, "%s,%s,%zu,%s,%.1f,%.2f\n", op_names[op], dtype, results[i].n,
+                            method, us, gbps);
             }
 }
 
@@ -645,6 +820,15 @@ static step build_empty_kernel(bench_env *e)
         return fail_cl(e, "clCreateKernel(empty)", err);
     }
     return STEP_OK;
+}
+
+/* The naive kernels for e->dtype (naive.c). */
+static step build_naive_kernels(bench_env *e)
+{
+    const char *what = NULL;
+    const cl_int err =
+        naive_build(&e->naive, e->clctx, e->device, e->dtype == CLMSE_DTYPE_F64, &what);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, what, err);
 }
 
 static int add_size(size_t *sizes, size_t *count, const char *value)
@@ -687,15 +871,22 @@ static void print_header(const bench_env *e, const clmse_device_info *info)
            "enqueue to clFinish, in microseconds; the methods take turns in 4 blocks\n",
            clmse_dtype_name(e->dtype), e->repeat, e->repeat * BENCH_SMALL_FACTOR,
            BENCH_CELL_US / 1e6);
+    printf("naive: %u work-groups (compute units x %u) of %zu work-items\n", e->naive.groups,
+           NAIVE_GROUPS_PER_CU, e->naive.wg);
+    if (e->pipelined)
+        printf(
+            "pipelined: %u calls per run below N = 2^22, %u from it up; the median of %zu runs\n",
+            BENCH_PIPE_CALLS, BENCH_PIPE_CALLS_LARGE, e->repeat);
 }
 
 static void print_notes(void)
 {
-    printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also "
-           "write both\ngradients) over its median. CLBlast: forward = axpy + dot, backward = "
-           "axpy + scal (one\ngradient), fused = axpy + dot + scal. The empty kernel's time is "
-           "the launch floor,\ntimed in runs alternating with clmse's on the same queue "
-           "below N = 2^20.\n");
+    printf("\nGB/s: bytes a call must move (forward: read x and y; backward and fused: also write "
+           "both\ngradients; backward_x: grad_input only) over its median. copy: "
+           "clEnqueueCopyBuffer of as\nmany bytes; naive: the bench's plain kernel. CLBlast: "
+           "forward = axpy + dot, backward and\nbackward_x = axpy + scal (one gradient), fused = "
+           "axpy + dot + scal. The empty kernel's time\nis the launch floor, timed in runs "
+           "alternating with clmse's on the same queue below N = 2^20.\n");
 }
 
 int main(int argc, char **argv)
@@ -740,6 +931,8 @@ int main(int argc, char **argv)
             else
                 return cli_usage_error(NULL, "option '--dtype' needs f32 or f64, not '%s'",
                                        value ? value : "");
+        } else if (strcmp(argv[i], "--pipelined") == 0) {
+            e.pipelined = 1;
         } else if (cli_option_value(argc, argv, &i, "--csv", &value)) {
             if (!value || !value[0])
                 return cli_usage_error(NULL, "option '--csv' needs a file name");
@@ -798,7 +991,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "clmse-bench: %s\n", clmse_status_string(CLMSE_ERROR_OUT_OF_HOST_MEMORY));
         goto cleanup;
     }
-    if (build_empty_kernel(&e) != STEP_OK)
+    if (build_empty_kernel(&e) != STEP_OK || build_naive_kernels(&e) != STEP_OK)
         goto cleanup;
     /* Opened before the run, so that a file that cannot be written is refused at once; a run
      * that fails removes it again. */
@@ -824,6 +1017,8 @@ int main(int argc, char **argv)
         print_rows(&e, &results[i]);
     }
     print_notes();
+    if (e.pipelined && measured > 0)
+        print_pipelined(&e, results, count);
     print_results(&e, results, count, csv);
     fflush(stdout);
 
@@ -856,6 +1051,7 @@ cleanup:
         clReleaseKernel(e.empty);
     if (e.empty_program)
         clReleaseProgram(e.empty_program);
+    naive_release(&e.naive);
 #if CLMSE_BENCH_HAVE_CLBLAST
     /* CLBlast keeps the programs it built for this context until asked to let them go. */
     CLBlastClearCache();

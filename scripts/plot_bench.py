@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: MIT
 """Draws clmse-bench's CSV (--csv FILE) as time against N, log-log, one panel per op.
 
+Every method the file holds gets a line (the pipelined ones, time per call, dashed); the
+columns are read by name, so the gbps column and any later one are ignored.
+
 usage: scripts/plot_bench.py BENCH.csv CHART.png [TITLE]
 Needs matplotlib (Debian: python3-matplotlib).
 """
@@ -33,11 +36,12 @@ def main(argv):
     for ax, (op, methods) in zip(axes[0], series.items()):
         for method, points in methods.items():
             points.sort()
-            ax.plot([n for n, _ in points], [t for _, t in points], marker="o", label=method)
+            ax.plot([n for n, _ in points], [t for _, t in points], marker="o", label=method,
+                    linestyle="--" if method.endswith("_pipelined") else "-")
         ax.set(xscale="log", yscale="log", title=op, xlabel="N (elements)",
                ylabel="median time (us)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.suptitle(argv[3] if len(argv) == 4 else
                  "clmse-bench: MSELoss (mean), %s" % ", ".join(sorted(dtypes)))
     fig.tight_layout()
