@@ -105,7 +105,7 @@ static void bench_usage(FILE *out)
 {
     fprintf(out,
             "Usage: clmse-bench [--n N]... [--dtype f32|f64] [--repeat R] [--device SPEC]\n"
-            "                   [--pipelined] [--csv FILE]\n\n"
+            "                   [--accumulation A] [--pipelined] [--csv FILE]\n\n"
             "Times MSELoss with reduction mean on N elements resident on the device: the\n"
             "forward, the backward (grad_output NULL: ones) writing both gradients, backward_x\n"
             "writing grad_input only (grad_target NULL, the usual training case) and the fused\n"
@@ -144,7 +144,11 @@ static void bench_usage(FILE *out)
             "median: forward reads 2 arrays, backward and fused read 2 and write 2, backward_x\n"
             "reads 2 and writes 1) and ratios; a RESULT line per op, method and N follows for\n"
             "scripts, its gbps by the same rule (0 for the empty kernels, which move nothing):\n"
-            "  RESULT op=forward dtype=f32 n=1048576 method=clmse median_us=1234.5 gbps=6.80\n\n"
+            "  RESULT op=forward dtype=f32 n=1048576 method=clmse median_us=1234.5 gbps=6.80\n\n",
+            NAIVE_MAX_WG, NAIVE_GROUPS_PER_CU, BENCH_PIPE_CALLS, BENCH_PIPE_CALLS_LARGE,
+            BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6);
+    /* Two calls: C99 promises string literals of 4,095 characters, not more. */
+    fprintf(out,
             "Options:\n"
             "  --n N           elements; repeat for several sizes (default: 2^10, 2^14, 2^18,\n"
             "                  2^20, 2^22, 2^24 and 2^26: over a minute on 2 CPU cores)\n"
@@ -152,6 +156,9 @@ static void bench_usage(FILE *out)
             "  --repeat R      timed runs per cell (default %u)\n"
             "  --device SPEC   gpu, cpu, accelerator, P:D, or part of a device name\n"
             "                  (default: $CLMSE_DEVICE, else the first GPU, ...)\n"
+            "  --accumulation A  auto (default), double or compensated: how clmse sums\n"
+            "                  float32 (clmse_context_options.accumulation); compensated is\n"
+            "                  what a device without fp64 runs\n"
             "  --pipelined     also time the pipelined methods above\n"
             "  --csv FILE      also write the RESULT lines' fields as CSV, a header row and\n"
             "                  one row per op, method and N (scripts/plot_bench.py draws it)\n"
@@ -161,9 +168,7 @@ static void bench_usage(FILE *out)
             "than %g (f32; %g f64), CLBlast's by more than 1e-4, or clmse's or naive's\n"
             "gradients from the host loop's. A method this build lacks (CLBlast or OpenMP not\n"
             "found) is left out, with a note saying why.\n",
-            NAIVE_MAX_WG, NAIVE_GROUPS_PER_CU, BENCH_PIPE_CALLS, BENCH_PIPE_CALLS_LARGE,
-            BENCH_SMALL_FACTOR, BENCH_CELL_US / 1e6, BENCH_DEFAULT_REPEAT, BENCH_TOL_NAIVE_F32,
-            BENCH_TOL_NAIVE_F64);
+            BENCH_DEFAULT_REPEAT, BENCH_TOL_NAIVE_F32, BENCH_TOL_NAIVE_F64);
 }
 
 /* ---- errors --------------------------------------------------------------------------------- */
@@ -862,6 +867,9 @@ static void print_header(const bench_env *e, const clmse_device_info *info)
     printf("device: %u:%u %s (%s)\n", info->platform_index, info->device_index, info->name,
            info->platform_name);
     printf("OpenMP threads: %d\n", bench_host_threads());
+    printf("clmse float32 sums: %s\n", clmse_context_accumulation(e->ctx) == CLMSE_ACCUMULATE_DOUBLE
+                                           ? "double"
+                                           : "compensated float pairs");
     printf("date: %s\n", date);
     for (int m = 0; m < BENCH_METHODS; m++)
         if (!method_built[m])
@@ -931,6 +939,17 @@ int main(int argc, char **argv)
             else
                 return cli_usage_error(NULL, "option '--dtype' needs f32 or f64, not '%s'",
                                        value ? value : "");
+        } else if (cli_option_value(argc, argv, &i, "--accumulation", &value)) {
+            static const char *const names[] = {"auto", "double", "compensated"};
+            size_t a = 0;
+            while (a < 3 && !(value && strcmp(value, names[a]) == 0))
+                a++;
+            if (a == 3)
+                return cli_usage_error(NULL,
+                                       "option '--accumulation' needs auto, double or "
+                                       "compensated, not '%s'",
+                                       value ? value : "");
+            options.accumulation = (clmse_accumulation)a;
         } else if (strcmp(argv[i], "--pipelined") == 0) {
             e.pipelined = 1;
         } else if (cli_option_value(argc, argv, &i, "--csv", &value)) {

@@ -12,12 +12,14 @@
  *
  * Launch geometry (chosen by the host plan and n, never from timing; src/launch.c states the
  * loop-bound rule that sizes it):
- *   CPU shape: local size 1; item k owns elements [k * chunk, (k + 1) * chunk) and streams them
- *              with CLMSE_VEC-wide loads into as many lane accumulators, folded in a fixed
- *              order; no barriers.
+ *   CPU shape: item k owns elements [k * chunk, (k + 1) * chunk) and streams them with
+ *              CLMSE_VEC-wide loads into as many lane accumulators, folded in a fixed order.
+ *              Local size 1 (no barriers) where the compiler vectorises inside a work-item
+ *              (POCL); CLMSE_WG_SIZE where it runs work-items across SIMD lanes (llvmpipe),
+ *              and then the group folds its items' partials with the GPU shape's tree.
  *   GPU shape: local size CLMSE_WG_SIZE; item j of the grid visits j, j + global size, ...
  *              (coalesced), then the group folds in local memory with a fixed tree.
- * partials[k] is written for group (GPU) or item (CPU) k, which clmse_reduce_final folds in a
+ * partials[k] is written for group k (for item k in the CPU shape with local size 1), which clmse_reduce_final folds in a
  * launch of its own; a launch of one group or item writes the loss to direct[direct_o] instead
  * (clmse_emit_partial). A sum that overflows is recomputed scaled (see part_t). Results are
  * bitwise reproducible for a given device, build, plan and n; forward, backward and fused
@@ -67,6 +69,38 @@ compute_t mse_element(ulong i, __global const x_t *x, __global const x_t *y, __g
 
 #if CLMSE_CPU_SHAPE
 
+/* Streaming stores for results no one reads soon: on POCL (x86, groups of 1) they skip the
+ * read-for-ownership of each cache line, and the backward ran 1.5-2x faster at 2^24 to 2^26
+ * float32 elements; llvmpipe compiles them as plain stores. They are weakly ordered, so an item
+ * that made any ends with sfence, as memcpy does. Only clang on x86 offers both builtins; other
+ * compilers never see them. */
+#if CLMSE_WG_SIZE == 1 && defined(__has_builtin)
+#if __has_builtin(__builtin_nontemporal_store) && __has_builtin(__builtin_ia32_sfence)
+#define CLMSE_STREAM_STORES 1
+#endif
+#endif
+#ifndef CLMSE_STREAM_STORES
+#define CLMSE_STREAM_STORES 0
+#endif
+
+/* 1 when p is aligned for a whole vector: then so is every p + i the loop stores at, since its
+ * items begin at multiples of CLMSE_VEC elements. */
+int vec_aligned(__global const x_t *p)
+{
+    return CLMSE_STREAM_STORES && ((ulong)p % (CLMSE_VEC * sizeof(x_t))) == 0;
+}
+
+void store_vec(COMPUTEV_T v, __global x_t *p, int stream)
+{
+#if CLMSE_STREAM_STORES
+    if (stream) {
+        __builtin_nontemporal_store(v, (__global COMPUTEV_T *)p);
+        return;
+    }
+#endif
+    VSTORE(v, 0, p);
+}
+
 /* Elements [begin, end) again, their terms scaled by 2^-64 and nothing written: the rescue
  * of a sum that overflowed (see part_t). */
 part_t rescue_chunk(__global const x_t *x, __global const x_t *y, ulong begin, ulong end)
@@ -84,19 +118,17 @@ part_t rescue_chunk(__global const x_t *x, __global const x_t *y, ulong begin, u
     return part_scaled(acc);
 }
 
-#define CLMSE_PASS_WG 1 /* a work-item per group: each streams a chunk of its own */
-#else
-#define CLMSE_PASS_WG CLMSE_WG_SIZE
 #endif
 
 /* One kernel, its body by shape (the launch geometry above). */
-__kernel __attribute__((reqd_work_group_size(CLMSE_PASS_WG, 1, 1))) void
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
 clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global const x_t *y,
                const ulong yo, __global x_t *loss, const ulong lo, __global part_t *partials,
                __global x_t *direct, const ulong direct_o, const int mean, __global const x_t *gout,
                const ulong go, const ulong gstride, __global x_t *gx, const ulong gxo,
                __global x_t *gy, const ulong gyo, const compute_t scale, const ulong chunk)
 {
+    __local part_t scratch[CLMSE_WG_SIZE]; /* the group's tree, where the group has one */
 #if CLMSE_CPU_SHAPE
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
@@ -105,32 +137,51 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
 
     accv_t lanes = ACCV_ZERO;
     ulong i = begin;
+    if (loss == NULL && gx == NULL && gy == NULL) {
+        /* The forward with a reduction writes nothing: a loop of its own, because llvmpipe
+         * keeps the writes' branches inside the loop (2x slower there) */
+        for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {
+            const COMPUTEV_T d = VLOAD(0, x + i) - VLOAD(0, y + i);
+            const COMPUTEV_T t = d * d;
+            lanes = accv_add(lanes, t);
+        }
+    }
+    const int stream_loss = loss && vec_aligned(loss + begin);
+    const int stream_gx = gx && vec_aligned(gx + begin), stream_gy = gy && vec_aligned(gy + begin);
     for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {
         const COMPUTEV_T xv = VLOAD(0, x + i), yv = VLOAD(0, y + i);
         const COMPUTEV_T d = xv - yv;
         const COMPUTEV_T t = d * d;
         if (loss)
-            VSTORE(t, 0, loss + i);
+            store_vec(t, loss + i, stream_loss);
         if (gx || gy) {
             const COMPUTEV_T g =
                 gout ? (gstride ? VLOAD(0, gout + i) : (COMPUTEV_T)(gout[0])) : (COMPUTEV_T)(1);
             if (gx)
-                VSTORE((scale * d) * g, 0, gx + i);
+                store_vec((scale * d) * g, gx + i, stream_gx);
             if (gy)
-                VSTORE((scale * (yv - xv)) * g, 0, gy + i);
+                store_vec((scale * (yv - xv)) * g, gy + i, stream_gy);
         }
         lanes = accv_add(lanes, t);
     }
+#if CLMSE_STREAM_STORES
+    if (stream_loss | stream_gx | stream_gy)
+        __builtin_ia32_sfence();
+#endif
     acc_t tail = ACC_ZERO;
     for (; i < end; i++)
         tail = acc_add(tail, mse_element(i, x, y, loss, gout, gstride, gx, gy, scale));
-    if (partials == NULL && direct == NULL)
-        return;
     const acc_t acc = acc_merge(accv_fold(lanes), tail);
-    const part_t part = acc_overflowed(acc) ? rescue_chunk(x, y, begin, end) : part_of(acc);
-    clmse_emit_partial(partials, (uint)item, part, direct, direct_o, mean, n);
+    const int reduce = partials != NULL || direct != NULL;
+    const part_t part =
+        reduce && acc_overflowed(acc) ? rescue_chunk(x, y, begin, end) : part_of(acc);
+#if CLMSE_WG_SIZE > 1
+    /* every item, reducing or not: POCL mis-handles barriers behind a branch (a return) */
+    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
 #else
-    __local part_t scratch[CLMSE_WG_SIZE];
+    clmse_emit_partial(partials, (uint)item, part, direct, direct_o, mean, n);
+#endif
+#else
     (void)chunk;
     CLMSE_APPLY_OFFSETS();
 

@@ -33,8 +33,10 @@ extern "C" {
 /*
  * A plan is the launch geometry of the contiguous float32/float64 kernels (the _f32 calls and
  * clmse_mse() on contiguous, same-shape, same-dtype tensors): one per dtype, operation and
- * size class. Defaults come from device queries: the CPU shape on CPU devices, the GPU shape
- * on others. `clmse tune` measures candidates and writes the winners to the device's tuning
+ * size class. Defaults come from device queries: the CPU shape on CPU devices (in groups of 1
+ * where the compiler vectorises inside a work-item, which a native float vector width above 1
+ * shows, as on POCL; in groups of 64 where it runs work-items across SIMD lanes, as llvmpipe
+ * does), the GPU shape on others. `clmse tune` measures candidates and writes the winners to the device's tuning
  * file, which clmse_context_create() loads: $CLMSE_TUNING_FILE if set ("" or "off": none),
  * else $CLMSE_TUNING_DIR/<device>-<hash>.tune, where the directory defaults to
  * $XDG_CACHE_HOME/clmse, else $HOME/.cache/clmse. A file that cannot be read, is malformed,
@@ -61,7 +63,7 @@ typedef enum clmse_size_class {
 } clmse_size_class;
 
 typedef enum clmse_plan_shape {
-    CLMSE_SHAPE_CPU = 0, /**< each work-item streams one contiguous chunk; work-groups of 1 */
+    CLMSE_SHAPE_CPU = 0, /**< each work-item streams one contiguous chunk */
     CLMSE_SHAPE_GPU = 1  /**< work-groups stride over the data, fold in local memory */
 } clmse_plan_shape;
 
@@ -81,10 +83,11 @@ typedef enum clmse_plan_source {
  *  clmse_context_set_plan() accepts therefore keeps the rule at every n. */
 typedef struct clmse_plan {
     clmse_plan_shape shape;
-    size_t work_group_size;       /**< stage 1: a power of two; 1 in the CPU shape */
-    size_t vector_width;          /**< CPU shape: 2, 4, 8 or 16 elements per load; GPU: 1 */
-    size_t max_groups;            /**< stage-1 work-groups wanted at most, 1 to 65536 */
-    size_t min_per_item;          /**< elements per work-item before another group is used */
+    size_t work_group_size; /**< stage 1: a power of two */
+    size_t vector_width;    /**< CPU shape: 2, 4, 8 or 16 elements per load; GPU: 1 */
+    size_t max_groups;      /**< stage-1 work-groups wanted at most, 1 to 65536 */
+    /** elements per work-item before another item (CPU shape) or group (GPU) is used */
+    size_t min_per_item;
     size_t final_work_group_size; /**< the fold of the partials: a power of 2 */
 } clmse_plan;
 

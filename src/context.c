@@ -49,6 +49,12 @@ static clmse_status finish_create(cl_context cl_ctx, cl_device_id dev, cl_comman
         goto fail;
     }
     ctx->correct_fp32_div = (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    err = clGetDeviceInfo(dev, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof ctx->native_float_width,
+                          &ctx->native_float_width, NULL);
+    if (err != CL_SUCCESS) {
+        st = clmse__cl_fail(NULL, err, "clGetDeviceInfo(CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT)");
+        goto fail;
+    }
     ctx->loop_budget = clmse__loop_budget();
     clmse__plans_init(ctx);
     clmse__tuning_load(ctx, opt ? opt->tuning_file : NULL);

@@ -80,6 +80,7 @@ struct clmse_context {
     clmse_device_info info;
     clmse_accumulation accumulation; /* resolved: DOUBLE or COMPENSATED */
     int correct_fp32_div;            /* device rounds float division correctly */
+    cl_uint native_float_width;      /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT (plan.c) */
     size_t loop_budget;              /* CLMSE__LOOP_BUDGET or $CLMSE_LOOP_BUDGET's lower value */
     /* Guarded by lock; fixed geometry per entry, so a given n always reduces the same way. */
     clmse_plan plans[CLMSE__PLAN_DTYPES][CLMSE__PLAN_OPS][CLMSE__PLAN_CLASSES];

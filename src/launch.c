@@ -63,16 +63,16 @@ static geometry geometry_for(const clmse_context *ctx, const clmse_plan *p, size
     const size_t budget = ctx->loop_budget;
     geometry g;
     if (p->shape == CLMSE_SHAPE_CPU) {
-        /* One loop iteration streams vector_width elements. */
+        /* One loop iteration streams vector_width elements; max_groups groups of wg items. */
         const size_t most = p->vector_width * budget;
-        size_t items = clamp(ceil_div(n, p->min_per_item), 1, p->max_groups);
+        size_t items = clamp(ceil_div(n, p->min_per_item), 1, p->max_groups * wg);
         if (items < ceil_div(n, most))
             items = ceil_div(n, most);
         /* whole vector steps per item: chunk <= most, since n / items <= most */
         const size_t chunk = ceil_div(ceil_div(n, items), p->vector_width) * p->vector_width;
-        g.groups = ceil_div(n, chunk);
-        g.local = 1;
-        g.global = g.groups;
+        g.groups = ceil_div(ceil_div(n, chunk), wg);
+        g.local = wg;
+        g.global = g.groups * wg;
         g.chunk = chunk;
     } else {
         const size_t per_item = budget / cost ? budget / cost : 1;

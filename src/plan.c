@@ -48,15 +48,29 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_c
     const clmse_device_info *info = &ctx->info;
     const size_t cus = info->compute_units ? info->compute_units : 1;
     if (info->type & CL_DEVICE_TYPE_CPU) {
-        /* Long contiguous streams, like a native loop; small inputs stay in one work-item,
-         * which writes the loss itself: one launch, no epilogue. POCL compiles a kernel anew
-         * for every work-group size, so sizes never change with n. Up to 16 streams per core
-         * rather than 4 or 8 let an idle worker take over the share of one that the rest of
-         * the machine holds up: measured on POCL (2 cores, plans timed in turns in one
-         * process), 2^20 and 2^22 elements ran 12-18% faster, 2^26 as fast. */
+        /* Long contiguous streams, like a native loop. POCL compiles a kernel anew for every
+         * work-group size, so sizes never change with n. Up to 16 streams per core rather than
+         * 4 or 8 let an idle worker take over the share of one that the rest of the machine
+         * holds up: measured on POCL (2 cores, plans timed in turns in one process), 2^20 and
+         * 2^22 elements ran 12-18% faster, 2^26 as fast. */
         clmse_plan p = {CLMSE_SHAPE_CPU, 1, 8, 16 * cus, (size_t)1 << 15, 1};
-        if (size_class == CLMSE_SIZE_SMALL)
-            p.min_per_item = (size_t)1 << 17;
+        if (ctx->native_float_width > 1) {
+            /* The compiler vectorises inside a work-item (POCL reports float16 as native): the
+             * vector loads fill the SIMD lanes, and groups of 1 need no barrier. Small inputs
+             * stay in one work-item, which writes the loss itself: one launch, no epilogue. */
+            if (size_class == CLMSE_SIZE_SMALL)
+                p.min_per_item = (size_t)1 << 17;
+            return p;
+        }
+        /* A native float width of 1 on a CPU: the implementation runs work-items across SIMD
+         * lanes, as a GPU does (llvmpipe), so a group of 1 would fill one lane of them. Each item
+         * still streams a chunk of its own with vector loads: the grid-stride loop of the GPU
+         * shape makes every load a gather there, 4-5x slower (measured on llvmpipe, 2^24
+         * float32). Small inputs share one group, which writes the loss: one launch. */
+        p.work_group_size = group_limit(info, 64);
+        p.max_groups = 8 * cus;
+        p.min_per_item = size_class == CLMSE_SIZE_SMALL ? (size_t)1 << 11 : (size_t)1 << 12;
+        p.final_work_group_size = group_limit(info, 64);
         return p;
     }
     clmse_plan p = {CLMSE_SHAPE_GPU, group_limit(info, 256), 1, min_size(8 * cus, 1024), 16, 0};
@@ -75,8 +89,6 @@ int clmse__plan_problem(const clmse_device_info *info, const clmse_plan *p, char
     if (p->shape != CLMSE_SHAPE_CPU && p->shape != CLMSE_SHAPE_GPU)
         PLAN_REFUSE("shape %d is neither CLMSE_SHAPE_CPU (0) nor CLMSE_SHAPE_GPU (1)",
                     (int)p->shape);
-    if (p->shape == CLMSE_SHAPE_CPU && p->work_group_size != 1)
-        PLAN_REFUSE("work_group_size %zu: the CPU shape runs work-groups of 1", p->work_group_size);
     if (!is_pow2(p->work_group_size) || p->work_group_size > max_wg)
         PLAN_REFUSE("work_group_size %zu is not a power of two from 1 to %zu (device '%s')",
                     p->work_group_size, max_wg, info->name);

@@ -129,7 +129,7 @@ START_TEST(test_set_plan_refuses)
     const size_t too_big = info.max_work_group_size * 2;
     const bad_plan bad[] = {
         {"shape 7", {(clmse_plan_shape)7, 1, 8, 4, 64, 1}, "shape 7"},
-        {"cpu shape, wg 4", {CLMSE_SHAPE_CPU, 4, 8, 4, 64, 1}, "work-groups of 1"},
+        {"cpu shape, wg 3", {CLMSE_SHAPE_CPU, 3, 8, 4, 64, 1}, "work_group_size 3"},
         {"gpu wg 0", {CLMSE_SHAPE_GPU, 0, 1, 4, 64, 1}, "work_group_size 0"},
         {"gpu wg 96", {CLMSE_SHAPE_GPU, 96, 1, 4, 64, 1}, "work_group_size 96"},
         {"gpu wg beyond device", {CLMSE_SHAPE_GPU, too_big, 1, 4, 64, 1}, "work_group_size"},
@@ -244,9 +244,11 @@ START_TEST(test_results_under_plans)
                                            CLMSE_SIZE_MEDIUM, &def, NULL));
     const clmse_plan plans[] = {
         def,
-        {CLMSE_SHAPE_CPU, 1, 4, 2, 4096, 1},  /* two items, an epilogue */
-        {CLMSE_SHAPE_CPU, 1, 16, 1, 64, 1},   /* one item writes the loss itself */
-        {CLMSE_SHAPE_CPU, 1, 2, 37, 1000, 4}, /* odd counts */
+        {CLMSE_SHAPE_CPU, 1, 4, 2, 4096, 1},    /* two items, an epilogue */
+        {CLMSE_SHAPE_CPU, 1, 16, 1, 64, 1},     /* one item writes the loss itself */
+        {CLMSE_SHAPE_CPU, 1, 2, 37, 1000, 4},   /* odd counts */
+        {CLMSE_SHAPE_CPU, 8, 4, 5, 300, 16},    /* groups of items: a tree, idle items */
+        {CLMSE_SHAPE_CPU, 4, 8, 1, 1 << 20, 1}, /* one group writes the loss itself */
         {CLMSE_SHAPE_GPU, 64, 1, 8, 16, 64},
         {CLMSE_SHAPE_GPU, 1, 1, 3, 5, 1},
     };

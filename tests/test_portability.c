@@ -99,6 +99,7 @@ START_TEST(test_long_loop_plans)
         {CLMSE_SHAPE_GPU, 64, 1, 1, (size_t)1 << 40, 64}, /* one group */
         {CLMSE_SHAPE_GPU, 1, 1, 65536, 1, 1},             /* n partials: a multi-launch fold */
         {CLMSE_SHAPE_CPU, 1, 16, 65536, 16, 1},           /* many items, final group of 1 */
+        {CLMSE_SHAPE_CPU, 64, 4, 1, (size_t)1 << 40, 64}, /* one group of 64 items */
     };
     const size_t n = th_scale_small() ? 4099 : 300007;
     float *x = th_alloc_floats(n), *y = th_alloc_floats(n);
@@ -308,9 +309,8 @@ static void loss_of(clmse_context *ctx, clmse_dtype dt, const void *x, size_t n,
 
 /* Plans that put the overflow in an item's lanes, in a work-group tree, and in the fold. */
 static const clmse_plan overflow_plans[] = {
-    {CLMSE_SHAPE_CPU, 1, 8, 1, 1, 1},
-    {CLMSE_SHAPE_CPU, 1, 2, 16, 2, 1},
-    {CLMSE_SHAPE_GPU, 8, 1, 4, 1, 8},
+    {CLMSE_SHAPE_CPU, 1, 8, 1, 1, 1},  {CLMSE_SHAPE_CPU, 1, 2, 16, 2, 1},
+    {CLMSE_SHAPE_CPU, 4, 2, 4, 2, 4},  {CLMSE_SHAPE_GPU, 8, 1, 4, 1, 8},
     {CLMSE_SHAPE_GPU, 1, 1, 64, 1, 1},
 };
 

@@ -828,7 +828,7 @@ static size_t contiguous_sizes(st_env *e, clmse_dtype d, size_t cap, size_t *lis
     for (int o = 0; o < 3; o++)
         for (int sc = 0; sc < 3; sc++) {
             clmse_plan p;
-            size_t v, wg, step, span, bound;
+            size_t v, wg, step, items, span, bound;
 
             if (clmse_context_get_plan(e->ctx, d, ops[o], (clmse_size_class)sc, &p, NULL) !=
                 CLMSE_SUCCESS)
@@ -836,7 +836,9 @@ static size_t contiguous_sizes(st_env *e, clmse_dtype d, size_t cap, size_t *lis
             v = p.vector_width;
             wg = p.work_group_size;
             step = p.shape == CLMSE_SHAPE_CPU ? p.min_per_item : p.min_per_item * wg;
-            span = step * p.max_groups;
+            /* the CPU shape's max_groups groups of wg items, each an item of its own */
+            items = p.shape == CLMSE_SHAPE_CPU ? p.max_groups * wg : p.max_groups;
+            span = step * items;
             /* the elements 65,535 trips of a work-item's loop cover */
             bound = (size_t)ST_LOOP_BOUND * (p.shape == CLMSE_SHAPE_CPU ? v : wg * p.max_groups);
             add_around(list, &count, v, cap);
@@ -845,10 +847,10 @@ static size_t contiguous_sizes(st_env *e, clmse_dtype d, size_t cap, size_t *lis
             add_around(list, &count, span, cap);
             add_around(list, &count, bound, cap);
             add_around(list, &count, 2 * bound, cap);
-            if (p.shape == CLMSE_SHAPE_CPU && p.max_groups <= cap / bound) {
+            if (p.shape == CLMSE_SHAPE_CPU && items <= cap / bound) {
                 /* the last size within the bound on every work-item, the first past it */
-                add_size(list, &count, bound * p.max_groups, cap);
-                add_size(list, &count, bound * p.max_groups + 1, cap);
+                add_size(list, &count, bound * items, cap);
+                add_size(list, &count, bound * items + 1, cap);
             }
         }
     qsort(list, count, sizeof *list, compare_size);

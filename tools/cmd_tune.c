@@ -16,7 +16,7 @@
 
 #define TUNE_ROUNDS 15 /* timed runs of every candidate, round-robin */
 #define TUNE_QUICK_ROUNDS 5
-#define TUNE_MAX_CANDIDATES 128
+#define TUNE_MAX_CANDIDATES 256
 #define TUNE_SCREEN_ROUNDS 2 /* every candidate, before the finalists get the full rounds */
 #define TUNE_FINALISTS 6
 #define TUNE_MARGIN 0.03    /* a candidate must beat the default by 3% to replace it */
@@ -62,11 +62,13 @@ static void tune_usage(FILE *out)
 /* What a plan launches for n elements: plans that agree on it are the same candidate. */
 static void launch_of(const clmse_plan *p, size_t n, size_t key[4])
 {
-    size_t per_group =
-        p->shape == CLMSE_SHAPE_CPU ? p->min_per_item : p->min_per_item * p->work_group_size;
+    /* the CPU shape's max_groups groups hold max_groups * wg items of min_per_item or more */
+    const int cpu = p->shape == CLMSE_SHAPE_CPU;
+    size_t per_group = cpu ? p->min_per_item : p->min_per_item * p->work_group_size;
+    size_t most = cpu ? p->max_groups * p->work_group_size : p->max_groups;
     size_t groups = n / per_group + (n % per_group != 0);
 
-    groups = groups < 1 ? 1 : groups > p->max_groups ? p->max_groups : groups;
+    groups = groups < 1 ? 1 : groups > most ? most : groups;
     key[0] = (size_t)p->shape * 1000003u + p->work_group_size;
     key[1] = p->vector_width;
     key[2] = groups;
@@ -94,6 +96,9 @@ static int add(clmse_plan *list, size_t *count, const clmse_plan *p, size_t n)
 static size_t candidates(const tune_env *e, const clmse_plan *def, clmse_plan *list)
 {
     const size_t cus = e->info.compute_units ? e->info.compute_units : 1;
+    /* groups of 1 where the compiler vectorises in a work-item, of 64 where the device runs
+     * work-items across SIMD lanes (see clmse__plan_default) */
+    static const size_t cpu_wgs[] = {1, 64};
     static const size_t vecs[] = {4, 8, 16};
     static const size_t per_cu[] = {1, 2, 4, 8, 16, 32};
     static const size_t cpu_items[] = {(size_t)1 << 13, (size_t)1 << 15, (size_t)1 << 17};
@@ -103,12 +108,18 @@ static size_t candidates(const tune_env *e, const clmse_plan *def, clmse_plan *l
     clmse_plan p;
 
     add(list, &count, def, e->w.n);
-    for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
-        for (size_t g = 0; g < sizeof per_cu / sizeof per_cu[0]; g++)
-            for (size_t m = 0; m < sizeof cpu_items / sizeof cpu_items[0]; m++) {
-                p = (clmse_plan){CLMSE_SHAPE_CPU, 1, vecs[v], per_cu[g] * cus, cpu_items[m], 1};
-                add(list, &count, &p, e->w.n);
-            }
+    for (size_t w = 0; w < sizeof cpu_wgs / sizeof cpu_wgs[0]; w++)
+        for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++)
+            for (size_t g = 0; g < sizeof per_cu / sizeof per_cu[0]; g++)
+                for (size_t m = 0; m < sizeof cpu_items / sizeof cpu_items[0]; m++) {
+                    size_t wg = cpu_wgs[w], items;
+                    while (wg > e->info.max_work_group_size)
+                        wg /= 2;
+                    items = cpu_items[m] / wg;
+                    p = (clmse_plan){CLMSE_SHAPE_CPU,           wg, vecs[v], per_cu[g] * cus,
+                                     items < 256 ? 256 : items, wg};
+                    add(list, &count, &p, e->w.n);
+                }
     for (size_t w = 0; w < sizeof wgs / sizeof wgs[0]; w++)
         for (size_t g = 2; g <= 16; g *= 2)
             for (size_t m = 0; m < sizeof gpu_items / sizeof gpu_items[0]; m++) {
