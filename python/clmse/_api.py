@@ -93,9 +93,10 @@ def _wants(wrt):
     return tuple(wrt)
 
 
-def run(input, target, grad_output, reduction, want_loss, wrt, context):
+def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None):
     """The one call behind the three functions: (loss or None, grad_input or None,
-    grad_target or None). `reduction` is a clmse_reduction code."""
+    grad_target or None). `reduction` is a clmse_reduction code; `out`, when given, receives
+    the loss."""
     kind = _kinds(input, target)
     cx = ops.dtype_code(input, kind, "input")
     cy = ops.dtype_code(target, kind, "target")
@@ -105,7 +106,7 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context):
     want_gx, want_gy = "input" in wrt, "target" in wrt
     if kind == ops.PYOPENCL:
         return _run_device(input, target, grad_output, reduction, want_loss, want_gx, want_gy,
-                           context, (cx, cy, promoted), out_shape)
+                           context, (cx, cy, promoted), out_shape, out)
     ctx = context if context is not None else default_context()
     tx, kx = ops.host_tensor(input, kind, cx, "input")
     ty, ky = ops.host_tensor(target, kind, cy, "target")
@@ -122,13 +123,25 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context):
             (want_gx, tuple(input.shape), cx, "grad_input"),
             (want_gy, tuple(target.shape), cy, "grad_target"))):
         if want:
-            results[i] = ops.new_host(kind, shp, code)
+            if i or out is None:
+                results[i] = ops.new_host(kind, shp, code)
+            else:  # the caller's: its own dtype, which the library checks
+                results[i], code = _out(out, kind), ops.dtype_code(out, kind, "out")
             setattr(args, field, pointer(ops.host_tensor(results[i], kind, code, field)[0]))
     _errors.check(lib.clmse_host_mse(ctx.handle, byref(args)), ctx.handle)
     return tuple(results)
 
 
-def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes, out_shape):
+def _out(out, kind):
+    """The caller's `out`, checked: the operands' kind (the library checks dtype and shape)."""
+    if ops.kind_of(out) != kind:
+        raise TypeError(f"clmse: out must be of the operands' kind ({kind}); got "
+                        f"{type(out).__name__}")
+    return out
+
+
+def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes, out_shape,
+                out=None):
     cla = sys.modules["pyopencl.array"]
     cl = sys.modules["pyopencl"]
     cx, cy, promoted = codes
@@ -138,14 +151,13 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
                                  "input is a pyopencl array without a queue")
     ctx = context if context is not None else context_for_queue(queue)
     operands = [x, y]
-    args = MseArgs(reduction, 0, pointer(ops.device_tensor(x, cx, "input")),
-                   pointer(ops.device_tensor(y, cy, "target")))
+    args = MseArgs(reduction, 0, ops.device_tensor(x, cx, "input"),
+                   ops.device_tensor(y, cy, "target"))
     if g is not None:
         if not isinstance(g, cla.Array):
             g = cla.to_device(queue, sys.modules["numpy"].asarray(g, ops.DTYPE_NAMES[promoted]))
-        args.grad_output = pointer(ops.device_tensor(g, ops.dtype_code(g, ops.PYOPENCL,
-                                                                       "grad_output"),
-                                                     "grad_output"))
+        args.grad_output = ops.device_tensor(g, ops.dtype_code(g, ops.PYOPENCL, "grad_output"),
+                                             "grad_output")
         operands.append(g)
     results = [None, None, None]
     for i, (want, shp, code, field) in enumerate((
@@ -153,9 +165,15 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
             (want_gx, x.shape, cx, "grad_input"),
             (want_gy, y.shape, cy, "grad_target"))):
         if want:
-            results[i] = cla.empty(queue, shp, ops.DTYPE_NAMES[code], allocator=x.allocator)
-            setattr(args, field, pointer(ops.device_tensor(results[i], code, field)))
+            if i or out is None:
+                results[i] = cla.empty(queue, shp, ops.DTYPE_NAMES[code], allocator=x.allocator)
+            else:
+                results[i] = _out(out, ops.PYOPENCL)
+                code = ops.dtype_code(out, ops.PYOPENCL, "out")
+            setattr(args, field, ops.device_tensor(results[i], code, field))
     waits = [e.int_ptr for a in operands for e in a.events]
+    if out is not None:  # a write to the caller's array waits for what it is still doing
+        waits += [e.int_ptr for e in out.events]
     wait_list = (c_void_p * len(waits))(*waits) if waits else None
     event = c_void_p()
     _errors.check(lib.clmse_mse(ctx.handle, byref(args), len(waits), wait_list, byref(event)),
@@ -165,15 +183,18 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
     # them waits for this read.
     done = cl.Event.from_int_ptr(event.value, retain=False)
     for r in results:
-        if r is not None:
+        if r is not None and r is not out:
             r.add_event(done)
+    if out is not None:  # the call waited for all of out's events: `done` stands for them
+        out.events[:] = [done]
     if ctx.out_of_order:
         for a in operands:
             a.add_event(done)
     return tuple(results)
 
 
-def mse_loss(input, target, reduction="mean", *, size_average=None, reduce=None, context=None):
+def mse_loss(input, target, reduction="mean", *, size_average=None, reduce=None, context=None,
+             out=None):
     """torch.nn.functional.mse_loss on numpy arrays, torch CPU tensors or pyopencl arrays.
 
     ``reduction`` is "mean" (default), "sum" or "none"; ``size_average`` and ``reduce`` are
@@ -182,18 +203,20 @@ def mse_loss(input, target, reduction="mean", *, size_average=None, reduce=None,
     in the promoted dtype: 0-d for mean and sum, the broadcast shape for none. Torch tensors
     that require grad go through clmse.torch, so the result is differentiable. ``context``:
     a clmse.Context; default: the default context, or for pyopencl arrays one adopting their
-    queue.
+    queue. ``out``: an array of the operands' kind, the promoted dtype and the loss's shape to
+    write the loss into (and return) instead of a new one; it saves the allocation, which
+    for pyopencl arrays costs more than the call itself at small sizes.
     """
     red = reduction_code(reduction, size_average, reduce)
     kind = _kinds(input, target)
     _size_warning(input, target, kind)
-    if kind == ops.TORCH and (input.requires_grad or target.requires_grad):
+    if kind == ops.TORCH and out is None and (input.requires_grad or target.requires_grad):
         torch = sys.modules["torch"]
         if torch.is_grad_enabled():
             from . import torch as clmse_torch
             return clmse_torch.mse_loss(input, target, reduction=REDUCTION_NAMES[red],
                                         context=context)
-    return run(input, target, None, red, True, (), context)[0]
+    return run(input, target, None, red, True, (), context, out)[0]
 
 
 def mse_loss_backward(input, target, grad_output=None, reduction="mean", *,

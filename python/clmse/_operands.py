@@ -2,6 +2,7 @@
 """Operands: what kind each array is (numpy, torch CPU, pyopencl), its clmse dtype, and its
 description as a clmse_host_tensor (host memory) or a clmse_tensor (a device buffer)."""
 import sys
+from ctypes import pointer
 
 from . import _errors
 from ._lib import MAX_NDIM, HostTensor, Tensor
@@ -22,35 +23,49 @@ for _a, _b, _c in ((F32, F32, F32), (F64, F64, F64), (F16, F16, F16), (BF16, BF1
 NUMPY, TORCH, PYOPENCL = "numpy", "torch", "pyopencl"
 
 
+_KIND_BY_TYPE = {}
+
+
 def kind_of(a):
     """NUMPY, TORCH or PYOPENCL; None for anything else. Never imports a framework."""
+    t = type(a)
+    kind = _KIND_BY_TYPE.get(t, False)
+    if kind is not False:
+        return kind
     np = sys.modules.get("numpy")
-    if np is not None and isinstance(a, np.ndarray):
-        return NUMPY
     torch = sys.modules.get("torch")
-    if torch is not None and isinstance(a, torch.Tensor):
-        return TORCH
     cla = sys.modules.get("pyopencl.array")
-    if cla is not None and isinstance(a, cla.Array):
-        return PYOPENCL
-    return None
+    if np is not None and isinstance(a, np.ndarray):
+        kind = NUMPY
+    elif torch is not None and isinstance(a, torch.Tensor):
+        kind = TORCH
+    elif cla is not None and isinstance(a, cla.Array):
+        kind = PYOPENCL
+    else:
+        return None  # not cached: the framework may be imported later
+    _KIND_BY_TYPE[t] = kind
+    return kind
 
 
 def _fail(status, message):
     raise _errors.make_error(status, message)
 
 
+_CODE_BY_DTYPE = {}  # numpy or torch dtype object -> clmse_dtype, filled on first sight
+
+
 def dtype_code(a, kind, what):
     """The clmse_dtype of a's elements."""
-    if kind == TORCH:
-        name = str(a.dtype)[6:]  # "torch.float32" -> "float32"
-    else:
-        dt = a.dtype
-        name = dt.name
+    code = _CODE_BY_DTYPE.get(a.dtype)
+    if code is not None:
+        return code
+    name = str(a.dtype)[6:] if kind == TORCH else a.dtype.name  # "torch.float32" -> "float32"
     code = _BY_NAME.get(name)
     if code is None:
         _fail(_errors.INVALID_DTYPE, f"{what} has dtype {name}, which clmse cannot describe; "
               "use float16, bfloat16 (torch), float32 or float64")
+    if kind == TORCH or a.dtype.byteorder != ">":
+        _CODE_BY_DTYPE[a.dtype] = code
     return code
 
 
@@ -87,7 +102,14 @@ def host_tensor(a, kind, code, what):
 
 
 def device_tensor(a, code, what):
-    """clmse_tensor of a pyopencl Array, in place: its buffer, offset and strides."""
+    """A pointer to the clmse_tensor of a pyopencl Array, in place: its buffer, offset and
+    strides. The description is kept on the array (pyopencl arrays rarely change their layout,
+    and a call on small arrays costs little more than describing them), and remade whenever
+    the buffer, offset, shape, strides or dtype differ."""
+    key = (a.base_data, a.offset, a.shape, a.strides, a.dtype)
+    cached = a.__dict__.get("_clmse_tensor")
+    if cached is not None and cached[0] == key:
+        return cached[1]
     shape = a.shape
     _check_rank(shape, what)
     size = a.dtype.itemsize
@@ -102,7 +124,9 @@ def device_tensor(a, code, what):
     t = Tensor(base.int_ptr if base is not None else None, offset // size, code, len(shape))
     t.shape[:len(shape)] = shape
     t.strides[:len(shape)] = [s // size for s in strides]
-    return t
+    ptr = pointer(t)
+    a.__dict__["_clmse_tensor"] = (key, ptr)
+    return ptr
 
 
 def new_host(kind, shape, code):

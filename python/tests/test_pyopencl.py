@@ -149,3 +149,19 @@ def test_layouts_refused_not_copied(in_order_queue):
     assert e.value.name == "ERROR_INVALID_LAYOUT"
     with pytest.raises(TypeError, match="both be numpy arrays"):
         clmse.mse_loss(good, np.zeros(4, np.float32))
+
+
+def test_out_argument(queue):
+    x = cla.to_device(queue, np.float32([1, 2, 3]))
+    y = cla.zeros(queue, 3, np.float32)
+    out = cla.empty(queue, (), np.float32)
+    assert clmse.mse_loss(x, y, "sum", out=out) is out
+    assert host(out) == 14.0
+    assert out.events and out.events[-1].int_ptr
+    with pytest.raises(clmse.InvalidInputError, match="output has dtype float64"):
+        clmse.mse_loss(x, y, out=cla.empty(queue, (), np.float64))
+    with pytest.raises(TypeError, match="out must be of the operands' kind"):
+        clmse.mse_loss(x, y, out=np.empty((), np.float32))
+    h = np.empty(3, np.float32)
+    assert clmse.mse_loss(host(x), host(y), "none", out=h) is h
+    assert h.tolist() == [1.0, 4.0, 9.0]
