@@ -111,9 +111,9 @@ def main():
     def py_numpy():
         clmse.mse_loss(hx, hy, context=ctx)
 
-    methods = [("C call", c_call), ("C tensor", c_tensor), ("pyopencl", py_device), ("pyopencl+pool", py_pool),
-               ("pyopencl out=", py_out),
-               ("C host", c_host), ("numpy", py_numpy)]
+    methods = [("C call", c_call), ("C tensor", c_tensor), ("pyopencl", py_device),
+               ("pyopencl+pool", py_pool), ("pyopencl out=", py_out), ("C host", c_host),
+               ("numpy", py_numpy)]
     for _, fn in methods:  # warm up: programs built, pools filled
         for _ in range(50):
             fn()
