@@ -11,6 +11,26 @@ ROOT = pathlib.Path(os.environ.get("CLMSE_SOURCE_DIR",
 POCL = "Portable Computing Language"
 
 
+def _pocl_device_spec():
+    """CLMSE_DEVICE's "P:D" for POCL's first device (clmse and pyopencl both list platforms in
+    the ICD loader's order), else "cpu"."""
+    try:
+        import pyopencl
+        platforms = pyopencl.get_platforms()
+    except Exception:  # no pyopencl, or no platform: the suites that need them say so
+        return "cpu"
+    for p, platform in enumerate(platforms):
+        if POCL in platform.name:
+            return f"{p}:0"
+    return "cpu"
+
+
+# The suites run on POCL (it has fp64, which gradcheck and the float64 cases need), also where
+# a GPU would be the default, unless CLMSE_DEVICE says otherwise. Set before any test makes
+# the default context (on first use).
+os.environ.setdefault("CLMSE_DEVICE", _pocl_device_spec())
+
+
 @pytest.fixture(scope="session")
 def root():
     return ROOT
