@@ -491,9 +491,10 @@ typedef struct clmse_host_mse_args {
 /**
  * Runs clmse_mse() on host tensors and returns when every result is written: the operation,
  * dtypes, shapes and broadcasting are clmse_mse()'s. Each view's memory (from `data` to its
- * last element) is wrapped in a buffer without a copy where the device allows
- * (CL_MEM_USE_HOST_PTR, data aligned to its element size), else copied; elements of a result's
- * range that the view does not cover are left as they were. Nothing is kept after the call.
+ * last element) is wrapped in a buffer without a copy where the device shares the host's
+ * memory (CL_DEVICE_HOST_UNIFIED_MEMORY, as on CPU devices; CL_MEM_USE_HOST_PTR, data aligned
+ * to its element size), else copied; elements of a result's range that the view does not
+ * cover are left as they were. Nothing is kept after the call.
  * Bindings (the Python package) use this so that host arrays of any dtype and layout need no
  * OpenCL calls of their own.
  * @return clmse_mse()'s statuses, and CLMSE_ERROR_INVALID_ARGUMENT (NULL args, NULL data with

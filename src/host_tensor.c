@@ -19,7 +19,8 @@ typedef struct host_view {
     int result;                 /* written by the call */
     char *lo;                   /* its memory range [lo, lo + bytes); bytes 0 when empty */
     size_t bytes;
-    int copy;   /* 1: the buffer is a copy (misaligned data, or an operand overlapping another) */
+    int copy;   /* 1: the buffer is a copy (no unified memory, misaligned data, or an operand
+               * overlapping another) */
     cl_mem buf; /* NULL when empty */
     clmse_tensor t;
 } host_view;
@@ -48,6 +49,17 @@ static clmse_status describe(clmse_context *ctx, const char *what, const clmse_h
     v->bytes = numel == 0 ? 0 : extent * elem; /* clmse__tensor_extent checked the product */
     v->copy = numel > 0 && (uintptr_t)h->data % elem != 0;
     return CLMSE_SUCCESS;
+}
+
+/* Wrapping host memory saves a copy only where the device's memory is the host's (CPU
+ * devices such as POCL); elsewhere the driver copies anyway, and Oclgrind (no unified memory)
+ * would see the wrapped memory as never written. A failed query means copying. */
+static int zero_copy(clmse_context *ctx)
+{
+    cl_bool unified = CL_FALSE;
+    return clGetDeviceInfo(ctx->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
+                           NULL) == CL_SUCCESS &&
+           unified == CL_TRUE;
 }
 
 static int overlap(const host_view *a, const host_view *b)
@@ -94,7 +106,8 @@ static clmse_status make_buffer(clmse_context *ctx, const char *what, host_view 
 }
 
 /* Brings a result into host memory after `done`: a map of a host-pointer buffer (which
- * synchronises that memory), or a read of a copy. *ev completes when it is there. */
+ * synchronises that memory) and its unmap, or a read of a copy. *ev completes when it is
+ * there. */
 static clmse_status fetch_result(clmse_context *ctx, host_view *v, cl_event done, cl_event *ev)
 {
     cl_int err = CL_SUCCESS;
@@ -103,13 +116,12 @@ static clmse_status fetch_result(clmse_context *ctx, host_view *v, cl_event done
         return err == CL_SUCCESS ? CLMSE_SUCCESS
                                  : clmse__cl_fail(ctx, err, "clEnqueueReadBuffer(result)");
     }
-    cl_event mapped = NULL;
-    void *p = clEnqueueMapBuffer(ctx->queue, v->buf, CL_FALSE, CL_MAP_READ, 0, v->bytes, 1, &done,
-                                 &mapped, &err);
+    /* Blocking: Mesa's rusticl refuses to unmap a pointer whose map has not completed. */
+    void *p = clEnqueueMapBuffer(ctx->queue, v->buf, CL_TRUE, CL_MAP_READ, 0, v->bytes, 1, &done,
+                                 NULL, &err);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueMapBuffer(result)");
-    err = clEnqueueUnmapMemObject(ctx->queue, v->buf, p, 1, &mapped, ev);
-    clReleaseEvent(mapped);
+    err = clEnqueueUnmapMemObject(ctx->queue, v->buf, p, 0, NULL, ev);
     return err == CL_SUCCESS ? CLMSE_SUCCESS
                              : clmse__cl_fail(ctx, err, "clEnqueueUnmapMemObject(result)");
 }
@@ -133,6 +145,9 @@ clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
             CLMSE_FORWARD(describe(ctx, hv_names[i], given[i], &v[i]));
     }
     CLMSE_FORWARD(check_overlaps(ctx, v));
+    if (!zero_copy(ctx))
+        for (int i = 0; i < HV_COUNT; i++)
+            v[i].copy = 1;
 
     clmse_status st = CLMSE_SUCCESS;
     cl_event done = NULL, fetched[HV_COUNT] = {NULL};

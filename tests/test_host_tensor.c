@@ -324,11 +324,11 @@ START_TEST(test_host_mse_errors)
     a.grad_input = &gx;
     EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_ARGUMENT, "grad_input overlaps output");
     /* A result of the wrong dtype: clmse_mse's own check, through this layer. */
-    double out64[N];
-    clmse_host_tensor o64 = ht(out64, CLMSE_DTYPE_F64, 1, shape, NULL);
+    uint16_t out16[N];
+    clmse_host_tensor o16 = ht(out16, CLMSE_DTYPE_F16, 1, shape, NULL);
     a = good;
-    a.output = &o64;
-    EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_DTYPE, "output has dtype float64; it must be float32");
+    a.output = &o16;
+    EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_DTYPE, "output has dtype float16; it must be float32");
     /* The context still works. */
     CHECK_OK(g_ctx, clmse_host_mse(g_ctx, &good));
     ck_assert_uint_eq(th_bits(out[0]), 0);
