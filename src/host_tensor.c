@@ -53,13 +53,16 @@ static clmse_status describe(clmse_context *ctx, const char *what, const clmse_h
 
 /* Wrapping host memory saves a copy only where the device's memory is the host's (CPU
  * devices such as POCL); elsewhere the driver copies anyway, and Oclgrind (no unified memory)
- * would see the wrapped memory as never written. A failed query means copying. */
-static int zero_copy(clmse_context *ctx)
+ * would see the wrapped memory as never written. */
+static clmse_status zero_copy(clmse_context *ctx, int *yes)
 {
     cl_bool unified = CL_FALSE;
-    return clGetDeviceInfo(ctx->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
-                           NULL) == CL_SUCCESS &&
-           unified == CL_TRUE;
+    const cl_int err =
+        clGetDeviceInfo(ctx->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clGetDeviceInfo(CL_DEVICE_HOST_UNIFIED_MEMORY)");
+    *yes = unified == CL_TRUE;
+    return CLMSE_SUCCESS;
 }
 
 static int overlap(const host_view *a, const host_view *b)
@@ -145,9 +148,10 @@ clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
             CLMSE_FORWARD(describe(ctx, hv_names[i], given[i], &v[i]));
     }
     CLMSE_FORWARD(check_overlaps(ctx, v));
-    if (!zero_copy(ctx))
-        for (int i = 0; i < HV_COUNT; i++)
-            v[i].copy = 1;
+    int wrap;
+    CLMSE_FORWARD(zero_copy(ctx, &wrap));
+    for (int i = 0; i < HV_COUNT && !wrap; i++)
+        v[i].copy = 1;
 
     clmse_status st = CLMSE_SUCCESS;
     cl_event done = NULL, fetched[HV_COUNT] = {NULL};
