@@ -111,7 +111,7 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None
     tx, kx = ops.host_tensor(input, kind, cx, "input")
     ty, ky = ops.host_tensor(target, kind, cy, "target")
     args = HostMseArgs(reduction, 0, pointer(tx), pointer(ty))
-    keep = [kx, ky]
+    keep = [kx, ky]  # copies made of views clmse cannot describe live until the call returns
     if grad_output is not None:
         g = ops.convert_host(grad_output, kind, promoted, "grad_output")
         tg, kg = ops.host_tensor(g, kind, promoted, "grad_output")
@@ -127,7 +127,12 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None
                 results[i] = ops.new_host(kind, shp, code)
             else:  # the caller's: its own dtype, which the library checks
                 results[i], code = _out(out, kind), ops.dtype_code(out, kind, "out")
-            setattr(args, field, pointer(ops.host_tensor(results[i], kind, code, field)[0]))
+            view, owner = ops.host_tensor(results[i], kind, code, field)
+            if owner is not results[i]:  # a copy would receive the result, not `out`
+                raise _errors.make_error(_errors.INVALID_LAYOUT,
+                                         "out must be native-endian, with non-negative strides "
+                                         "of whole elements")
+            setattr(args, field, pointer(view))
     _errors.check(lib.clmse_host_mse(ctx.handle, byref(args)), ctx.handle)
     return tuple(results)
 

@@ -165,3 +165,5 @@ def test_out_argument(queue):
     h = np.empty(3, np.float32)
     assert clmse.mse_loss(host(x), host(y), "none", out=h) is h
     assert h.tolist() == [1.0, 4.0, 9.0]
+    with pytest.raises(clmse.InvalidInputError, match="out must be native-endian"):
+        clmse.mse_loss(host(x), host(y), "none", out=np.empty(6, np.float32)[::-2])
