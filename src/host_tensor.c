@@ -148,7 +148,7 @@ clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
             CLMSE_FORWARD(describe(ctx, hv_names[i], given[i], &v[i]));
     }
     CLMSE_FORWARD(check_overlaps(ctx, v));
-    int wrap;
+    int wrap = 0;
     CLMSE_FORWARD(zero_copy(ctx, &wrap));
     for (int i = 0; i < HV_COUNT && !wrap; i++)
         v[i].copy = 1;
