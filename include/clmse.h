@@ -459,6 +459,63 @@ CLMSE_API clmse_status clmse_host_fused_f32(clmse_context *ctx, clmse_reduction 
                                             const float *grad_output, float *output,
                                             float *grad_input, float *grad_target);
 
+/* ---- MSE on host tensors: any dtype, layout and broadcasting (blocking) ---------------------- */
+
+/**
+ * A strided view of host memory: clmse_tensor with a pointer in place of buffer and offset.
+ * `data` points at element (0, ..., 0); strides count elements and must be >= 0 (copy a view
+ * with negative strides first). A tensor with no elements may have NULL data. The layout of
+ * this struct is part of the ABI.
+ */
+typedef struct clmse_host_tensor {
+    void *data;
+    clmse_dtype dtype;
+    uint32_t ndim; /**< 0 (a scalar) to CLMSE_MAX_NDIM */
+    size_t shape[CLMSE_MAX_NDIM];
+    int64_t strides[CLMSE_MAX_NDIM];
+} clmse_host_tensor;
+
+/** clmse_mse_args over host tensors: the same fields, the same rules (results must not
+ *  overlap the operands or each other in host memory, byte range against byte range). */
+typedef struct clmse_host_mse_args {
+    clmse_reduction reduction;
+    unsigned flags; /**< CLMSE_STRICT_SHAPES or 0 */
+    const clmse_host_tensor *input;
+    const clmse_host_tensor *target;
+    const clmse_host_tensor *output;      /**< may be NULL when a gradient is asked for */
+    const clmse_host_tensor *grad_output; /**< may be NULL: ones */
+    const clmse_host_tensor *grad_input;  /**< may be NULL */
+    const clmse_host_tensor *grad_target; /**< may be NULL */
+} clmse_host_mse_args;
+
+/**
+ * Runs clmse_mse() on host tensors and returns when every result is written: the operation,
+ * dtypes, shapes and broadcasting are clmse_mse()'s. Each view's memory (from `data` to its
+ * last element) is wrapped in a buffer without a copy where the device shares the host's
+ * memory (CL_DEVICE_HOST_UNIFIED_MEMORY, as on CPU devices; CL_MEM_USE_HOST_PTR, data aligned
+ * to its element size), else copied; elements of a result's range that the view does not
+ * cover are left as they were. Nothing is kept after the call.
+ * Bindings (the Python package) use this so that host arrays of any dtype and layout need no
+ * OpenCL calls of their own.
+ * @return clmse_mse()'s statuses, and CLMSE_ERROR_INVALID_ARGUMENT (NULL args, NULL data with
+ *         elements, a result overlapping another tensor), CLMSE_ERROR_INVALID_DTYPE (a value
+ *         that is no clmse_dtype), CLMSE_ERROR_INVALID_LAYOUT (a negative stride, rank over
+ *         CLMSE_MAX_NDIM), CLMSE_ERROR_SIZE_OVERFLOW (a view whose element count or byte
+ *         extent overflows size_t).
+ */
+CLMSE_API clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args);
+
+/* ---- ABI introspection ----------------------------------------------------------------------- */
+
+/**
+ * sizeof of a public struct, by its name: "clmse_device_info", "clmse_context_options",
+ * "clmse_tensor", "clmse_mse_args", "clmse_host_tensor" or "clmse_host_mse_args". Bindings
+ * that mirror these structs (the Python package, through ctypes) compare their sizes with the
+ * loaded library's at load time.
+ * @return the size in bytes; 0 for NULL or an unknown name.
+ */
+CLMSE_API size_t clmse_struct_size(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,9 @@
 # pkg-config, a tiny consumer of the experimental clmse_tuning.h); build examples/subproject,
 # which builds clmse by add_subdirectory with its tests, CLI and bench off; then build
 # the .deb with CPack and, as root, install it, do the same against the system, and remove it.
+# The Python package: installed offline into a venv from python/ (always), and, when BUILD_DIR
+# has -DCLMSE_PYTHON=ON, imported from the prefix and from the system package, where it must
+# find the installed library by itself.
 #   scripts/check_install.sh BUILD_DIR     (BUILD_DIR: a configured and built clmse tree)
 set -euo pipefail
 
@@ -46,6 +49,11 @@ shared=1
 case "$(cache_value BUILD_SHARED_LIBS)" in
 OFF | FALSE | NO | 0 | off | false | no) shared=0 ;;
 esac
+python_pkg=0
+case "$(cache_value CLMSE_PYTHON)" in
+ON | TRUE | YES | 1 | on | true | yes) python_pkg=1 ;;
+esac
+pydir=$(cache_value CLMSE_PYTHON_INSTALL_DIR)
 cli=1
 case "$(cache_value CLMSE_BUILD_CLI)" in
 OFF | FALSE | NO | 0 | off | false | no) cli=0 ;;
@@ -121,6 +129,20 @@ pkgconfig_examples() {
     echo "-- clmse_tuning.h: a consumer built and ran ($label, pkg-config)"
 }
 
+# python_import LABEL WANT_LIBRARY [VAR=VALUE...]: imports the clmse package with Debian's
+# python3 (CLMSE_LIBRARY unset), checks which library it loaded and computes a loss.
+python_import() {
+    local label=$1 want=$2 got
+    shift 2
+    got=$(env -u CLMSE_LIBRARY "$@" /usr/bin/python3 -c '
+import clmse, numpy as np
+loss = clmse.mse_loss(np.float32([2.5, 3.1, 4.8]), np.float32([2.0, 3.3, 5.0]))
+assert abs(float(loss) - 0.11) < 1e-6, loss
+print(clmse.__file__, clmse.library_path)') || fail "the Python package ($label) failed"
+    echo "-- python3: $got"
+    [ "${got#* }" = "$want" ] || fail "the Python package ($label) loaded ${got#* }, not $want"
+}
+
 step "cmake --install $build --prefix <tmp>/prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 (cd "$prefix" && find . ! -type d | sed 's|^\./|   |' | sort)
@@ -159,6 +181,32 @@ if [ "$cli" -eq 1 ]; then
     fi
 fi
 
+if [ "$python_pkg" -eq 1 ]; then
+    step "the Python package in the prefix: it finds <prefix>/$libdir/libclmse.so.0 itself"
+    [ -f "$prefix/$pydir/clmse/_libpath.py" ] || fail "not installed: $pydir/clmse/_libpath.py"
+    python_import prefix "$prefix/$libdir/libclmse.so.0" "PYTHONPATH=$prefix/$pydir"
+fi
+
+step "the Python package, offline into a venv: pip install --no-index --no-build-isolation"
+if /usr/bin/python3 -c 'import ensurepip, numpy' 2>/dev/null; then
+    # A copy of python/: setuptools builds in the source folder.
+    cp -r "$root/python" "$tmp/python-src"
+    /usr/bin/python3 -m venv --system-site-packages "$tmp/venv"
+    "$tmp/venv/bin/pip" install -q --no-index --no-build-isolation "$tmp/python-src" ||
+        fail "pip install of python/ failed offline"
+    got=$(CLMSE_LIBRARY="$prefix/$libdir/libclmse.so.0" "$tmp/venv/bin/python" -c \
+        'import clmse, numpy as np; print(clmse.__file__, clmse.mse_loss(np.ones(3), np.zeros(3)))') ||
+        fail "the venv's clmse failed"
+    case "$got" in
+    "$tmp/venv/"*" 1.0") echo "-- venv: $got" ;;
+    *) fail "the venv's clmse: $got" ;;
+    esac
+elif [ "${CI:-}" = true ]; then
+    fail "/usr/bin/python3 lacks venv (ensurepip) or numpy: apt-get install python3-venv python3-numpy"
+else
+    echo "-- skipped: /usr/bin/python3 lacks venv (ensurepip) or numpy"
+fi
+
 step "examples against the prefix: find_package(clmse CONFIG) with CMAKE_PREFIX_PATH"
 cmake_examples prefix "$prefix" "-DCMAKE_PREFIX_PATH=$prefix"
 
@@ -188,9 +236,18 @@ debs=("$build"/clmse_*.deb)
 [ -f "${debs[0]}" ] || fail "cpack wrote no clmse_*.deb"
 deb=${debs[0]}
 echo "-- $deb"
-dpkg-deb --field "$deb" Package Version Architecture Depends | sed 's/^/   /'
+dpkg-deb --field "$deb" Package Version Architecture Depends Recommends | sed 's/^/   /'
 if dpkg-deb --field "$deb" Depends | grep -Eiq 'clblast|gomp|libomp'; then
     fail "the package depends on CLBlast or OpenMP: $(dpkg-deb --field "$deb" Depends)"
+fi
+if [ "$python_pkg" -eq 1 ]; then
+    dpkg-deb --field "$deb" Depends | grep -Eq '(^|, )python3( |,|$)' ||
+        fail "CLMSE_PYTHON=ON, but the package does not depend on python3"
+    [ "$(dpkg-deb --field "$deb" Recommends)" = "python3-numpy, python3-torch, python3-pyopencl" ] ||
+        fail "Recommends is '$(dpkg-deb --field "$deb" Recommends)'"
+    # Not `dpkg-deb | grep -q`: grep's early exit would break dpkg-deb's pipe (pipefail).
+    grep -q "/$pydir/clmse/_libpath.py" <<<"$(dpkg-deb --contents "$deb")" ||
+        fail "the package lacks $pydir/clmse/_libpath.py"
 fi
 dpkg-deb --contents "$deb" | awk '{print "   " $6 ($7 ? " " $7 " " $8 : "")}'
 
@@ -214,6 +271,11 @@ else
         if command -v man >/dev/null; then
             echo "-- man -w clmse: $(man -w clmse)"
         fi
+    fi
+
+    if [ "$python_pkg" -eq 1 ]; then
+        step "the Python package from the system package: import clmse, no PYTHONPATH"
+        python_import system "/usr/$libdir/libclmse.so.0"
     fi
 
     step "dpkg --purge clmse (dpkg -r would leave it in state rc)"

@@ -31,7 +31,8 @@ packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-openc
 # Oclgrind are the other two OpenCL implementations the device suites run on
 # (scripts/run_impl.sh).
 test_packages=(check libclblast-dev clang-format python3-numpy python3-torch python3-matplotlib
-    valgrind clang libclang-rt-14-dev mesa-opencl-icd oclgrind)
+    python3-pytest python3-pyopencl python3-venv valgrind clang libclang-rt-14-dev
+    mesa-opencl-icd oclgrind)
 
 # install_missing PACKAGE...
 install_missing() {
@@ -79,7 +80,7 @@ demo)
     ;;
 test)
     "$root/scripts/check_format.sh"
-    build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON
+    build "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMSE_WERROR=ON -DCLMSE_PYTHON=ON
     run_tests "$root/build-ci"
     # The device suites on the two other implementations, each shown alone to the ICD loader:
     # rusticl (llvmpipe: no fp64, GPU-like SIMD, a loop cap) and Oclgrind (data races,

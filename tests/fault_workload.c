@@ -379,6 +379,30 @@ static clmse_status tensor_empty(bench *b, blob *o)
     return st;
 }
 
+/* clmse_host_mse: a strided float32 input and a broadcast target in host memory (host-pointer
+ * buffers, results mapped back), then a misaligned output (a copied buffer, read back). */
+static clmse_status tensor_host(bench *b, blob *o)
+{
+    memset(b->hout, 0xa5, NBIG * sizeof(float));
+    memset(b->hgx, 0xa5, NBIG * sizeof(float));
+    const clmse_host_tensor x = {b->hx, CLMSE_DTYPE_F32, 2, {20, 33}, {66, 2}},
+                            y = {b->hy, CLMSE_DTYPE_F32, 2, {1, 33}, {33, 1}},
+                            out = {b->hout, CLMSE_DTYPE_F32, 0, {0}, {0}},
+                            gx = {b->hgx, CLMSE_DTYPE_F32, 2, {20, 33}, {33, 1}},
+                            odd = {(char *)b->hgy + 1, CLMSE_DTYPE_F32, 2, {20, 33}, {33, 1}};
+    clmse_host_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, &gx, NULL};
+    clmse_status st = clmse_host_mse(b->ctx, &a);
+    if (st != CLMSE_SUCCESS)
+        return st;
+    blob_add(o, b->hout, sizeof(float));
+    blob_add(o, b->hgx, 20 * 33 * sizeof(float));
+    a = (clmse_host_mse_args){CLMSE_REDUCTION_NONE, 0, &x, &y, &odd, NULL, NULL, NULL};
+    st = clmse_host_mse(b->ctx, &a);
+    if (st == CLMSE_SUCCESS)
+        blob_add(o, (char *)b->hgy + 1, 20 * 33 * sizeof(float));
+    return st;
+}
+
 typedef clmse_status (*tensor_fn)(bench *b, blob *o);
 
 static const struct {
@@ -391,6 +415,7 @@ static const struct {
     {"clmse_mse float64 none", tensor_f64, 1},
     {"clmse_mse float64 contiguous", tensor_f64_contiguous, 1},
     {"clmse_mse empty", tensor_empty, 0},
+    {"clmse_host_mse strided, broadcast, misaligned", tensor_host, 0},
 };
 
 #define N_F32 (sizeof f32_steps / sizeof f32_steps[0])

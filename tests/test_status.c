@@ -68,6 +68,22 @@ START_TEST(test_version)
 }
 END_TEST
 
+/* Bindings compare these with their mirrors of the structs (python/clmse/_lib.py). */
+START_TEST(test_struct_size)
+{
+    ck_assert_uint_eq(clmse_struct_size("clmse_device_info"), sizeof(clmse_device_info));
+    ck_assert_uint_eq(clmse_struct_size("clmse_context_options"), sizeof(clmse_context_options));
+    ck_assert_uint_eq(clmse_struct_size("clmse_tensor"), sizeof(clmse_tensor));
+    ck_assert_uint_eq(clmse_struct_size("clmse_mse_args"), sizeof(clmse_mse_args));
+    ck_assert_uint_eq(clmse_struct_size("clmse_host_tensor"), sizeof(clmse_host_tensor));
+    ck_assert_uint_eq(clmse_struct_size("clmse_host_mse_args"), sizeof(clmse_host_mse_args));
+    ck_assert_uint_eq(clmse_struct_size("clmse_tensor "), 0);
+    ck_assert_uint_eq(clmse_struct_size("clmse_context"), 0); /* opaque: no size to mirror */
+    ck_assert_uint_eq(clmse_struct_size(""), 0);
+    ck_assert_uint_eq(clmse_struct_size(NULL), 0);
+}
+END_TEST
+
 Suite *make_status_suite(void)
 {
     Suite *s = suite_create("status");
@@ -75,6 +91,7 @@ Suite *make_status_suite(void)
     tcase_add_test(tc, test_every_status_has_text);
     tcase_add_test(tc, test_unknown_status);
     tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_struct_size);
     suite_add_tcase(s, tc);
     return s;
 }
