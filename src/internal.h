@@ -158,7 +158,7 @@ clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
 
 /* ---- programs and plans (program.c, plan.c, tuning.c) ---- */
 /* The device's default plan for a size class (dtype and op do not change it). */
-clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_class);
+clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_op op, clmse_size_class size_class);
 /* The words for clmse_op, clmse_size_class and clmse_plan_shape values, in enum order: the
  * public name functions and the tuning file's reader share them. */
 extern const char *const clmse__op_names[CLMSE__PLAN_OPS];

@@ -43,7 +43,7 @@ clmse_plan clmse__plan_strided(const clmse_context *ctx)
     return p;
 }
 
-clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_class)
+clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_op op, clmse_size_class size_class)
 {
     const clmse_device_info *info = &ctx->info;
     const size_t cus = info->compute_units ? info->compute_units : 1;
@@ -66,11 +66,15 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_size_class size_c
          * lanes, as a GPU does (llvmpipe), so a group of 1 would fill one lane of them. Each item
          * still streams a chunk of its own with vector loads: the grid-stride loop of the GPU
          * shape makes every load a gather there, 4-5x slower (measured on llvmpipe, 2^24
-         * float32). Small inputs share one group, which writes the loss: one launch. */
+         * float32). 4-wide loads and 256 elements or more per item did best in `clmse tune`
+         * on llvmpipe; a small loss takes 2,048 per item, so that up to 2^17 elements fill one
+         * group, which writes the loss itself: one launch. */
         p.work_group_size = group_limit(info, 64);
+        p.vector_width = 4;
         p.max_groups = 8 * cus;
-        p.min_per_item = size_class == CLMSE_SIZE_SMALL ? (size_t)1 << 11 : (size_t)1 << 12;
-        p.final_work_group_size = group_limit(info, 64);
+        p.min_per_item =
+            size_class == CLMSE_SIZE_SMALL && op != CLMSE_OP_BACKWARD ? (size_t)1 << 11 : 256;
+        p.final_work_group_size = p.work_group_size;
         return p;
     }
     clmse_plan p = {CLMSE_SHAPE_GPU, group_limit(info, 256), 1, min_size(8 * cus, 1024), 16, 0};
@@ -115,7 +119,7 @@ void clmse__plans_init(clmse_context *ctx)
     for (int d = 0; d < CLMSE__PLAN_DTYPES; d++)
         for (int o = 0; o < CLMSE__PLAN_OPS; o++)
             for (int c = 0; c < CLMSE__PLAN_CLASSES; c++) {
-                ctx->plans[d][o][c] = clmse__plan_default(ctx, (clmse_size_class)c);
+                ctx->plans[d][o][c] = clmse__plan_default(ctx, (clmse_op)o, (clmse_size_class)c);
                 ctx->plan_sources[d][o][c] = CLMSE_PLAN_DEFAULT;
             }
 }
