@@ -48,9 +48,11 @@ enum {
 #define CLMSE__GSUM_BYTES 16u
 
 typedef struct clmse__program {
-    int strided;       /* its kind (clmse__program_key.strided): the sources differ */
-    char request[512]; /* the build options of the plan asked for */
-    char options[512]; /* those it was built with */
+    /* What it answers: a program whose work-group size had to be halved is still the answer
+     * to the original request. Found by these fields, not by options, which take a format. */
+    clmse__program_key key;
+    clmse_plan asked;
+    char options[512]; /* the build options it was built with */
     cl_program program;
     cl_kernel kernels[CLMSE__MAX_KERNELS];
     clmse_plan plan; /* its build geometry; a work-group size the kernels refuse is halved */

@@ -266,14 +266,14 @@ static karg scale_karg(const scale_arg *s)
 
 /* The final-launch choice of a reduced loss, the same on both paths. After a stage 1 of
  * `groups` partials (pass_done) the fold runs, unless a single group wrote the loss itself
- * (*done stays NULL); with no stage 1 (nothing to stream) the fold writes the empty loss, sum 0
- * or mean NaN, after the caller's events. */
+ * (*done stays NULL; pass_done may then be NULL too); with no stage 1 (n is 0) the fold writes
+ * the empty loss, sum 0 or mean NaN, after the caller's events. */
 static clmse_status enqueue_loss(clmse_context *ctx, const clmse__program *p, size_t groups,
                                  size_t n, int mean, cl_mem out, cl_ulong oo, cl_event pass_done,
                                  cl_uint num_wait, const cl_event *wait, cl_event *done)
 {
     *done = NULL;
-    if (pass_done == NULL)
+    if (n == 0)
         return enqueue_fold(ctx, p, 0, 0, mean, out, oo, num_wait, wait, done);
     if (groups == 1)
         return CLMSE_SUCCESS;
@@ -370,7 +370,10 @@ static clmse_status enqueue_contiguous(clmse_context *ctx, const clmse__mse_call
         geo = geometry_for(ctx, plan, p->plan.work_group_size, c->n, 1);
         if (reduce && geo.groups > 1)
             CLMSE_FORWARD(scratch_reserve(ctx, fold_scratch(ctx, p, geo.groups)));
-        CLMSE_FORWARD(contiguous_pass(ctx, c, p, &geo, reduce, &pass_done));
+        /* An event costs the implementation an allocation per call: only the fold and the
+         * caller's own event need this one (pipelined small calls, measured on POCL). */
+        const int need_done = c->event != NULL || (reduce && geo.groups > 1);
+        CLMSE_FORWARD(contiguous_pass(ctx, c, p, &geo, reduce, need_done ? &pass_done : NULL));
     }
     if (reduce)
         st = enqueue_loss(ctx, p, geo.groups, c->n, c->reduction == CLMSE_REDUCTION_MEAN, c->out,

@@ -175,7 +175,6 @@ static clmse_status build(clmse_context *ctx, const clmse__program_key *key, con
     out->program = prog;
     memcpy(out->kernels, kernels, sizeof kernels);
     out->plan = *plan;
-    out->strided = key->strided;
     prog = NULL;
     memset(kernels, 0, sizeof kernels);
 
@@ -212,17 +211,23 @@ static void program_release(clmse__program *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* Whether p answers this key and requested plan: the fields its build options come from
+ * (format_options); the context's own, accumulation and OpenCL C version, never change. */
+static int answers(const clmse__program *p, const clmse__program_key *key, const clmse_plan *r)
+{
+    const clmse_plan *a = &p->asked;
+    return p->key.strided == key->strided && p->key.x == key->x && p->key.y == key->y &&
+           p->key.out == key->out && a->shape == r->shape &&
+           a->work_group_size == r->work_group_size && a->vector_width == r->vector_width &&
+           a->final_work_group_size == r->final_work_group_size;
+}
+
 clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *key,
                                 const clmse_plan *requested, clmse__program **out)
 {
     clmse_plan plan = *requested;
-    char request[512];
-    /* Found by what was asked for: a program whose work-group size had to be halved is still
-     * the answer to the original request. */
-    format_options(ctx, key, &plan, request, sizeof request);
     for (size_t i = 0; i < ctx->num_programs; i++)
-        if (ctx->programs[i].strided == key->strided &&
-            strcmp(ctx->programs[i].request, request) == 0) {
+        if (answers(&ctx->programs[i], key, requested)) {
             *out = &ctx->programs[i];
             return CLMSE_SUCCESS;
         }
@@ -254,7 +259,8 @@ clmse_status clmse__program_get(clmse_context *ctx, const clmse__program_key *ke
             return st;
         }
         if (pass_limit >= plan.work_group_size && final_limit >= plan.final_work_group_size) {
-            snprintf(p->request, sizeof p->request, "%s", request);
+            p->key = *key;
+            p->asked = *requested;
             ctx->num_programs++;
             *out = p;
             return CLMSE_SUCCESS;
