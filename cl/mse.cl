@@ -82,6 +82,10 @@ compute_t mse_element(ulong i, __global const x_t *x, __global const x_t *y, __g
 #ifndef CLMSE_STREAM_STORES
 #define CLMSE_STREAM_STORES 0
 #endif
+/* Streaming stores pay only where the results would not stay in the cache anyway: from the
+ * large size class up (clmse_size_class_of). Below it, POCL's backward at 2^20 float32 ran
+ * 1.5x slower with them, since the next call finds its data in the last-level cache. */
+#define CLMSE_STREAM_MIN_N (1ul << 22)
 
 /* 1 when p is aligned for a whole vector: then so is every p + i the loop stores at, since its
  * items begin at multiples of CLMSE_VEC elements. */
@@ -146,8 +150,10 @@ clmse_mse_pass(const ulong n, __global const x_t *x, const ulong xo, __global co
             lanes = accv_add(lanes, t);
         }
     }
-    const int stream_loss = loss && vec_aligned(loss + begin);
-    const int stream_gx = gx && vec_aligned(gx + begin), stream_gy = gy && vec_aligned(gy + begin);
+    const int big = n >= CLMSE_STREAM_MIN_N;
+    const int stream_loss = big && loss && vec_aligned(loss + begin);
+    const int stream_gx = big && gx && vec_aligned(gx + begin);
+    const int stream_gy = big && gy && vec_aligned(gy + begin);
     for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {
         const COMPUTEV_T xv = VLOAD(0, x + i), yv = VLOAD(0, y + i);
         const COMPUTEV_T d = xv - yv;
