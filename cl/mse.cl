@@ -82,9 +82,10 @@ compute_t mse_element(ulong i, __global const x_t *x, __global const x_t *y, __g
 #ifndef CLMSE_STREAM_STORES
 #define CLMSE_STREAM_STORES 0
 #endif
-/* Streaming stores pay only where the results would not stay in the cache anyway: from the
- * large size class up (clmse_size_class_of). Below it, POCL's backward at 2^20 float32 ran
- * 1.5x slower with them, since the next call finds its data in the last-level cache. */
+/* Streaming stores only where the results would not stay in the cache anyway: from the large
+ * size class up (clmse_size_class_of). Below it, results that fit the last-level cache are left
+ * there for the operation that reads them next (an optimizer step); at 2^20 float32 the bench
+ * could not tell the two kinds of store apart on POCL. */
 #define CLMSE_STREAM_MIN_N (1ul << 22)
 
 /* 1 when p is aligned for a whole vector: then so is every p + i the loop stores at, since its
