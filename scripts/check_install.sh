@@ -188,7 +188,7 @@ if [ "$python_pkg" -eq 1 ]; then
 fi
 
 step "the Python package, offline into a venv: pip install --no-index --no-build-isolation"
-if /usr/bin/python3 -c 'import ensurepip, numpy' 2>/dev/null; then
+if /usr/bin/python3 -c 'import ensurepip, numpy, wheel' 2>/dev/null; then
     # A copy of python/: setuptools builds in the source folder.
     cp -r "$root/python" "$tmp/python-src"
     /usr/bin/python3 -m venv --system-site-packages "$tmp/venv"
@@ -202,9 +202,9 @@ if /usr/bin/python3 -c 'import ensurepip, numpy' 2>/dev/null; then
     *) fail "the venv's clmse: $got" ;;
     esac
 elif [ "${CI:-}" = true ]; then
-    fail "/usr/bin/python3 lacks venv (ensurepip) or numpy: apt-get install python3-venv python3-numpy"
+    fail "/usr/bin/python3 lacks venv (ensurepip), numpy or wheel: apt-get install python3-venv python3-numpy python3-wheel"
 else
-    echo "-- skipped: /usr/bin/python3 lacks venv (ensurepip) or numpy"
+    echo "-- skipped: /usr/bin/python3 lacks venv (ensurepip), numpy or wheel"
 fi
 
 step "examples against the prefix: find_package(clmse CONFIG) with CMAKE_PREFIX_PATH"

@@ -31,7 +31,7 @@ packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-openc
 # Oclgrind are the other two OpenCL implementations the device suites run on
 # (scripts/run_impl.sh).
 test_packages=(check libclblast-dev clang-format python3-numpy python3-torch python3-matplotlib
-    python3-pytest python3-pyopencl python3-venv valgrind clang libclang-rt-14-dev
+    python3-pytest python3-pyopencl python3-venv python3-wheel valgrind clang libclang-rt-14-dev
     mesa-opencl-icd oclgrind)
 
 # install_missing PACKAGE...

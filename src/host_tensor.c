@@ -65,9 +65,11 @@ static clmse_status zero_copy(clmse_context *ctx, int *yes)
     return CLMSE_SUCCESS;
 }
 
+/* As addresses: C orders pointers only within one object, and these may be unrelated. */
 static int overlap(const host_view *a, const host_view *b)
 {
-    return a->bytes > 0 && b->bytes > 0 && a->lo < b->lo + b->bytes && b->lo < a->lo + a->bytes;
+    const uintptr_t al = (uintptr_t)a->lo, bl = (uintptr_t)b->lo;
+    return a->bytes > 0 && b->bytes > 0 && al < bl + b->bytes && bl < al + a->bytes;
 }
 
 /* Results overlapping anything are refused; an operand overlapping an earlier operand is

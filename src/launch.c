@@ -315,32 +315,18 @@ static clmse_status contiguous_pass(clmse_context *ctx, const clmse__mse_call *c
     /* A single group or item writes the loss itself; otherwise partials feed the fold. */
     const cl_mem partials = reduce && geo->groups > 1 ? ctx->scratch : NULL;
     const cl_mem direct_out = reduce && geo->groups == 1 ? c->out : NULL;
-    const cl_int mean = c->reduction == CLMSE_REDUCTION_MEAN;
-    const cl_ulong n = c->n, xo = c->xo, yo = c->yo, oo = c->oo, go = c->go, gxo = c->gxo,
-                   gyo = c->gyo, chunk = geo->chunk;
     const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
+    const cl_ulong mean = c->reduction == CLMSE_REDUCTION_MEAN;
+    /* The counts and offsets in the order clmse_mse_pass unpacks them (cl/mse.cl). */
+    const cl_ulong16 packed = {
+        {c->n, c->xo, c->yo, c->oo, c->oo, c->go, gstride, c->gxo, c->gyo, geo->chunk, mean}};
     const scale_arg scale = scale_of(c->reduction, c->n, c->dtype == CLMSE_DTYPE_F64);
     const karg args[] = {
-        {sizeof n, &n},
-        {sizeof(cl_mem), &c->x},
-        {sizeof xo, &xo},
-        {sizeof(cl_mem), &c->y},
-        {sizeof yo, &yo},
-        {sizeof(cl_mem), &loss},
-        {sizeof oo, &oo},
-        {sizeof(cl_mem), &partials},
-        {sizeof(cl_mem), &direct_out},
-        {sizeof oo, &oo},
-        {sizeof mean, &mean},
-        {sizeof(cl_mem), c->g ? &c->g : &none},
-        {sizeof go, &go},
-        {sizeof gstride, &gstride},
-        {sizeof(cl_mem), &c->gx},
-        {sizeof gxo, &gxo},
-        {sizeof(cl_mem), &c->gy},
-        {sizeof gyo, &gyo},
-        scale_karg(&scale),
-        {sizeof chunk, &chunk},
+        {sizeof(cl_mem), &c->x},       {sizeof(cl_mem), &c->y},
+        {sizeof(cl_mem), &loss},       {sizeof(cl_mem), &partials},
+        {sizeof(cl_mem), &direct_out}, {sizeof(cl_mem), c->g ? &c->g : &none},
+        {sizeof(cl_mem), &c->gx},      {sizeof(cl_mem), &c->gy},
+        {sizeof packed, &packed},      scale_karg(&scale),
     };
     const launch_desc l = {p->kernels[CLMSE__K_PASS],
                            "clmse_mse_pass",

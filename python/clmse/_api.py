@@ -57,9 +57,10 @@ def _broadcast(sx, sy):
 
 def _promote(cx, cy):
     code = ops.PROMOTE.get((cx, cy))
-    if code is None:  # integers, bool, complex: the library says why
+    if code is None:  # integers, bool, complex: the library says why (or, newer, accepts)
         out = c_int()
         _errors.check(lib.clmse_promote_dtypes(cx, cy, byref(out)), None)
+        code = out.value
     return code
 
 
@@ -138,10 +139,19 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None
 
 
 def _out(out, kind):
-    """The caller's `out`, checked: the operands' kind (the library checks dtype and shape)."""
+    """The caller's `out`, checked: the operands' kind, writable, and no element twice (the
+    library checks dtype and shape)."""
     if ops.kind_of(out) != kind:
         raise TypeError(f"clmse: out must be of the operands' kind ({kind}); got "
                         f"{type(out).__name__}")
+    flags = getattr(out, "flags", None)
+    if flags is not None and hasattr(flags, "writeable") and not flags.writeable:
+        raise _errors.make_error(_errors.INVALID_ARGUMENT, "out is read-only")
+    strides = out.stride() if callable(getattr(out, "stride", None)) else out.strides
+    if any(st == 0 and size > 1 for st, size in zip(strides, out.shape)):
+        # torch refuses to write into an expanded view too: its elements share memory
+        raise _errors.make_error(_errors.INVALID_LAYOUT,
+                                 "out repeats elements (a stride of 0): it cannot hold results")
     return out
 
 
@@ -184,15 +194,17 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
     _errors.check(lib.clmse_mse(ctx.handle, byref(args), len(waits), wait_list, byref(event)),
                   ctx.handle)
     # The new event is ours alone (retain=False takes over the library's reference): the
-    # results hold it, and on an out-of-order queue the operands too, so that a later write to
-    # them waits for this read.
+    # results hold it, and where the queue does not order commands for us the operands too, so
+    # that a later write to them waits for this read.
     done = cl.Event.from_int_ptr(event.value, retain=False)
     for r in results:
         if r is not None and r is not out:
             r.add_event(done)
     if out is not None:  # the call waited for all of out's events: `done` stands for them
         out.events[:] = [done]
-    if ctx.out_of_order:
+    # On another queue than the operands' (context=), an in-order queue orders nothing either.
+    other_queue = ctx.pyopencl_queue is None or ctx.pyopencl_queue.int_ptr != queue.int_ptr
+    if ctx.out_of_order or other_queue:
         for a in operands:
             a.add_event(done)
     return tuple(results)

@@ -72,10 +72,14 @@ def test_waits_for_pending_events(queue):
     write = cl.enqueue_copy(queue, buf.base_data, data, dst_offset=x.offset, wait_for=[gate],
                             is_blocking=False)
     x.add_event(write)
-    loss = clmse.mse_loss(x, y, "sum")
-    time.sleep(0.3)
-    assert loss.events[-1].command_execution_status != COMPLETE
-    gate.set_status(COMPLETE)
+    try:
+        loss = clmse.mse_loss(x, y, "sum")
+        time.sleep(0.3)
+        # On the in-order queue the queue itself orders the read after the write; the
+        # out-of-order case is the one that proves the wait list.
+        assert loss.events[-1].command_execution_status != COMPLETE
+    finally:  # never leave the session's queue blocked behind the gate
+        gate.set_status(COMPLETE)
     assert host(loss) == np.float32((data.astype(np.float64) ** 2).sum())
 
 
@@ -167,3 +171,36 @@ def test_out_argument(queue):
     assert h.tolist() == [1.0, 4.0, 9.0]
     with pytest.raises(clmse.InvalidInputError, match="out must be native-endian"):
         clmse.mse_loss(host(x), host(y), "none", out=np.empty(6, np.float32)[::-2])
+
+
+def test_out_must_be_writable_without_repeats():
+    """A read-only numpy `out` (np.frombuffer of bytes) and an expanded one (stride 0) are
+    refused before anything is written."""
+    x, y = np.float32([1, 2, 3]), np.float32([0, 0, 0])
+    frozen = np.frombuffer(bytes(12), np.float32)
+    with pytest.raises(clmse.InvalidInputError, match="read-only") as e:
+        clmse.mse_loss(x, y, "none", out=frozen)
+    assert e.value.name == "ERROR_INVALID_ARGUMENT"
+    assert frozen.tolist() == [0.0, 0.0, 0.0]
+    repeated = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (3,), (0,),
+                                               writeable=True)
+    with pytest.raises(clmse.InvalidInputError, match="stride of 0") as e:
+        clmse.mse_loss(x, y, "none", out=repeated)
+    assert e.value.name == "ERROR_INVALID_LAYOUT"
+
+
+def test_operands_wait_for_a_read_on_another_queue(in_order_queue):
+    """With context= on a second in-order queue, the operands on the first get the call's
+    event: a later write to them on their own queue must wait for clmse's read."""
+    other = cl.CommandQueue(in_order_queue.context, in_order_queue.device)
+    ctx = clmse.Context.from_pyopencl(other)
+    x = cla.to_device(in_order_queue, np.float32([1, 2, 3]))
+    y = cla.zeros(in_order_queue, 3, np.float32)
+    loss = clmse.mse_loss(x, y, "sum", context=ctx)
+    done = loss.events[-1]
+    assert any(e.int_ptr == done.int_ptr for e in x.events)
+    assert any(e.int_ptr == done.int_ptr for e in y.events)
+    assert float(host(loss)) == 14.0
+    same = clmse.mse_loss(x, y, "sum")  # x's own queue: an in-order queue orders it
+    assert not any(e.int_ptr == same.events[-1].int_ptr for e in x.events)
+    other.finish()
