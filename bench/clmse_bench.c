@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* clmse-bench: clmse's forward, backward (both gradients, and grad_input only) and fused against
  * OpenMP, CLBlast, a buffer copy of the same bytes, a plain kernel of the bench's own and a no-op
- * kernel; with --pipelined, also many calls per wait. CLMSE_BENCH_HAVE_CLBLAST and CLMSE_BENCH_HAVE_OPENMP (0 or 1, from bench/CMakeLists.txt) say
- * which of those methods this build has; a missing one is left out with a note. */
+ * kernel; with --pipelined, also many calls per wait. CLMSE_BENCH_HAVE_CLBLAST and
+ * CLMSE_BENCH_HAVE_OPENMP (0 or 1, from bench/CMakeLists.txt) say which of those methods this
+ * build has; a missing one is left out with a note. */
 #define _POSIX_C_SOURCE 200809L /* localtime_r under strict -std=c11 */
 
 #include "clmse.h" /* first: it sets CL_TARGET_OPENCL_VERSION for clblast_c.h's <CL/cl.h> */

@@ -36,10 +36,10 @@ extern "C" {
  * size class. Defaults come from device queries: the CPU shape on CPU devices (in groups of 1
  * where the compiler vectorises inside a work-item, which a native float vector width above 1
  * shows, as on POCL; in groups of 64 where it runs work-items across SIMD lanes, as llvmpipe
- * does), the GPU shape on others. `clmse tune` measures candidates and writes the winners to the device's tuning
- * file, which clmse_context_create() loads: $CLMSE_TUNING_FILE if set ("" or "off": none),
- * else $CLMSE_TUNING_DIR/<device>-<hash>.tune, where the directory defaults to
- * $XDG_CACHE_HOME/clmse, else $HOME/.cache/clmse. A file that cannot be read, is malformed,
+ * does), the GPU shape on others. `clmse tune` measures candidates and writes the winners to
+ * the device's tuning file, which clmse_context_create() loads: $CLMSE_TUNING_FILE if set (""
+ * or "off": none), else $CLMSE_TUNING_DIR/<device>-<hash>.tune, where the directory defaults
+ * to $XDG_CACHE_HOME/clmse, else $HOME/.cache/clmse. A file that cannot be read, is malformed,
  * was written for another device or driver, or holds a plan the device cannot run is ignored
  * as a whole (the context uses the defaults and says why in clmse_context_tuning()).
  *

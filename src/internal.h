@@ -159,7 +159,7 @@ clmse_status clmse__device_resolve(const char *spec, cl_platform_id *plat, cl_de
 clmse_status clmse__device_info_for(cl_device_id dev, clmse_device_info *info);
 
 /* ---- programs and plans (program.c, plan.c, tuning.c) ---- */
-/* The device's default plan for a size class (dtype and op do not change it). */
+/* The device's default plan for an op and size class (the dtype does not change it). */
 clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_op op, clmse_size_class size_class);
 /* The words for clmse_op, clmse_size_class and clmse_plan_shape values, in enum order: the
  * public name functions and the tuning file's reader share them. */

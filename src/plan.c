@@ -49,18 +49,17 @@ clmse_plan clmse__plan_default(const clmse_context *ctx, clmse_op op, clmse_size
     const size_t cus = info->compute_units ? info->compute_units : 1;
     if (info->type & CL_DEVICE_TYPE_CPU) {
         /* Long contiguous streams, like a native loop. POCL compiles a kernel anew for every
-         * work-group size, so sizes never change with n. Up to 16 streams per core rather than
-         * 4 or 8 let an idle worker take over the share of one that the rest of the machine
-         * holds up: measured on POCL (2 cores, plans timed in turns in one process), 2^20 and
-         * 2^22 elements ran 12-18% faster, 2^26 as fast. */
+         * work-group size, so sizes never change with n. */
         clmse_plan p = {CLMSE_SHAPE_CPU, 1, 8, 16 * cus, (size_t)1 << 15, 1};
         if (ctx->native_float_width > 1) {
             /* The compiler vectorises inside a work-item (POCL reports float16 as native): loads
              * as wide as the native width fill the SIMD lanes, and groups of 1 need no barrier.
              * A small loss stays in one work-item, which writes it itself: one launch, no
-             * epilogue. 8,192 elements per item and up to 32 items per core, rather than
-             * 32,768 and 16, balance the cores better: `clmse tune` on POCL (2 cores) chose
-             * them, 1.2-1.5x faster at 2^20 and 1.1-1.2x at 2^24. */
+             * epilogue. Many streams per core let an idle worker take over the share of one
+             * that the rest of the machine holds up: `clmse tune` on POCL (2 cores) picked
+             * 8,192 elements per item and up to 32 items per core over 32,768 and 16 in
+             * repeated runs, though timed directly, alternating, the two were within this
+             * machine's noise at 2^20. */
             p.vector_width = ctx->native_float_width >= 16 ? 16 : ctx->native_float_width;
             p.vector_width = p.vector_width < 4 ? 4 : p.vector_width;
             p.max_groups = 32 * cus;
