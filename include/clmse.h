@@ -72,7 +72,7 @@ extern "C" {
 
 /* ---- version (CMake parses these three lines) ------------------------------------------- */
 #define CLMSE_VERSION_MAJOR 0
-#define CLMSE_VERSION_MINOR 2
+#define CLMSE_VERSION_MINOR 3
 #define CLMSE_VERSION_PATCH 0
 #define CLMSE_VERSION_NUMBER \
     (CLMSE_VERSION_MAJOR * 10000 + CLMSE_VERSION_MINOR * 100 + CLMSE_VERSION_PATCH)
@@ -383,6 +383,7 @@ CLMSE_API clmse_status clmse_broadcast_shapes(uint32_t ndim_a, const size_t *sha
 
 /** Flags of clmse_mse_args. */
 #define CLMSE_STRICT_SHAPES 1u /**< refuse input and target shapes that differ (torch warns) */
+#define CLMSE_MEAN_COUNT 2u    /**< read clmse_mse_args.mean_count (new in 0.3) */
 
 /** Sentinel for clmse_legacy_reduction's arguments that were not given. */
 #define CLMSE_LEGACY_UNSET (-1)
@@ -411,6 +412,11 @@ CLMSE_API clmse_status clmse_legacy_reduction(int size_average, int reduce,
  *   broadcast, its gradient is summed over the broadcast dimensions (as autograd does),
  *   accumulated beyond the storage precision and rounded once.
  * Results must not overlap the operands or each other.
+ *
+ * Growth without breaking callers: the fields after grad_target came in 0.3, and the library
+ * reads each only when the flag that came with it is set. Unknown flags are refused, so a
+ * program compiled against 0.1 or 0.2, whose struct ends at grad_target, is never read past
+ * its end.
  */
 typedef struct clmse_mse_args {
     clmse_reduction reduction;
@@ -421,6 +427,11 @@ typedef struct clmse_mse_args {
     const clmse_tensor *grad_output; /**< may be NULL: ones */
     const clmse_tensor *grad_input;  /**< may be NULL */
     const clmse_tensor *grad_target; /**< may be NULL */
+    /** Read only with CLMSE_MEAN_COUNT (0.3). The number of elements the mean is over, in all
+     *  shards of a data-parallel loss: 'mean' divides by it and scales gradients by 2 /
+     *  mean_count instead of the local count. 0 means the local (broadcast) count; a value
+     *  below it is refused. 'sum' and 'none' do not use it. */
+    size_t mean_count;
 } clmse_mse_args;
 
 /**
@@ -436,6 +447,99 @@ typedef struct clmse_mse_args {
  */
 CLMSE_API clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint num_wait,
                                  const cl_event *wait_list, cl_event *event);
+
+/* ---- partial results: one loss over many devices or processes ------------------------------ */
+/*
+ * A loss whose elements are spread over several devices or processes (a data-parallel batch)
+ * is the sum of its shards' sums: each shard returns its partial, unrounded, with
+ * clmse_mse_partial(); the partials are folded in a fixed order (clmse_partial_fold) or summed
+ * as integers (clmse_partial_encode / _decode), and the result is rounded once
+ * (clmse_partial_round). libclmse does no communication: exchange the partials with MPI or
+ * anything else. Every function here but clmse_mse_partial is pure host arithmetic on IEEE
+ * doubles without contraction: the same partials give the same bits on every host.
+ */
+
+#define CLMSE_PARTIAL_NAN 1u /**< a term was NaN: the loss is NaN */
+#define CLMSE_PARTIAL_INF 2u /**< a term was +Inf (and none NaN): the loss is +Inf */
+
+/**
+ * A shard's sum of squared differences, not yet rounded: the value is
+ * (sum + sum_low) * 2^exponent, a compensated pair (sum_low holds rounding errors of sum).
+ * exponent is 0, or 64 once a sum of float64 terms would have overflowed a double. When flags
+ * are set the value fields are 0: the flags decide the loss. The layout is fixed: 32 bytes, the
+ * same on every platform, so partials may be sent between hosts as bytes (both ends
+ * little-endian, or both big).
+ */
+typedef struct clmse_partial {
+    double sum;
+    double sum_low;
+    uint64_t count;   /**< elements summed (after broadcasting) */
+    uint32_t flags;   /**< CLMSE_PARTIAL_NAN, CLMSE_PARTIAL_INF */
+    int32_t exponent; /**< 0 or 64 */
+} clmse_partial;
+
+/**
+ * clmse_mse() with the loss left unrounded: computes this shard's partial and any gradients
+ * the args ask for, in one pass, and returns when all are written (it blocks). reduction is
+ * mean or sum, output must be NULL, and with CLMSE_MEAN_COUNT set, gradients scale by
+ * 2 / mean_count (the global count: exchange the shards' counts first). grad_output, if
+ * given, is the global loss's upstream gradient. The partial is deterministic: the same
+ * operands on the same device and plan give the same bits.
+ * @return clmse_mse()'s statuses; CLMSE_ERROR_INVALID_ARGUMENT (partial NULL, output not NULL,
+ *         mean_count below the element count), CLMSE_ERROR_INVALID_REDUCTION (none).
+ */
+CLMSE_API clmse_status clmse_mse_partial(clmse_context *ctx, const clmse_mse_args *args,
+                                         clmse_partial *partial, cl_uint num_wait,
+                                         const cl_event *wait_list);
+
+/**
+ * Folds count partials in index order into *out (which may alias none of them): counts add,
+ * flags combine, values add as compensated pairs. The same array gives the same bits on every
+ * host; fold the shards in a fixed order (rank order) and every process agrees. count 0 gives
+ * the empty partial (a sum of 0 over 0 elements).
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL pointers with count > 0, out NULL,
+ *         a partial with unknown flags or an exponent other than 0 and 64),
+ *         CLMSE_ERROR_SIZE_OVERFLOW (the counts' sum exceeds 2^64 - 1).
+ *         Messages: clmse_context_last_error(NULL).
+ */
+CLMSE_API clmse_status clmse_partial_fold(const clmse_partial *partials, size_t count,
+                                          clmse_partial *out);
+
+/**
+ * The loss of a (folded) partial, rounded once to dtype (f32, f64, f16 or bf16) and stored at
+ * out (one element of that dtype; bfloat16 as its 16 bits): 'mean' divides by partial->count
+ * (NaN for 0 elements), 'sum' takes the value (+0 for none). NaN and Inf flags give NaN and
+ * +Inf. The rounding is to nearest even of the exact quotient, up to an error below 2^-100
+ * relative, so it matches a single device's loss within 1 ulp.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL pointers, bad flags or exponent),
+ *         CLMSE_ERROR_INVALID_REDUCTION (none, or not a reduction), CLMSE_ERROR_INVALID_DTYPE.
+ */
+CLMSE_API clmse_status clmse_partial_round(const clmse_partial *partial, clmse_reduction reduction,
+                                           clmse_dtype dtype, void *out);
+
+/** int64 words of an encoded partial. */
+#define CLMSE_PARTIAL_WORDS 73
+
+/**
+ * A partial as CLMSE_PARTIAL_WORDS integers whose element-wise sum (MPI_SUM on MPI_INT64_T,
+ * torch.distributed.all_reduce on int64) encodes the exact sum of the partials, whatever the
+ * order or tree of the additions: words 0 and 1 the count (its low and high 32 bits), 2 the
+ * NaN flag, 3 the Inf flag, then the value in fixed point, 32 bits per word from 2^-1074 up.
+ * Up to 2^29 encoded partials may be summed.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, bad flags or exponent).
+ */
+CLMSE_API clmse_status clmse_partial_encode(const clmse_partial *partial,
+                                            int64_t words[CLMSE_PARTIAL_WORDS]);
+
+/**
+ * The partial a (summed) encoding stands for: the exact sum rounded once to a compensated
+ * pair, so the same words give the same bits everywhere.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, or words that no sum of at most
+ *         2^29 encodings gives, such as a negative value), CLMSE_ERROR_SIZE_OVERFLOW (the
+ *         count exceeds 2^64 - 1).
+ */
+CLMSE_API clmse_status clmse_partial_decode(const int64_t words[CLMSE_PARTIAL_WORDS],
+                                            clmse_partial *partial);
 
 /* ---- MSE on host arrays (blocking convenience layer) ----------------------------------------- */
 /*
@@ -509,7 +613,8 @@ CLMSE_API clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_a
 
 /**
  * sizeof of a public struct, by its name: "clmse_device_info", "clmse_context_options",
- * "clmse_tensor", "clmse_mse_args", "clmse_host_tensor" or "clmse_host_mse_args". Bindings
+ * "clmse_tensor", "clmse_mse_args", "clmse_host_tensor", "clmse_host_mse_args" or
+ * "clmse_partial". Bindings
  * that mirror these structs (the Python package, through ctypes) compare their sizes with the
  * loaded library's at load time.
  * @return the size in bytes; 0 for NULL or an unknown name.

@@ -17,6 +17,7 @@ size_t clmse_struct_size(const char *name)
         {"clmse_mse_args", sizeof(clmse_mse_args)},
         {"clmse_host_tensor", sizeof(clmse_host_tensor)},
         {"clmse_host_mse_args", sizeof(clmse_host_mse_args)},
+        {"clmse_partial", sizeof(clmse_partial)},
     };
     for (size_t i = 0; name != NULL && i < sizeof sizes / sizeof sizes[0]; i++)
         if (strcmp(name, sizes[i].name) == 0)

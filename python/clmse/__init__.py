@@ -15,7 +15,7 @@ from ._errors import DeviceError, Error, InvalidInputError
 from ._lib import lib as _lib_handle
 from ._lib import path as library_path
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 #: The version of the libclmse actually loaded.
 library_version = _lib_handle.clmse_version().decode()
 

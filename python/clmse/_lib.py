@@ -13,7 +13,7 @@ from ctypes import (POINTER, Structure, c_char, c_char_p, c_int, c_int64, c_size
 SONAME = "libclmse.so.0"
 #: The library version this package is written for. Before 1.0, a minor release may change
 #: the ABI (include/clmse.h, "Versioning"), so major and minor must both match.
-ABI_VERSION = (0, 2)
+ABI_VERSION = (0, 3)
 MAX_NDIM = 8
 INFO_STRING = 256
 
@@ -46,7 +46,7 @@ class MseArgs(Structure):
     _fields_ = [("reduction", c_int), ("flags", c_uint), ("input", POINTER(Tensor)),
                 ("target", POINTER(Tensor)), ("output", POINTER(Tensor)),
                 ("grad_output", POINTER(Tensor)), ("grad_input", POINTER(Tensor)),
-                ("grad_target", POINTER(Tensor))]
+                ("grad_target", POINTER(Tensor)), ("mean_count", c_size_t)]
 
 
 class HostTensor(Structure):
