@@ -219,7 +219,7 @@ static step fail_clblast(bench_env *e, const char *call, CLBlastStatusCode code)
 /* backward_x: the backward with grad_target NULL, which workload_enqueue() does not offer. */
 static clmse_status enqueue_clmse_backward_x(bench_env *e, const mse_workload *w)
 {
-    clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &w->tx, &w->ty, NULL, NULL, &w->tgx, NULL};
+    clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &w->tx, &w->ty, NULL, NULL, &w->tgx, NULL, 0};
 
     if (w->dtype == CLMSE_DTYPE_F64)
         return clmse_mse(e->ctx, &a, 0, NULL, NULL);

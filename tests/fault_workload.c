@@ -282,7 +282,7 @@ static clmse_status tensor_strided(bench *b, blob *o)
                        y = ft_view(b->t1y, CLMSE_DTYPE_F32, 2, shape, NULL),
                        out = ft_view(b->t1out, CLMSE_DTYPE_F32, 0, NULL, NULL),
                        gx = ft_view(b->t1gx, CLMSE_DTYPE_F32, 2, shape, NULL);
-    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, &gx, NULL};
+    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, &gx, NULL, 0};
     const clmse_status st = clmse_mse(b->ctx, &a, 0, NULL, NULL);
     if (st == CLMSE_SUCCESS) {
         dev_read(b, b->t1out, sizeof(float), o);
@@ -304,7 +304,7 @@ static clmse_status tensor_broadcast(bench *b, blob *o)
                        out = ft_view(b->t2out, CLMSE_DTYPE_F32, 0, NULL, NULL),
                        gx = ft_view(b->t2gx, CLMSE_DTYPE_F16, 3, sx, NULL),
                        gy = ft_view(b->t2gy, CLMSE_DTYPE_F32, 2, sy, NULL);
-    const clmse_mse_args a = {CLMSE_REDUCTION_SUM, 0, &x, &y, &out, NULL, &gx, &gy};
+    const clmse_mse_args a = {CLMSE_REDUCTION_SUM, 0, &x, &y, &out, NULL, &gx, &gy, 0};
     cl_event ev = NULL;
     const clmse_status st = clmse_mse(b->ctx, &a, 0, NULL, &ev);
     ft_settle_event(st, ev, "clmse_mse(broadcast)");
@@ -331,7 +331,7 @@ static clmse_status tensor_f64(bench *b, blob *o)
                        g = ft_view(b->t3g, CLMSE_DTYPE_F64, 2, s2, NULL),
                        gx = ft_view(b->t3gx, CLMSE_DTYPE_F64, 2, s2, NULL),
                        gy = ft_view(b->t3gy, CLMSE_DTYPE_F32, 1, s1, NULL);
-    const clmse_mse_args a = {CLMSE_REDUCTION_NONE, 0, &x, &y, &out, &g, &gx, &gy};
+    const clmse_mse_args a = {CLMSE_REDUCTION_NONE, 0, &x, &y, &out, &g, &gx, &gy, 0};
     const clmse_status st = clmse_mse(b->ctx, &a, 0, NULL, NULL);
     if (st == CLMSE_SUCCESS) {
         dev_read(b, b->t3out, 12 * 30 * sizeof(double), o);
@@ -351,7 +351,7 @@ static clmse_status tensor_f64_contiguous(bench *b, blob *o)
                        y = ft_view(b->t4y, CLMSE_DTYPE_F64, 1, s1, NULL),
                        out = ft_view(b->t4out, CLMSE_DTYPE_F64, 0, NULL, NULL),
                        gy = ft_view(b->t4gy, CLMSE_DTYPE_F64, 1, s1, NULL);
-    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, NULL, &gy};
+    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, NULL, &gy, 0};
     cl_event ev = NULL;
     const clmse_status st = clmse_mse(b->ctx, &a, 0, NULL, &ev);
     ft_settle_event(st, ev, "clmse_mse(float64)");
@@ -370,7 +370,7 @@ static clmse_status tensor_empty(bench *b, blob *o)
     const clmse_tensor x = ft_view(NULL, CLMSE_DTYPE_F32, 2, sx, NULL),
                        y = ft_view(b->t5y, CLMSE_DTYPE_F32, 1, sy, NULL),
                        out = ft_view(b->t5out, CLMSE_DTYPE_F32, 0, NULL, NULL);
-    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, NULL, NULL};
+    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, NULL, NULL, 0};
     cl_event ev = NULL;
     const clmse_status st = clmse_mse(b->ctx, &a, 0, NULL, &ev);
     ft_settle_event(st, ev, "clmse_mse(empty)");

@@ -189,7 +189,7 @@ START_TEST(test_no_fp64_rejects_float64)
                                gx = view1(bgx, cases[c].x, N), gy = view1(bgy, cases[c].y, N);
             const clmse_tensor out = r ? ft_view(bout, cases[c].promoted, 0, NULL, NULL)
                                        : view1(bout, cases[c].promoted, N);
-            const clmse_mse_args a = {red, 0, &x, &y, &out, NULL, &gx, &gy};
+            const clmse_mse_args a = {red, 0, &x, &y, &out, NULL, &gx, &gy, 0};
             cl_event ev = (cl_event)&ev; /* must be overwritten with NULL */
             const clmse_status st = clmse_mse(ctx, &a, 0, NULL, &ev);
             ck_assert_msg(st == CLMSE_ERROR_UNSUPPORTED_DTYPE, "%s x %s: %s",
@@ -373,7 +373,7 @@ START_TEST(test_no_fp64_half_tensors)
         cl_mem bout = byte_buffer(ctx, sizeof hout, NULL), bgx = byte_buffer(ctx, sizeof hgx, NULL);
         const clmse_tensor x = view1(bx, d, N), y = view1(by, d, N), out = view1(bout, d, N),
                            gx = view1(bgx, d, N), out0 = ft_view(bout, d, 0, NULL, NULL);
-        const clmse_mse_args none = {CLMSE_REDUCTION_NONE, 0, &x, &y, &out, NULL, &gx, NULL};
+        const clmse_mse_args none = {CLMSE_REDUCTION_NONE, 0, &x, &y, &out, NULL, &gx, NULL, 0};
         cl_event ev = NULL;
         call_ok(ctx, clmse_mse(ctx, &none, 0, NULL, &ev), clmse_dtype_name(d));
         ft_settle_event(CLMSE_SUCCESS, ev, clmse_dtype_name(d));
@@ -389,7 +389,7 @@ START_TEST(test_no_fp64_half_tensors)
         }
         for (int r = 0; r < 2; r++) {
             const clmse_reduction red = r ? CLMSE_REDUCTION_SUM : CLMSE_REDUCTION_MEAN;
-            const clmse_mse_args a = {red, 0, &x, &y, &out0, NULL, NULL, NULL};
+            const clmse_mse_args a = {red, 0, &x, &y, &out0, NULL, NULL, NULL, 0};
             call_ok(ctx, clmse_mse(ctx, &a, 0, NULL, &ev), clmse_dtype_name(d));
             ft_settle_event(CLMSE_SUCCESS, ev, clmse_dtype_name(d));
             byte_read(ctx, bout, sizeof h0, &h0);
@@ -418,7 +418,7 @@ START_TEST(test_no_fp64_half_tensors)
     const clmse_tensor x = view1(bx, CLMSE_DTYPE_F16, N), y = view1(by, CLMSE_DTYPE_F32, N),
                        out = ft_view(bout, CLMSE_DTYPE_F32, 0, NULL, NULL),
                        tgy = view1(bgy, CLMSE_DTYPE_F32, N);
-    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, NULL, &tgy};
+    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, NULL, &tgy, 0};
     cl_event ev = NULL;
     call_ok(ctx, clmse_mse(ctx, &a, 0, NULL, &ev), "float16 x float32");
     ft_settle_event(CLMSE_SUCCESS, ev, "float16 x float32");

@@ -157,7 +157,7 @@ static void check_layout(int layout, size_t rows, size_t cols)
     const clmse_tensor ty = view(by, CLMSE_DTYPE_F32, 2, shape, ys, 0);
     const clmse_tensor tg = view(bg, CLMSE_DTYPE_F32, 2, shape, xs, 0);
     const clmse_tensor to = view(bout, CLMSE_DTYPE_F32, 0, NULL, NULL, 0);
-    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &tx, &ty, &to, NULL, &tg, NULL};
+    const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &tx, &ty, &to, NULL, &tg, NULL, 0};
     CHECK_OK(ctx, clmse_mse(ctx, &a, 0, NULL, NULL));
     download(ctx, bout, &mean, 4);
     download(ctx, bg, gx, len * 4);
@@ -214,7 +214,7 @@ static void check_broadcast_grad(unsigned budget)
     const clmse_tensor tgo = view(bgo, CLMSE_DTYPE_F32, 0, NULL, NULL, 0);
     const clmse_tensor tgt = view(bgt, CLMSE_DTYPE_F32, 4, ys, NULL, 0);
     const clmse_tensor to = view(bout, CLMSE_DTYPE_F32, 0, NULL, NULL, 0);
-    const clmse_mse_args a = {CLMSE_REDUCTION_SUM, 0, &tx, &ty, &to, &tgo, NULL, &tgt};
+    const clmse_mse_args a = {CLMSE_REDUCTION_SUM, 0, &tx, &ty, &to, &tgo, NULL, &tgt, 0};
     CHECK_OK(ctx, clmse_mse(ctx, &a, 0, NULL, NULL));
     download(ctx, bgt, gt, sizeof gt);
     long double want = 0.0L, loss = 0.0L;
@@ -265,7 +265,7 @@ START_TEST(test_bf16_grad_cancellation)
     const clmse_tensor ty = view(by, CLMSE_DTYPE_BF16, 1, ys, NULL, 0);
     const clmse_tensor tgt = view(bgt, CLMSE_DTYPE_BF16, 1, ys, NULL, 0);
     const clmse_tensor tgx = view(bgx, CLMSE_DTYPE_BF16, 1, xs, NULL, 0);
-    const clmse_mse_args a = {CLMSE_REDUCTION_SUM, 0, &tx, &ty, NULL, NULL, &tgx, &tgt};
+    const clmse_mse_args a = {CLMSE_REDUCTION_SUM, 0, &tx, &ty, NULL, NULL, &tgx, &tgt, 0};
     CHECK_OK(ctx, clmse_mse(ctx, &a, 0, NULL, NULL));
     download(ctx, bgt, &gt, 2);
     ck_assert_msg(gt == th_bf16_from_float(0x1p-74f), "grad_target = %a (bits 0x%04x), want 2^-74",
@@ -297,7 +297,7 @@ static void loss_of(clmse_context *ctx, clmse_dtype dt, const void *x, size_t n,
     const clmse_tensor tx = view(bx, dt, 1, shape, strides, 0);
     const clmse_tensor ty = view(by, dt, 1, shape, NULL, 0);
     const clmse_tensor to = view(bo, dt, 0, NULL, NULL, 0);
-    const clmse_mse_args a = {red, 0, &tx, &ty, &to, NULL, NULL, NULL};
+    const clmse_mse_args a = {red, 0, &tx, &ty, &to, NULL, NULL, NULL, 0};
     CHECK_OK(ctx, clmse_mse(ctx, &a, 0, NULL, NULL));
     download(ctx, bo, out, es);
     clReleaseMemObject(bx);
@@ -366,7 +366,7 @@ START_TEST(test_overflow_mean_f64)
         cl_mem b = upload(ctx, x, sizeof x);
         const clmse_tensor t = view(b, CLMSE_DTYPE_F64, 1, shape, NULL, 0);
         const clmse_tensor o = view(b, CLMSE_DTYPE_F64, 0, NULL, NULL, 0);
-        const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &t, &t, &o, NULL, NULL, NULL};
+        const clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &t, &t, &o, NULL, NULL, NULL, 0};
         ck_assert_int_eq(clmse_mse(ctx, &a, 0, NULL, NULL), CLMSE_ERROR_UNSUPPORTED_DTYPE);
         clReleaseMemObject(b);
         clmse_context_release(ctx);

@@ -26,7 +26,7 @@ START_TEST(test_errors)
     CHECK_OK(NULL, clmse_tensor_init(&g, bg, CLMSE_DTYPE_F32, 1, s4, NULL, 0));
     CHECK_OK(NULL, clmse_tensor_init(&gx, bgx, CLMSE_DTYPE_F32, 1, s4, NULL, 0));
     CHECK_OK(NULL, clmse_tensor_init(&gy, bgy, CLMSE_DTYPE_F32, 1, s4, NULL, 0));
-    clmse_mse_args args = {CLMSE_REDUCTION_NONE, 0, &x, &y, &out, &g, &gx, &gy};
+    clmse_mse_args args = {CLMSE_REDUCTION_NONE, 0, &x, &y, &out, &g, &gx, &gy, 0};
     const clmse_mse_args *ap = &args;
     clmse_context *ctx = tm_ctx;
     cl_uint num_wait = 0;

@@ -37,7 +37,7 @@ static clmse_status call_once(clmse_context *ctx, cl_command_queue q, cl_mem buf
     const size_t n = 1024;
     const int64_t strides[1] = {stride};
     clmse_tensor x, out;
-    clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &x, &out, NULL, NULL, NULL};
+    clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &x, &out, NULL, NULL, NULL, 0};
     clmse_status st = clmse_tensor_init(&x, buf, dtype, 1, &n, strides, 0);
 
     if (st == CLMSE_SUCCESS)

@@ -507,7 +507,7 @@ static clmse_status enqueue(st_env *e, problem *pb, clmse_op op, clmse_reduction
 {
     const int none = red == CLMSE_REDUCTION_NONE;
     const st_tensor *out = none ? &pb->out : &pb->out0, *g = none ? &pb->g : &pb->g0;
-    clmse_mse_args a = {red, 0, &pb->x.t, &pb->y.t, NULL, NULL, NULL, NULL};
+    clmse_mse_args a = {red, 0, &pb->x.t, &pb->y.t, NULL, NULL, NULL, NULL, 0};
 
     if (pb->fast_f32) {
         if (op == CLMSE_OP_FORWARD)
@@ -880,7 +880,7 @@ static void check_refusal(st_env *e)
         pb.cols = pb.n = n;
         for (int o = 0; o < 3; o++) {
             clmse_tensor x, y, out, gx, gy;
-            clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, NULL, NULL, NULL, NULL};
+            clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, NULL, NULL, NULL, NULL, 0};
             clmse_status st = CLMSE_ERROR_OPENCL;
             char detail[320];
 

@@ -44,7 +44,7 @@ clmse_status workload_views(mse_workload *w)
 clmse_status workload_enqueue(clmse_context *ctx, const mse_workload *w, clmse_op op)
 {
     if (w->dtype == CLMSE_DTYPE_F64) {
-        clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &w->tx, &w->ty, NULL, NULL, NULL, NULL};
+        clmse_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &w->tx, &w->ty, NULL, NULL, NULL, NULL, 0};
 
         if (op != CLMSE_OP_BACKWARD)
             a.output = &w->tloss;
