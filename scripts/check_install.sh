@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Proves a built clmse installs and is usable: install into a temp prefix and build and run
 # examples/host and examples/embed against it through CMake and through pkg-config (and, through
-# pkg-config, a tiny consumer of the experimental clmse_tuning.h); build examples/subproject,
-# which builds clmse by add_subdirectory with its tests, CLI and bench off; then build
-# the .deb with CPack and, as root, install it, do the same against the system, and remove it.
+# pkg-config, a tiny consumer of the experimental clmse_tuning.h), and examples/mpi through
+# CMake with 1 and 3 MPI ranks (skipped without Open MPI, except under CI=true); build
+# examples/subproject, which builds clmse by add_subdirectory with its tests, CLI and bench off;
+# then build the .deb with CPack and, as root, install it, do the same against the system, and
+# remove it.
 # The Python package: installed offline into a venv from python/ (always), and, when BUILD_DIR
 # has -DCLMSE_PYTHON=ON, imported from the prefix and from the system package, where it must
 # find the installed library by itself.
@@ -105,6 +107,49 @@ cmake_examples() {
         esac
         cmake --build "$dir" >/dev/null
         run_example "$label, CMake" "$name" "$dir/$name"
+    done
+}
+
+# mpi_example LABEL WANT_DIR [CMAKE ARGS...]: builds examples/mpi with find_package(clmse) and
+# MPI, checks that clmse was found under WANT_DIR, and runs it with 1 rank, then 3 (uneven
+# shards; the program fails unless every rank holds the same loss and weights). The first run
+# also fills POCL's kernel cache, so the three ranks that then start together find the kernels
+# built instead of all compiling them into the same folder at once. Runs are compared with
+# their first as run_example does, less the timing line.
+mpi_example() {
+    local label=$1 want=$2 dir=$tmp/cmake-$1-mpi found
+    shift 2
+    if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null; then
+        [ "${CI:-}" = true ] &&
+            fail "examples/mpi needs Open MPI: apt-get install libopenmpi-dev openmpi-bin"
+        echo "-- mpi: skipped, no Open MPI (apt-get install libopenmpi-dev openmpi-bin)"
+        return 0
+    fi
+    cmake -S "$root/examples/mpi" -B "$dir" -DCMAKE_C_FLAGS=-Werror "$@" >/dev/null
+    found=$(sed -n 's/^clmse_DIR:PATH=//p' "$dir/CMakeCache.txt")
+    case "$found" in
+    "$want"/*) echo "-- mpi: find_package(clmse) used $found" ;;
+    *) fail "mpi: find_package(clmse) found '$found', not one under $want" ;;
+    esac
+    cmake --build "$dir" >/dev/null
+    for np in 1 3; do
+        local name=mpi_train-np$np
+        echo "-- running mpirun -np $np mpi_train ($label, CMake)"
+        # Open MPI refuses root without both variables; --oversubscribe: 3 ranks on 2 cores.
+        if ! env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe \
+            --mca btl self,vader -np "$np" "$dir/mpi_train" >"$tmp/$name.out"; then
+            cat "$tmp/$name.out"
+            fail "mpirun -np $np mpi_train ($label) failed"
+        fi
+        sed -i '/^time per step: /d' "$tmp/$name.out"
+        if [ ! -f "$tmp/$name.expected" ]; then
+            cp "$tmp/$name.out" "$tmp/$name.expected"
+            sed 's/^/   | /' "$tmp/$name.out"
+        elif ! diff -u "$tmp/$name.expected" "$tmp/$name.out"; then
+            fail "mpirun -np $np mpi_train ($label) printed something else than its first run"
+        else
+            echo "   (same output as the first run, but for the time per step)"
+        fi
     done
 }
 
@@ -209,6 +254,7 @@ fi
 
 step "examples against the prefix: find_package(clmse CONFIG) with CMAKE_PREFIX_PATH"
 cmake_examples prefix "$prefix" "-DCMAKE_PREFIX_PATH=$prefix"
+mpi_example prefix "$prefix" "-DCMAKE_PREFIX_PATH=$prefix"
 
 step "examples against the prefix: cc \$(pkg-config --cflags --libs clmse)"
 pkgconfig_examples prefix "PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig"
@@ -263,6 +309,7 @@ else
 
     step "examples against the system package: find_package(clmse CONFIG), no prefix"
     cmake_examples system /usr
+    mpi_example system /usr
 
     step "examples against the system package: cc \$(pkg-config --cflags --libs clmse)"
     pkgconfig_examples system "PKG_CONFIG_PATH="

@@ -29,10 +29,10 @@ packages=(gcc make cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-openc
 # draws clmse-bench's CSV with scripts/plot_bench.py (matplotlib); clang-format checks the
 # formatting; clang and its runtimes build the libFuzzer targets of fuzz/; Mesa's rusticl and
 # Oclgrind are the other two OpenCL implementations the device suites run on
-# (scripts/run_impl.sh).
+# (scripts/run_impl.sh); Open MPI runs clmse.mpi and examples/mpi (libclmse never links it).
 test_packages=(check libclblast-dev clang-format python3-numpy python3-torch python3-matplotlib
     python3-pytest python3-pyopencl python3-venv python3-wheel valgrind clang libclang-rt-14-dev
-    mesa-opencl-icd oclgrind)
+    mesa-opencl-icd oclgrind libopenmpi-dev openmpi-bin)
 
 # install_missing PACKAGE...
 install_missing() {
