@@ -8,10 +8,11 @@
  *   gx[i]       = (scale * d) * g                  when gx != NULL
  *   gy[i]       = (scale * (y[i] - x[i])) * g      when gy != NULL
  * where g = gout[i * gstride] (gstride 0: one scalar) or 1 when gout == NULL, and scale is
- * 2/n (mean) or 2, rounded to x_t by the host. The counts and element offsets come packed in
- * one ulong16 `a`, unpacked first thing: POCL's cost per enqueue grows with the number of
- * arguments (pipelined, an empty kernel took 3.9 us with none, 4.7 us with these 10 and 6.9 us
- * with the 20 they replace).
+ * 2/N (mean over N = a.sb elements: n, or all shards' with clmse_mse_args.mean_count) or 2,
+ * rounded to x_t by the host. The counts and element offsets come packed in one ulong16 `a`,
+ * unpacked first thing: POCL's cost per enqueue grows with the number of arguments
+ * (pipelined, an empty kernel took 3.9 us with none, 4.7 us with these 10 and 6.9 us with the
+ * 20 they replace).
  *
  * Launch geometry (chosen by the host plan and n, never from timing; src/launch.c states the
  * loop-bound rule that sizes it):
@@ -137,6 +138,7 @@ clmse_mse_pass(__global const x_t *x, __global const x_t *y, __global x_t *loss,
     const ulong n = a.s0, xo = a.s1, yo = a.s2, lo = a.s3, direct_o = a.s4, go = a.s5;
     const ulong gstride = a.s6, gxo = a.s7, gyo = a.s8, chunk = a.s9;
     const int mean = (int)a.sa;
+    const ulong mean_n = a.sb;             /* the mean's count */
     __local part_t scratch[CLMSE_WG_SIZE]; /* the group's tree, where the group has one */
 #if CLMSE_CPU_SHAPE
     const ulong item = get_global_id(0);
@@ -188,9 +190,9 @@ clmse_mse_pass(__global const x_t *x, __global const x_t *y, __global x_t *loss,
         reduce && acc_overflowed(acc) ? rescue_chunk(x, y, begin, end) : part_of(acc);
 #if CLMSE_WG_SIZE > 1
     /* every item, reducing or not: POCL mis-handles barriers behind a branch (a return) */
-    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
+    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, mean_n);
 #else
-    clmse_emit_partial(partials, (uint)item, part, direct, direct_o, mean, n);
+    clmse_emit_partial(partials, (uint)item, part, direct, direct_o, mean, mean_n);
 #endif
 #else
     (void)chunk;
@@ -207,6 +209,6 @@ clmse_mse_pass(__global const x_t *x, __global const x_t *y, __global x_t *loss,
             acc = acc_add_rescued(acc, (compute_t)x[i] - (compute_t)y[i]);
         part = part_scaled(acc);
     }
-    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
+    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, mean_n);
 #endif
 }

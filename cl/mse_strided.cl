@@ -11,7 +11,8 @@
  *   stored to the operand's type when given (operands that are not broadcast); the terms are
  *   folded into partials[group] when partials != NULL (mean/sum), which clmse_reduce_final
  *   folds in a launch of its own, or with a single group straight into direct[direct_o], as
- *   in mse.cl. A sum that overflows is recomputed scaled (see part_t).
+ *   in mse.cl (mean: divided by mean_n, n or all shards' count). A sum that overflows is
+ *   recomputed scaled (see part_t).
  * clmse_mse_strided_grad_x / _y: the gradient of a broadcast operand, summed over its broadcast
  *   dimensions (rshape; kshape holds the kept ones) in a fixed order. The r terms of operand
  *   element j are cut into nseg segments of seg terms, so that no work-item loops past the
@@ -42,11 +43,13 @@ void strided_offsets(ulong i, uint ndim, const ulong *shape, const long8 s0, con
     }
 }
 
-__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void clmse_mse_strided_pass(
-    const uint ndim, const ulong n, const ulong8 shape8, STRIDED_TENSOR(const x_t, x),
-    STRIDED_TENSOR(const y_t, y), STRIDED_TENSOR(out_t, loss), __global part_t *partials,
-    __global out_t *direct, const ulong direct_o, const int mean, STRIDED_TENSOR(const out_t, g),
-    STRIDED_TENSOR(x_t, gx), STRIDED_TENSOR(y_t, gy), const compute_t scale)
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
+clmse_mse_strided_pass(const uint ndim, const ulong n, const ulong8 shape8,
+                       STRIDED_TENSOR(const x_t, x), STRIDED_TENSOR(const y_t, y),
+                       STRIDED_TENSOR(out_t, loss), __global part_t *partials,
+                       __global out_t *direct, const ulong direct_o, const int mean,
+                       const ulong mean_n, STRIDED_TENSOR(const out_t, g), STRIDED_TENSOR(x_t, gx),
+                       STRIDED_TENSOR(y_t, gy), const compute_t scale)
 {
     __local part_t scratch[CLMSE_WG_SIZE];
     ulong shape[8];
@@ -82,7 +85,7 @@ __kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void clmse_m
         }
         part = part_scaled(acc);
     }
-    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, n);
+    clmse_group_emit(part, scratch, partials, direct, direct_o, mean, mean_n);
 }
 
 /* Element j's place in the gradient operand, by the kept dimensions. */

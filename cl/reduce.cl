@@ -12,10 +12,12 @@
  * clmse_reduce_final: groups of CLMSE_FINAL_WG_SIZE items. Group g folds partials
  * [in_o + g * seg, in_o + min((g + 1) * seg, count)): item k takes k, k + size, ... in order,
  * then a local-memory tree with a fixed pairing combines the items. With one group it writes
- * the loss, rounded once to CLMSE_OUT_DTYPE (mean: divided by n); with several, partial g goes
- * to partials[out_part_o + g] and the host launches it again over those. The result depends
- * only on the partials, count and the build options, never on timing (no atomics). With
- * count == 0 it writes sum = +0 and mean = 0/0 = NaN, as torch does for empty tensors.
+ * the loss, rounded once to CLMSE_OUT_DTYPE (mean: divided by n, the mean's count); with
+ * several, or with no loss to write (out == NULL: clmse_mse_partial reads the unrounded sum),
+ * partial g goes to partials[out_part_o + g] and the host launches it again over those. The
+ * result depends only on the partials, count and the build options, never on timing (no
+ * atomics). With count == 0 it writes sum = +0 and mean = 0/0 = NaN, as torch does for empty
+ * tensors.
  */
 
 /* Every item of the group must call this; the local size must be a power of two. */
@@ -70,7 +72,7 @@ clmse_reduce_final(__global part_t *partials, const ulong in_o, const uint count
     acc = clmse_group_sum(acc, scratch);
     if (get_local_id(0) != 0)
         return;
-    if (get_num_groups(0) > 1)
+    if (get_num_groups(0) > 1 || out == NULL)
         partials[out_part_o + g] = acc;
     else
         store_out(out, out_offset, part_result(acc, mean, n));

@@ -66,11 +66,14 @@ typedef struct clmse__mse_call {
     int need_output, need_grad; /* what the entry point cannot do without */
     clmse_reduction reduction;
     size_t n;
+    size_t mean_n; /* the mean's count (clmse_mse_args.mean_count), 0: n */
     cl_mem x, y, out, g, gx, gy;
     size_t xo, yo, oo, go, gxo, gyo;
     cl_uint num_wait;
     const cl_event *wait;
     cl_event *event;
+    /* Not NULL: the sum stays unrounded in scratch (out is NULL), and its index goes here. */
+    cl_ulong *partial_at;
 } clmse__mse_call;
 
 struct clmse_context {
@@ -225,9 +228,11 @@ enum {
 /* How a clmse_mse request lies in memory: what mse.c decides for the strided kernels. */
 typedef struct clmse__mse_layout {
     const clmse_tensor *t[CLMSE__T_COUNT]; /* NULL: absent (loss/g/gx/gy) */
-    int reduce;                            /* mean/sum with an output */
+    int reduce;                            /* mean/sum with an output, or a partial */
     int mean;
-    int bcast[2]; /* input / target broadcast: gradient needs a reduction */
+    size_t mean_n;        /* mean's count: numel, or clmse_mse_args.mean_count */
+    cl_ulong *partial_at; /* as clmse__mse_call's */
+    int bcast[2];         /* input / target broadcast: gradient needs a reduction */
     /* Their gradients when wanted and not empty, summed on the device over the broadcast
      * dimensions, with their strides in the broadcast index space. */
     const clmse_tensor *bgrad[2];
@@ -248,5 +253,11 @@ clmse_status clmse__enqueue_contiguous(clmse_context *ctx, const clmse__mse_call
 clmse_status clmse__enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
                                     const clmse__mse_layout *p, cl_uint num_wait,
                                     const cl_event *wait, cl_event *event);
+/* clmse_mse_partial's work: the request (on the contiguous path when `contiguous` is not
+ * NULL) with its sum left unrounded (p->partial_at set), then, still under the lock, a
+ * blocking read of that sum into *out once every command of the call is done. */
+clmse_status clmse__enqueue_partial(clmse_context *ctx, const clmse_mse_args *a,
+                                    const clmse__mse_layout *p, const clmse__mse_call *contiguous,
+                                    cl_uint num_wait, const cl_event *wait, clmse_partial *out);
 
 #endif /* CLMSE_INTERNAL_H */

@@ -13,6 +13,7 @@
  * n is large enough, the launch has more groups than max_groups. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,14 +200,25 @@ static clmse_status launch(clmse_context *ctx, const launch_desc *l, cl_uint num
     return CLMSE_SUCCESS;
 }
 
-/* Folds `count` partials in scratch (0: none) into out[oo] with clmse_reduce_final, in as
+/* Where a reduced loss goes: rounded once into out[oo] (the mean over mean_n elements, or the
+ * sum), or, when out is NULL, left unrounded in scratch, its index in *raw_at, for
+ * clmse_mse_partial to read. */
+typedef struct loss_dest {
+    int mean;
+    cl_ulong mean_n;
+    cl_mem out;
+    cl_ulong oo;
+    cl_ulong *raw_at;
+} loss_dest;
+
+/* Folds `count` partials in scratch (0: none) into the loss with clmse_reduce_final, in as
  * many launches as the loop-bound rule needs, after the caller's events; *done is the last. */
 static clmse_status enqueue_fold(clmse_context *ctx, const clmse__program *p, size_t count,
-                                 cl_ulong n, int mean, cl_mem out, cl_ulong oo, cl_uint num_wait,
-                                 const cl_event *wait, cl_event *done)
+                                 const loss_dest *d, cl_uint num_wait, const cl_event *wait,
+                                 cl_event *done)
 {
     const size_t cap = fold_cap(ctx, p), wg = p->plan.final_work_group_size;
-    const cl_int mean_flag = mean;
+    const cl_int mean_flag = d->mean;
     cl_ulong in_o = 0, other = count;
     *done = NULL;
     for (;;) {
@@ -219,10 +231,10 @@ static clmse_status enqueue_fold(clmse_context *ctx, const clmse__program *p, si
             {sizeof cnt, &cnt},
             {sizeof seg, &seg},
             {sizeof other, &other},
-            {sizeof n, &n},
+            {sizeof d->mean_n, &d->mean_n},
             {sizeof mean_flag, &mean_flag},
-            {sizeof(cl_mem), &out},
-            {sizeof oo, &oo},
+            {sizeof(cl_mem), &d->out},
+            {sizeof d->oo, &d->oo},
         };
         const launch_desc l = {p->kernels[CLMSE__K_FINAL],
                                "clmse_reduce_final",
@@ -231,6 +243,8 @@ static clmse_status enqueue_fold(clmse_context *ctx, const clmse__program *p, si
                                groups * wg,
                                wg,
                                count > 0};
+        if (groups == 1 && d->raw_at != NULL)
+            *d->raw_at = other; /* the last launch's one group writes partials[other] */
         cl_event ev = NULL;
         clmse_status st = launch(ctx, &l, *done ? 0 : num_wait, *done ? NULL : wait, &ev);
         if (*done)
@@ -253,9 +267,9 @@ typedef struct scale_arg {
     int is_double;
 } scale_arg;
 
-static scale_arg scale_of(clmse_reduction reduction, size_t n, int is_double)
+static scale_arg scale_of(clmse_reduction reduction, size_t mean_n, int is_double)
 {
-    const double s = reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)n : 2.0;
+    const double s = reduction == CLMSE_REDUCTION_MEAN ? 2.0 / (double)mean_n : 2.0;
     return (scale_arg){(cl_float)s, s, is_double};
 }
 
@@ -266,18 +280,22 @@ static karg scale_karg(const scale_arg *s)
 
 /* The final-launch choice of a reduced loss, the same on both paths. After a stage 1 of
  * `groups` partials (pass_done) the fold runs, unless a single group wrote the loss itself
- * (*done stays NULL; pass_done may then be NULL too); with no stage 1 (n is 0) the fold writes
- * the empty loss, sum 0 or mean NaN, after the caller's events. */
+ * (*done stays NULL; pass_done may then be NULL too; an unrounded sum is then partials[0]);
+ * with no stage 1 (n is 0) the fold writes the empty loss, sum 0 or mean NaN (0 / 0), after
+ * the caller's events, and an unrounded sum is not written (its reader knows it is 0). */
 static clmse_status enqueue_loss(clmse_context *ctx, const clmse__program *p, size_t groups,
-                                 size_t n, int mean, cl_mem out, cl_ulong oo, cl_event pass_done,
-                                 cl_uint num_wait, const cl_event *wait, cl_event *done)
+                                 size_t n, const loss_dest *d, cl_event pass_done, cl_uint num_wait,
+                                 const cl_event *wait, cl_event *done)
 {
     *done = NULL;
     if (n == 0)
-        return enqueue_fold(ctx, p, 0, 0, mean, out, oo, num_wait, wait, done);
-    if (groups == 1)
+        return d->out ? enqueue_fold(ctx, p, 0, d, num_wait, wait, done) : CLMSE_SUCCESS;
+    if (groups == 1) {
+        if (d->raw_at)
+            *d->raw_at = 0;
         return CLMSE_SUCCESS;
-    return enqueue_fold(ctx, p, groups, n, mean, out, oo, 1, &pass_done, done);
+    }
+    return enqueue_fold(ctx, p, groups, d, 1, &pass_done, done);
 }
 
 /* Gives the caller one event for the `nterm` commands that end a call, and releases them: the
@@ -312,15 +330,17 @@ static clmse_status contiguous_pass(clmse_context *ctx, const clmse__mse_call *c
 {
     const cl_mem none = NULL;
     const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
-    /* A single group or item writes the loss itself; otherwise partials feed the fold. */
-    const cl_mem partials = reduce && geo->groups > 1 ? ctx->scratch : NULL;
-    const cl_mem direct_out = reduce && geo->groups == 1 ? c->out : NULL;
+    /* A single group or item writes the loss itself; otherwise partials feed the fold. An
+     * unrounded sum (a partial) always goes to the partials. */
+    const int single = geo->groups == 1 && c->partial_at == NULL;
+    const cl_mem partials = reduce && !single ? ctx->scratch : NULL;
+    const cl_mem direct_out = reduce && single ? c->out : NULL;
     const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
     const cl_ulong mean = c->reduction == CLMSE_REDUCTION_MEAN;
     /* The counts and offsets in the order clmse_mse_pass unpacks them (cl/mse.cl). */
-    const cl_ulong16 packed = {
-        {c->n, c->xo, c->yo, c->oo, c->oo, c->go, gstride, c->gxo, c->gyo, geo->chunk, mean}};
-    const scale_arg scale = scale_of(c->reduction, c->n, c->dtype == CLMSE_DTYPE_F64);
+    const cl_ulong16 packed = {{c->n, c->xo, c->yo, c->oo, c->oo, c->go, gstride, c->gxo, c->gyo,
+                                geo->chunk, mean, c->mean_n}};
+    const scale_arg scale = scale_of(c->reduction, c->mean_n, c->dtype == CLMSE_DTYPE_F64);
     const karg args[] = {
         {sizeof(cl_mem), &c->x},       {sizeof(cl_mem), &c->y},
         {sizeof(cl_mem), &loss},       {sizeof(cl_mem), &partials},
@@ -342,28 +362,32 @@ static clmse_status enqueue_contiguous(clmse_context *ctx, const clmse__mse_call
 {
     clmse__program *p = NULL;
     const clmse__program_key key = {0, c->dtype, c->dtype, c->dtype};
-    const clmse_op op = c->out == NULL                   ? CLMSE_OP_BACKWARD
+    const int loss_wanted = c->out != NULL || c->partial_at != NULL;
+    const clmse_op op = !loss_wanted                     ? CLMSE_OP_BACKWARD
                         : c->gx != NULL || c->gy != NULL ? CLMSE_OP_FUSED
                                                          : CLMSE_OP_FORWARD;
     const clmse_plan *plan = &ctx->plans[c->dtype][op][clmse_size_class_of(c->n)];
     CLMSE_FORWARD(clmse__program_get(ctx, &key, plan, &p));
-    const int reduce = c->out != NULL && c->reduction != CLMSE_REDUCTION_NONE;
+    const int reduce = loss_wanted && c->reduction != CLMSE_REDUCTION_NONE;
+    const loss_dest dest = {c->reduction == CLMSE_REDUCTION_MEAN, c->mean_n, c->out, c->oo,
+                            c->partial_at};
     cl_event pass_done = NULL, terminal = NULL;
     clmse_status st = CLMSE_SUCCESS;
     geometry geo = {0, 0, 0, 0};
 
     if (c->n > 0) {
         geo = geometry_for(ctx, plan, p->plan.work_group_size, c->n, 1);
-        if (reduce && geo.groups > 1)
+        const int to_scratch = reduce && (geo.groups > 1 || c->partial_at != NULL);
+        if (to_scratch)
             CLMSE_FORWARD(scratch_reserve(ctx, fold_scratch(ctx, p, geo.groups)));
         /* An event costs the implementation an allocation per call: only the fold and the
          * caller's own event need this one (pipelined small calls, measured on POCL). */
-        const int need_done = c->event != NULL || (reduce && geo.groups > 1);
+        const int need_done = c->event != NULL || to_scratch;
         CLMSE_FORWARD(contiguous_pass(ctx, c, p, &geo, reduce, need_done ? &pass_done : NULL));
     }
     if (reduce)
-        st = enqueue_loss(ctx, p, geo.groups, c->n, c->reduction == CLMSE_REDUCTION_MEAN, c->out,
-                          c->oo, pass_done, c->num_wait, c->wait, &terminal);
+        st = enqueue_loss(ctx, p, geo.groups, c->n, &dest, pass_done, c->num_wait, c->wait,
+                          &terminal);
     if (terminal == NULL) {
         terminal = pass_done;
         pass_done = NULL;
@@ -424,9 +448,11 @@ static clmse_status strided_pass(clmse_context *ctx, const clmse__mse_layout *p,
     const geometry geo =
         geometry_for(ctx, &prog->plan, prog->plan.work_group_size, p->numel, 1 + 2 * (size_t)nd);
     *groups = geo.groups;
-    /* A single group writes the loss itself; otherwise partials feed the fold. */
-    const int direct = p->reduce && geo.groups == 1;
-    if (p->reduce && geo.groups > 1)
+    /* A single group writes the loss itself; otherwise, or for an unrounded sum (a partial),
+     * partials feed the fold. */
+    const int direct = p->reduce && geo.groups == 1 && p->partial_at == NULL;
+    const int to_scratch = p->reduce && !direct;
+    if (to_scratch)
         CLMSE_FORWARD(scratch_reserve(ctx, fold_scratch(ctx, prog, geo.groups)));
 
     const cl_ulong n = p->numel;
@@ -435,10 +461,11 @@ static clmse_status strided_pass(clmse_context *ctx, const clmse__mse_layout *p,
     tensor_args ta[CLMSE__T_COUNT];
     for (int i = 0; i < CLMSE__T_COUNT; i++)
         tensor_karg(p->t[i], p->cstrides[i], nd, &ta[i]);
-    const cl_mem partials = p->reduce && geo.groups > 1 ? ctx->scratch : NULL;
+    const cl_mem partials = to_scratch ? ctx->scratch : NULL;
     const cl_mem direct_out = direct ? output->buffer : NULL;
     const cl_ulong direct_o = direct ? output->offset : 0;
     const cl_int mean = p->mean;
+    const cl_ulong mean_n = p->mean_n;
     const karg args[] = {
         {sizeof nd, &nd},
         {sizeof n, &n},
@@ -450,6 +477,7 @@ static clmse_status strided_pass(clmse_context *ctx, const clmse__mse_layout *p,
         {sizeof(cl_mem), &direct_out},
         {sizeof direct_o, &direct_o},
         {sizeof mean, &mean},
+        {sizeof mean_n, &mean_n},
         TENSOR_KARGS(ta[CLMSE__T_G]),
         TENSOR_KARGS(ta[CLMSE__T_GX]),
         TENSOR_KARGS(ta[CLMSE__T_GY]),
@@ -553,7 +581,7 @@ static clmse_status enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
     const clmse_plan plan = clmse__plan_strided(ctx);
     CLMSE_FORWARD(clmse__program_get(ctx, &key, &plan, &prog));
 
-    const scale_arg scale = scale_of(a->reduction, p->numel, p->promoted == CLMSE_DTYPE_F64);
+    const scale_arg scale = scale_of(a->reduction, p->mean_n, p->promoted == CLMSE_DTYPE_F64);
     cl_event terminal[3] = {NULL, NULL, NULL}, pass_done = NULL;
     cl_uint nterm = 0;
     clmse_status st = CLMSE_SUCCESS;
@@ -564,8 +592,10 @@ static clmse_status enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
     if (pass_needed)
         st = strided_pass(ctx, p, prog, &scale, a->output, num_wait, wait, &groups, &pass_done);
     if (st == CLMSE_SUCCESS && p->reduce) {
-        st = enqueue_loss(ctx, prog, groups, p->numel, p->mean, a->output->buffer,
-                          a->output->offset, pass_done, num_wait, wait, &terminal[nterm]);
+        const loss_dest dest = {p->mean, p->mean_n, a->output ? a->output->buffer : NULL,
+                                a->output ? a->output->offset : 0, p->partial_at};
+        st = enqueue_loss(ctx, prog, groups, p->numel, &dest, pass_done, num_wait, wait,
+                          &terminal[nterm]);
         if (terminal[nterm] != NULL)
             nterm++;
     }
@@ -592,5 +622,78 @@ clmse_status clmse__enqueue_strided(clmse_context *ctx, const clmse_mse_args *a,
     pthread_mutex_lock(&ctx->lock);
     clmse_status st = enqueue_strided(ctx, a, p, num_wait, wait, event);
     pthread_mutex_unlock(&ctx->lock);
+    return st;
+}
+
+/* ---- the unrounded sum of clmse_mse_partial ---- */
+
+/* Reads the part_t at scratch index `at` (cl/common.cl: sum, [compensation,] rescue flag)
+ * after `done`, and gives it as the public partial of `count` elements. */
+static clmse_status read_partial(clmse_context *ctx, clmse_dtype promoted, cl_ulong at,
+                                 cl_event done, size_t count, clmse_partial *out)
+{
+    const int kind = clmse__acc_kind(ctx, promoted == CLMSE_DTYPE_F64);
+    union {
+        cl_float f[4];
+        cl_double d[4];
+    } part;
+    const size_t bytes = kind == 2 ? 4 * sizeof(cl_double) : 4 * sizeof(cl_float);
+    cl_int err = clEnqueueReadBuffer(ctx->queue, ctx->scratch, CL_TRUE, (size_t)at * bytes, bytes,
+                                     &part, 1, &done, NULL);
+    if (err != CL_SUCCESS)
+        return clmse__cl_fail(ctx, err, "clEnqueueReadBuffer(partial)");
+    double sum, low, scaled;
+    if (kind == 0) { /* float4: sum, compensation, flag, 0 */
+        sum = part.f[0];
+        low = part.f[1];
+        scaled = part.f[2];
+    } else if (kind == 1) { /* double2: sum, flag */
+        sum = part.d[0];
+        low = 0.0;
+        scaled = part.d[1];
+    } else { /* double4: sum, compensation, flag, 0 */
+        sum = part.d[0];
+        low = part.d[1];
+        scaled = part.d[2];
+    }
+    out->count = count;
+    out->exponent = scaled != 0.0 ? 64 : 0;
+    out->flags = isnan(sum) ? CLMSE_PARTIAL_NAN : isinf(sum) ? CLMSE_PARTIAL_INF : 0u;
+    /* A non-finite sum's compensation is meaningless (Inf - Inf): the flags say it all. */
+    out->sum = out->flags ? 0.0 : sum;
+    out->sum_low = out->flags ? 0.0 : low;
+    if (out->flags)
+        out->exponent = 0;
+    return CLMSE_SUCCESS;
+}
+
+clmse_status clmse__enqueue_partial(clmse_context *ctx, const clmse_mse_args *a,
+                                    const clmse__mse_layout *p, const clmse__mse_call *contiguous,
+                                    cl_uint num_wait, const cl_event *wait, clmse_partial *out)
+{
+    cl_event done = NULL;
+    clmse_status st;
+    pthread_mutex_lock(&ctx->lock);
+    if (contiguous) {
+        clmse__mse_call c = *contiguous;
+        c.num_wait = num_wait;
+        c.wait = wait;
+        c.event = &done;
+        st = enqueue_contiguous(ctx, &c);
+    } else {
+        st = enqueue_strided(ctx, a, p, num_wait, wait, &done);
+    }
+    /* The read waits for every command of the call (done is their last or their marker),
+     * under the lock, so no later call can reuse scratch before it. */
+    if (st == CLMSE_SUCCESS && p->numel > 0)
+        st = read_partial(ctx, p->promoted, *p->partial_at, done, p->numel, out);
+    else if (st == CLMSE_SUCCESS && done != NULL) {
+        const cl_int err = clWaitForEvents(1, &done); /* the gradients of an empty loss */
+        if (err != CL_SUCCESS)
+            st = clmse__cl_fail(ctx, err, "clWaitForEvents");
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (done)
+        clReleaseEvent(done);
     return st;
 }

@@ -51,6 +51,7 @@ static clmse__mse_call f32_call(const char *fn, clmse_reduction reduction, size_
     return (clmse__mse_call){.fn = fn,
                              .reduction = reduction,
                              .n = n,
+                             .mean_n = n,
                              .x = x,
                              .xo = xo,
                              .y = y,
@@ -212,17 +213,31 @@ static void collapse(clmse__mse_layout *p)
     p->cnd = n;
 }
 
-static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, clmse__mse_layout *p)
+#define KNOWN_FLAGS (CLMSE_STRICT_SHAPES | CLMSE_MEAN_COUNT)
+
+/* `partial`: the request of clmse_mse_partial, whose sum takes the place of the output. */
+static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, int partial,
+                             clmse__mse_layout *p)
 {
+    const char *fn = partial ? "clmse_mse_partial" : "clmse_mse";
     memset(p, 0, sizeof(*p));
-    CLMSE_CHECK_ARG(ctx, a != NULL, "clmse_mse: args is NULL");
-    CLMSE_CHECK_ARG(ctx, a->input != NULL && a->target != NULL,
-                    "clmse_mse: input and target are required");
-    CLMSE_CHECK_ARG(ctx, a->output != NULL || a->grad_input != NULL || a->grad_target != NULL,
+    CLMSE_CHECK_ARG(ctx, a != NULL, "%s: args is NULL", fn);
+    CLMSE_CHECK_ARG(ctx, a->input != NULL && a->target != NULL, "%s: input and target are required",
+                    fn);
+    CLMSE_CHECK_ARG(ctx,
+                    partial || a->output != NULL || a->grad_input != NULL || a->grad_target != NULL,
                     "clmse_mse: no output, grad_input or grad_target: nothing to compute");
-    CLMSE_FORWARD(clmse__check_reduction(ctx, "clmse_mse", a->reduction));
-    CLMSE_CHECK_ARG(ctx, (a->flags & ~CLMSE_STRICT_SHAPES) == 0, "clmse_mse: unknown flags 0x%x",
-                    a->flags & ~CLMSE_STRICT_SHAPES);
+    CLMSE_CHECK_ARG(ctx, !partial || a->output == NULL,
+                    "clmse_mse_partial: output must be NULL (the partial takes its place)");
+    CLMSE_FORWARD(clmse__check_reduction(ctx, fn, a->reduction));
+    if (partial && a->reduction == CLMSE_REDUCTION_NONE)
+        return clmse__fail(ctx, CLMSE_ERROR_INVALID_REDUCTION, CL_SUCCESS,
+                           "clmse_mse_partial: reduction 'none' has no partial sum; use mean "
+                           "or sum");
+    /* mean_count is read only behind its flag: a 0.2 caller's struct ends before it. */
+    CLMSE_CHECK_ARG(ctx, (a->flags & ~KNOWN_FLAGS) == 0, "%s: unknown flags 0x%x", fn,
+                    a->flags & ~KNOWN_FLAGS);
+    const size_t mean_count = a->flags & CLMSE_MEAN_COUNT ? a->mean_count : 0;
     size_t nx, ny;
     CLMSE_FORWARD(check_tensor(ctx, "input", a->input, &nx));
     CLMSE_FORWARD(check_tensor(ctx, "target", a->target, &ny));
@@ -239,6 +254,9 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, clmse_
     p->numel = 1;
     for (uint32_t k = 0; k < p->nd; k++)
         p->numel *= p->shape[k]; /* bounded by the operands' counts: no overflow */
+    CLMSE_CHECK_ARG(ctx, mean_count == 0 || mean_count >= p->numel,
+                    "%s: mean_count %zu is below the %zu elements of this call", fn, mean_count,
+                    p->numel);
 
     const int scalar = a->reduction != CLMSE_REDUCTION_NONE;
     if (a->output)
@@ -253,8 +271,9 @@ static clmse_status validate(clmse_context *ctx, const clmse_mse_args *a, clmse_
         CLMSE_FORWARD(
             check_result(ctx, "grad_target", a->grad_target, y->dtype, 0, y->ndim, y->shape));
 
-    p->reduce = a->output != NULL && scalar;
+    p->reduce = partial || (a->output != NULL && scalar);
     p->mean = a->reduction == CLMSE_REDUCTION_MEAN;
+    p->mean_n = mean_count ? mean_count : p->numel;
     p->bcast[0] = is_broadcast(x, p->nd, p->shape);
     p->bcast[1] = is_broadcast(y, p->nd, p->shape);
     p->t[CLMSE__T_X] = x;
@@ -296,6 +315,8 @@ static int contiguous_call(const clmse_mse_args *a, const clmse__mse_layout *p, 
     c->dtype = dt;
     c->reduction = a->reduction;
     c->n = p->numel;
+    c->mean_n = p->mean_n;
+    c->partial_at = p->partial_at;
     c->x = a->input->buffer;
     c->xo = a->input->offset;
     c->y = a->target->buffer;
@@ -323,7 +344,7 @@ clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint n
                     "clmse_mse: num_wait is %u but wait_list is %s", (unsigned)num_wait,
                     wait_list ? "not NULL" : "NULL");
     clmse__mse_layout p;
-    CLMSE_FORWARD(validate(ctx, args, &p));
+    CLMSE_FORWARD(validate(ctx, args, 0, &p));
 
     clmse__mse_call call;
     if (contiguous_call(args, &p, &call)) {
@@ -333,4 +354,23 @@ clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint n
         return clmse__enqueue_contiguous(ctx, &call);
     }
     return clmse__enqueue_strided(ctx, args, &p, num_wait, wait_list, event);
+}
+
+clmse_status clmse_mse_partial(clmse_context *ctx, const clmse_mse_args *args,
+                               clmse_partial *partial, cl_uint num_wait, const cl_event *wait_list)
+{
+    CLMSE_FORWARD(clmse__check_context(ctx));
+    CLMSE_CHECK_ARG(ctx, partial != NULL, "clmse_mse_partial: partial is NULL");
+    memset(partial, 0, sizeof(*partial)); /* the empty partial, also what a failure leaves */
+    CLMSE_CHECK_ARG(ctx, (num_wait == 0) == (wait_list == NULL),
+                    "clmse_mse_partial: num_wait is %u but wait_list is %s", (unsigned)num_wait,
+                    wait_list ? "not NULL" : "NULL");
+    clmse__mse_layout p;
+    CLMSE_FORWARD(validate(ctx, args, 1, &p));
+    cl_ulong at = 0;
+    p.partial_at = &at;
+    clmse__mse_call call;
+    const int contiguous = contiguous_call(args, &p, &call);
+    return clmse__enqueue_partial(ctx, args, &p, contiguous ? &call : NULL, num_wait, wait_list,
+                                  partial);
 }

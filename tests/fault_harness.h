@@ -69,7 +69,7 @@ void ft_bench_open(bench *b, clmse_context *ctx);
 void ft_bench_close(bench *b);
 
 /* Steps of the workload: float32 device calls, tensor calls, float32 host calls. */
-enum { FT_N_STEPS = 19 };
+enum { FT_N_STEPS = 20 };
 /* Step i (tensors between the two float32 families, so that programs of every kind are built
  * in between others): its results into o, its status into st, its name into name. Returns 0
  * for a step the device cannot run. */

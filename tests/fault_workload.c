@@ -403,6 +403,27 @@ static clmse_status tensor_host(bench *b, blob *o)
     return st;
 }
 
+/* clmse_mse_partial on the strided views, with a global count: the unrounded sum left in
+ * scratch and read back by a blocking read, the gradient scaled by 2 / 1000. */
+static clmse_status tensor_partial(bench *b, blob *o)
+{
+    const size_t shape[2] = {20, 33};
+    const int64_t strides[2] = {66, 2};
+    dev_reset(b, b->t1gx, 20 * 33 * sizeof(float));
+    const clmse_tensor x = ft_view(b->t1x, CLMSE_DTYPE_F32, 2, shape, strides),
+                       y = ft_view(b->t1y, CLMSE_DTYPE_F32, 2, shape, NULL),
+                       gx = ft_view(b->t1gx, CLMSE_DTYPE_F32, 2, shape, NULL);
+    const clmse_mse_args a = {
+        CLMSE_REDUCTION_MEAN, CLMSE_MEAN_COUNT, &x, &y, NULL, NULL, &gx, NULL, 1000};
+    clmse_partial p;
+    const clmse_status st = clmse_mse_partial(b->ctx, &a, &p, 0, NULL);
+    if (st == CLMSE_SUCCESS) {
+        blob_add(o, &p, sizeof p);
+        dev_read(b, b->t1gx, 20 * 33 * sizeof(float), o);
+    }
+    return st;
+}
+
 typedef clmse_status (*tensor_fn)(bench *b, blob *o);
 
 static const struct {
@@ -416,6 +437,7 @@ static const struct {
     {"clmse_mse float64 contiguous", tensor_f64_contiguous, 1},
     {"clmse_mse empty", tensor_empty, 0},
     {"clmse_host_mse strided, broadcast, misaligned", tensor_host, 0},
+    {"clmse_mse_partial strided, global count", tensor_partial, 0},
 };
 
 #define N_F32 (sizeof f32_steps / sizeof f32_steps[0])

@@ -26,5 +26,6 @@ int main(void)
     srunner_add_suite(sr, make_plan_suite());
     srunner_add_suite(sr, make_portability_suite());
     srunner_add_suite(sr, make_host_tensor_suite());
+    srunner_add_suite(sr, make_shards_suite());
     return th_run_suites(sr, "device");
 }

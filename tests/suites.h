@@ -28,6 +28,7 @@ Suite *make_lifecycle_suite(void);
 Suite *make_plan_suite(void);
 Suite *make_portability_suite(void);
 Suite *make_host_tensor_suite(void);
+Suite *make_shards_suite(void);
 
 /* fault runner: interposes on libclmse's OpenCL calls */
 Suite *make_fault_inject_suite(void);

@@ -137,7 +137,7 @@ START_TEST(test_errors)
         want = CLMSE_ERROR_SHAPE_MISMATCH;
         break;
     case 20:
-        args.flags = 2u;
+        args.flags = 4u; /* no such flag (1 and 2 are STRICT_SHAPES and MEAN_COUNT) */
         want = CLMSE_ERROR_INVALID_ARGUMENT;
         break;
     case 21:

@@ -79,7 +79,7 @@ def test_context_lifetime():
         clmse.Context(accumulation="kahan")
 
 
-def _fake(version=200, sizes=None):
+def _fake(version=300, sizes=None):
     """A stand-in for the loaded CDLL with the two functions _check reads."""
     class Fake:
         def __init__(self):
@@ -101,8 +101,8 @@ class _Fn:
 
 def test_load_checks():
     _lib._check(_fake(), "fake")  # a matching library passes
-    with pytest.raises(ImportError, match=r"version 0\.3\.0; this package needs 0\.2\.x"):
-        _lib._check(_fake(version=300), "fake")
+    with pytest.raises(ImportError, match=r"version 0\.4\.0; this package needs 0\.3\.x"):
+        _lib._check(_fake(version=400), "fake")
     with pytest.raises(ImportError, match=r"sizeof\(clmse_tensor\) is 8"):
         _lib._check(_fake(sizes={"clmse_tensor": 8}), "fake")
 
