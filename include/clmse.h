@@ -493,14 +493,17 @@ CLMSE_API clmse_status clmse_mse_partial(clmse_context *ctx, const clmse_mse_arg
                                          const cl_event *wait_list);
 
 /**
- * Folds count partials in index order into *out (which may alias none of them): counts add,
- * flags combine, values add as compensated pairs. The same array gives the same bits on every
- * host; fold the shards in a fixed order (rank order) and every process agrees. count 0 gives
- * the empty partial (a sum of 0 over 0 elements).
+ * Folds count partials in index order into *out (which may be one of them: it is written
+ * last, and only on success): counts add, flags combine, values add as compensated pairs (as
+ * the device merges them, rescaling to exponent 64 where a sum overflows; a value infinite
+ * even there becomes the Inf flag). The same array gives the same bits on every host; fold the
+ * shards in a fixed order (rank order) and every process agrees. count 0 gives the empty
+ * partial (a sum of 0 over 0 elements).
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL pointers with count > 0, out NULL,
- *         a partial with unknown flags or an exponent other than 0 and 64),
+ *         a partial with unknown flags or an exponent other than 0 and 64, or without flags
+ *         but with a non-finite or negative value),
  *         CLMSE_ERROR_SIZE_OVERFLOW (the counts' sum exceeds 2^64 - 1).
- *         Messages: clmse_context_last_error(NULL).
+ *         Messages (these and the three below): clmse_context_last_error(NULL).
  */
 CLMSE_API clmse_status clmse_partial_fold(const clmse_partial *partials, size_t count,
                                           clmse_partial *out);
@@ -509,10 +512,12 @@ CLMSE_API clmse_status clmse_partial_fold(const clmse_partial *partials, size_t 
  * The loss of a (folded) partial, rounded once to dtype (f32, f64, f16 or bf16) and stored at
  * out (one element of that dtype; bfloat16 as its 16 bits): 'mean' divides by partial->count
  * (NaN for 0 elements), 'sum' takes the value (+0 for none). NaN and Inf flags give NaN and
- * +Inf. The rounding is to nearest even of the exact quotient, up to an error below 2^-100
- * relative, so it matches a single device's loss within 1 ulp.
- * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL pointers, bad flags or exponent),
- *         CLMSE_ERROR_INVALID_REDUCTION (none, or not a reduction), CLMSE_ERROR_INVALID_DTYPE.
+ * +Inf (NaN when both are set). The rounding is to nearest even of the exact quotient, up to
+ * an error below 2^-100 relative (for float64 results below 2^-1022, 2^-1075 absolute), so it
+ * matches a single device's loss within 1 ulp.
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL pointers, bad flags or exponent,
+ *         a non-finite or negative value without flags), CLMSE_ERROR_INVALID_REDUCTION (none,
+ *         or not a reduction), CLMSE_ERROR_INVALID_DTYPE.
  */
 CLMSE_API clmse_status clmse_partial_round(const clmse_partial *partial, clmse_reduction reduction,
                                            clmse_dtype dtype, void *out);
@@ -524,16 +529,21 @@ CLMSE_API clmse_status clmse_partial_round(const clmse_partial *partial, clmse_r
  * A partial as CLMSE_PARTIAL_WORDS integers whose element-wise sum (MPI_SUM on MPI_INT64_T,
  * torch.distributed.all_reduce on int64) encodes the exact sum of the partials, whatever the
  * order or tree of the additions: words 0 and 1 the count (its low and high 32 bits), 2 the
- * NaN flag, 3 the Inf flag, then the value in fixed point, 32 bits per word from 2^-1074 up.
+ * NaN flag, 3 the Inf flag (each 0 or 1), then the value in fixed point: word 4 + k holds a
+ * digit of weight 2^(32 k - 1074), from 0 to 2^32 - 1 (a flagged partial's are 0).
  * Up to 2^29 encoded partials may be summed.
- * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, bad flags or exponent).
+ * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, bad flags or exponent, a
+ *         non-finite or negative value without flags).
  */
 CLMSE_API clmse_status clmse_partial_encode(const clmse_partial *partial,
                                             int64_t words[CLMSE_PARTIAL_WORDS]);
 
 /**
- * The partial a (summed) encoding stands for: the exact sum rounded once to a compensated
- * pair, so the same words give the same bits everywhere.
+ * The partial a (summed) encoding stands for, so that the same words give the same bits
+ * everywhere: the NaN flag if word 2 is positive, else the Inf flag if word 3 is; otherwise the
+ * exact value V rounded to a canonical pair, sum = RN(V) and sum_low = RN(V - sum), at exponent
+ * 0, or at exponent 64 (of V * 2^-64) when V exceeds the double range, or the Inf flag when it
+ * exceeds it even there. Digits may be signed; their carries are taken exactly.
  * @return CLMSE_SUCCESS, CLMSE_ERROR_INVALID_ARGUMENT (NULL, or words that no sum of at most
  *         2^29 encodings gives, such as a negative value), CLMSE_ERROR_SIZE_OVERFLOW (the
  *         count exceeds 2^64 - 1).

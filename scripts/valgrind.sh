@@ -74,7 +74,7 @@ loss_cases=(
 )
 
 echo "== valgrind memcheck"
-check 0 "host test runner (status, npy, tensor)" CK_FORK=no "$build/tests/clmse_host_tests"
+check 0 "host test runner (status, npy, tensor, partial)" CK_FORK=no "$build/tests/clmse_host_tests"
 check 0 "clmse info" "$clmse" info
 for c in "${loss_cases[@]}"; do
     IFS='|' read -r want label args <<<"$c"

@@ -12,6 +12,7 @@ int main(void)
     SRunner *sr = srunner_create(make_status_suite());
     srunner_add_suite(sr, make_npy_suite());
     srunner_add_suite(sr, make_tensor_suite());
+    srunner_add_suite(sr, make_partial_suite());
     /* no_platform asserts that no platform exists, so it only runs where CTest hides them. */
     if (only && strcmp(only, "no_platform") == 0)
         srunner_add_suite(sr, make_no_platform_suite());

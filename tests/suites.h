@@ -9,6 +9,7 @@
 Suite *make_status_suite(void);
 Suite *make_npy_suite(void);
 Suite *make_tensor_suite(void);
+Suite *make_partial_suite(void);
 Suite *make_no_platform_suite(void);
 
 /* device runner */
