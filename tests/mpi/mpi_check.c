@@ -22,7 +22,7 @@
 #include <clmse.h>
 
 #define DEFAULT_N 1000003u
-#define STEPS 5 /* timed steps; every one must give the same bits */
+#define STEPS 20 /* timed steps; every one must give the same bits */
 #define SEED 0x6d7069u
 #define MAX_PATH 4096
 
