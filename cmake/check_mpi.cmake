@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
 # clmse.mpi: runs tests/mpi/mpi_check.c with 1, 2 and 4 ranks, twice each. Every run checks its
 # own ranks (same bits everywhere, within one ulp of one process, gradients bitwise equal);
-# this script checks that the two runs of each rank count print the same loss bits, and that
-# all rank counts do. The latter is not promised (one ulp is), but each partial carries its sum
-# in double or compensated precision and the fold is rounded once, so shardings disagree only
-# where the exact mean lies within those sums' rounding error (a millionth of an ulp or less
-# here) of a rounding boundary: with this test's fixed data they agree, and a change is news.
+# this script checks that the two runs of each rank count print the same loss bits. Different
+# rank counts are promised one ulp (each run checks it against one process), not the same
+# bits: each partial carries its sum in double or compensated precision and the fold rounds
+# once, so shardings can disagree only where the exact mean lies within those sums' rounding
+# error of a rounding boundary. The script says whether they agreed (with this test's data, on
+# POCL and rusticl, they do).
 # Usage: cmake -DMPIEXEC=mpiexec -DNP_FLAG=-n -DPROGRAM=mpi_check [-DN=1000003]
 #              [-DRANKS=1;2;4] [-DREPEATS=2] -P check_mpi.cmake
 if(NOT RANKS)
@@ -48,12 +49,22 @@ foreach(_np IN LISTS RANKS)
         string(REGEX MATCH " step_ms=([0-9.]+)" _ "${_out}")
         string(APPEND _table "  ranks ${_np} run ${_run}: loss_bits ${_bits}, "
                              "${CMAKE_MATCH_1} ms per step\n")
+        if(_run EQUAL 1)
+            set(_this_np ${_bits})
+        elseif(NOT _bits STREQUAL _this_np)
+            message(FATAL_ERROR "${_shown} gave loss bits ${_bits}, its first run ${_this_np}:\n"
+                                "${_table}")
+        endif()
         if(NOT _first)
             set(_first ${_bits})
         elseif(NOT _bits STREQUAL _first)
-            message(FATAL_ERROR "${_shown} gave loss bits ${_bits}, the first run ${_first}:\n"
-                                "${_table}")
+            set(_differ TRUE)
         endif()
     endforeach()
 endforeach()
-message("clmse.mpi: every run gave loss bits ${_first}\n${_table}")
+if(_differ)
+    message("clmse.mpi: repeated runs agree; rank counts differ within the promised ulp\n"
+            "${_table}")
+else()
+    message("clmse.mpi: every run gave loss bits ${_first}\n${_table}")
+endif()
