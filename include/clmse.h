@@ -590,16 +590,18 @@ typedef struct clmse_host_tensor {
 } clmse_host_tensor;
 
 /** clmse_mse_args over host tensors: the same fields, the same rules (results must not
- *  overlap the operands or each other in host memory, byte range against byte range). */
+ *  overlap the operands or each other in host memory, byte range against byte range), and
+ *  the same growth: mean_count (0.3) is read only with CLMSE_MEAN_COUNT. */
 typedef struct clmse_host_mse_args {
     clmse_reduction reduction;
-    unsigned flags; /**< CLMSE_STRICT_SHAPES or 0 */
+    unsigned flags; /**< CLMSE_STRICT_SHAPES, CLMSE_MEAN_COUNT or 0 */
     const clmse_host_tensor *input;
     const clmse_host_tensor *target;
     const clmse_host_tensor *output;      /**< may be NULL when a gradient is asked for */
     const clmse_host_tensor *grad_output; /**< may be NULL: ones */
     const clmse_host_tensor *grad_input;  /**< may be NULL */
     const clmse_host_tensor *grad_target; /**< may be NULL */
+    size_t mean_count; /**< as clmse_mse_args.mean_count; read only with CLMSE_MEAN_COUNT */
 } clmse_host_mse_args;
 
 /**
@@ -619,14 +621,21 @@ typedef struct clmse_host_mse_args {
  */
 CLMSE_API clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args);
 
+/**
+ * clmse_mse_partial() on host tensors (new in 0.3): this shard's partial and any gradients the
+ * args ask for, written before it returns; output must be NULL. The memory rules are
+ * clmse_host_mse()'s, the statuses both functions'.
+ */
+CLMSE_API clmse_status clmse_host_mse_partial(clmse_context *ctx, const clmse_host_mse_args *args,
+                                              clmse_partial *partial);
+
 /* ---- ABI introspection ----------------------------------------------------------------------- */
 
 /**
  * sizeof of a public struct, by its name: "clmse_device_info", "clmse_context_options",
  * "clmse_tensor", "clmse_mse_args", "clmse_host_tensor", "clmse_host_mse_args" or
- * "clmse_partial". Bindings
- * that mirror these structs (the Python package, through ctypes) compare their sizes with the
- * loaded library's at load time.
+ * "clmse_partial". Bindings that mirror these structs (the Python package, through ctypes)
+ * compare their sizes with the loaded library's at load time.
  * @return the size in bytes; 0 for NULL or an unknown name.
  */
 CLMSE_API size_t clmse_struct_size(const char *name);

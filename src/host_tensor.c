@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* clmse_host_mse: clmse_mse on strided host tensors of any dtype. Each view's memory range is
- * wrapped in a buffer (no copy where the device allows), the tensor call runs on it, and the
- * results are made visible to the host before anything is released. */
+/* clmse_host_mse and clmse_host_mse_partial: clmse_mse and clmse_mse_partial on strided host
+ * tensors of any dtype. Each view's memory range is wrapped in a buffer (no copy where the
+ * device allows), the tensor call runs on it, and the results are made visible to the host
+ * before anything is released. */
 #include "internal.h"
 
 #include <stdint.h>
@@ -25,14 +26,14 @@ typedef struct host_view {
     clmse_tensor t;
 } host_view;
 
-static clmse_status describe(clmse_context *ctx, const char *what, const clmse_host_tensor *h,
-                             host_view *v)
+static clmse_status describe(clmse_context *ctx, const char *fn, const char *what,
+                             const clmse_host_tensor *h, host_view *v)
 {
     v->h = h;
     const size_t elem = clmse_dtype_size(h->dtype);
     if (elem == 0)
         return clmse__fail(ctx, CLMSE_ERROR_INVALID_DTYPE, CL_SUCCESS,
-                           "clmse_host_mse: %s dtype %d is not a clmse_dtype", what, (int)h->dtype);
+                           "%s: %s dtype %d is not a clmse_dtype", fn, what, (int)h->dtype);
     clmse_tensor *t = &v->t;
     memset(t, 0, sizeof(*t));
     t->dtype = h->dtype;
@@ -43,8 +44,8 @@ static clmse_status describe(clmse_context *ctx, const char *what, const clmse_h
     }
     size_t numel, extent;
     CLMSE_FORWARD(clmse__tensor_extent(ctx, what, t, &numel, &extent));
-    CLMSE_CHECK_ARG(ctx, numel == 0 || h->data != NULL,
-                    "clmse_host_mse: %s has %zu elements but NULL data", what, numel);
+    CLMSE_CHECK_ARG(ctx, numel == 0 || h->data != NULL, "%s: %s has %zu elements but NULL data", fn,
+                    what, numel);
     v->lo = h->data;
     v->bytes = numel == 0 ? 0 : extent * elem; /* clmse__tensor_extent checked the product */
     v->copy = numel > 0 && (uintptr_t)h->data % elem != 0;
@@ -74,7 +75,7 @@ static int overlap(const host_view *a, const host_view *b)
 
 /* Results overlapping anything are refused; an operand overlapping an earlier operand is
  * copied, since OpenCL leaves buffers over overlapping host memory undefined. */
-static clmse_status check_overlaps(clmse_context *ctx, host_view *v)
+static clmse_status check_overlaps(clmse_context *ctx, const char *fn, host_view *v)
 {
     for (int i = 0; i < HV_COUNT; i++)
         for (int j = 0; j < i; j++) {
@@ -82,9 +83,9 @@ static clmse_status check_overlaps(clmse_context *ctx, host_view *v)
                 continue;
             if (v[i].result || v[j].result)
                 return clmse__fail(ctx, CLMSE_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
-                                   "clmse_host_mse: %s overlaps %s in host memory; results "
-                                   "must not overlap other tensors",
-                                   hv_names[i], hv_names[j]);
+                                   "%s: %s overlaps %s in host memory; results must not "
+                                   "overlap other tensors",
+                                   fn, hv_names[i], hv_names[j]);
             v[i].copy = 1;
         }
     return CLMSE_SUCCESS;
@@ -110,20 +111,23 @@ static clmse_status make_buffer(clmse_context *ctx, const char *what, host_view 
     return CLMSE_SUCCESS;
 }
 
-/* Brings a result into host memory after `done`: a map of a host-pointer buffer (which
- * synchronises that memory) and its unmap, or a read of a copy. *ev completes when it is
- * there. */
+/* Brings a result into host memory after `done` (NULL: the work is complete): a map of a
+ * host-pointer buffer (which synchronises that memory) and its unmap, or a read of a copy.
+ * *ev completes when it is there. */
 static clmse_status fetch_result(clmse_context *ctx, host_view *v, cl_event done, cl_event *ev)
 {
     cl_int err = CL_SUCCESS;
+    const cl_uint num_done = done ? 1 : 0;
+    const cl_event *after = done ? &done : NULL;
     if (v->copy) {
-        err = clEnqueueReadBuffer(ctx->queue, v->buf, CL_FALSE, 0, v->bytes, v->lo, 1, &done, ev);
+        err = clEnqueueReadBuffer(ctx->queue, v->buf, CL_FALSE, 0, v->bytes, v->lo, num_done, after,
+                                  ev);
         return err == CL_SUCCESS ? CLMSE_SUCCESS
                                  : clmse__cl_fail(ctx, err, "clEnqueueReadBuffer(result)");
     }
     /* Blocking: Mesa's rusticl refuses to unmap a pointer whose map has not completed. */
-    void *p = clEnqueueMapBuffer(ctx->queue, v->buf, CL_TRUE, CL_MAP_READ, 0, v->bytes, 1, &done,
-                                 NULL, &err);
+    void *p = clEnqueueMapBuffer(ctx->queue, v->buf, CL_TRUE, CL_MAP_READ, 0, v->bytes, num_done,
+                                 after, NULL, &err);
     if (err != CL_SUCCESS)
         return clmse__cl_fail(ctx, err, "clEnqueueMapBuffer(result)");
     err = clEnqueueUnmapMemObject(ctx->queue, v->buf, p, 0, NULL, ev);
@@ -131,15 +135,17 @@ static clmse_status fetch_result(clmse_context *ctx, host_view *v, cl_event done
                              : clmse__cl_fail(ctx, err, "clEnqueueUnmapMemObject(result)");
 }
 
-clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
+/* Both entry points: clmse_mse, or clmse_mse_partial into *partial when it is not NULL. */
+static clmse_status host_run(clmse_context *ctx, const char *fn, const clmse_host_mse_args *args,
+                             clmse_partial *partial)
 {
-    CLMSE_FORWARD(clmse__check_context(ctx));
-    CLMSE_CHECK_ARG(ctx, args != NULL, "clmse_host_mse: args is NULL");
+    CLMSE_CHECK_ARG(ctx, args != NULL, "%s: args is NULL", fn);
     CLMSE_CHECK_ARG(ctx, args->input != NULL && args->target != NULL,
-                    "clmse_host_mse: input and target are required");
+                    "%s: input and target are required", fn);
     CLMSE_CHECK_ARG(ctx,
-                    args->output != NULL || args->grad_input != NULL || args->grad_target != NULL,
-                    "clmse_host_mse: no output, grad_input or grad_target: nothing to compute");
+                    partial != NULL || args->output != NULL || args->grad_input != NULL ||
+                        args->grad_target != NULL,
+                    "%s: no output, grad_input or grad_target: nothing to compute", fn);
     const clmse_host_tensor *given[HV_COUNT] = {args->input,  args->target,     args->grad_output,
                                                 args->output, args->grad_input, args->grad_target};
     host_view v[HV_COUNT];
@@ -147,9 +153,9 @@ clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
     for (int i = 0; i < HV_COUNT; i++) {
         v[i].result = i >= HV_OUT;
         if (given[i] != NULL)
-            CLMSE_FORWARD(describe(ctx, hv_names[i], given[i], &v[i]));
+            CLMSE_FORWARD(describe(ctx, fn, hv_names[i], given[i], &v[i]));
     }
-    CLMSE_FORWARD(check_overlaps(ctx, v));
+    CLMSE_FORWARD(check_overlaps(ctx, fn, v));
     int wrap = 0;
     CLMSE_FORWARD(zero_copy(ctx, &wrap));
     for (int i = 0; i < HV_COUNT && !wrap; i++)
@@ -169,8 +175,13 @@ clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
                                   .grad_output = v[HV_G].h ? &v[HV_G].t : NULL,
                                   .output = v[HV_OUT].h ? &v[HV_OUT].t : NULL,
                                   .grad_input = v[HV_GX].h ? &v[HV_GX].t : NULL,
-                                  .grad_target = v[HV_GY].h ? &v[HV_GY].t : NULL};
-        st = clmse_mse(ctx, &a, 0, NULL, &done);
+                                  .grad_target = v[HV_GY].h ? &v[HV_GY].t : NULL,
+                                  /* read behind its flag: a 0.2 caller's struct ends before */
+                                  .mean_count =
+                                      args->flags & CLMSE_MEAN_COUNT ? args->mean_count : 0};
+        /* clmse_mse_partial returns with its work done: the results need no event */
+        st = partial ? clmse_mse_partial(ctx, &a, partial, 0, NULL)
+                     : clmse_mse(ctx, &a, 0, NULL, &done);
     }
     for (int i = HV_OUT; i < HV_COUNT && st == CLMSE_SUCCESS; i++)
         if (v[i].buf != NULL)
@@ -196,4 +207,19 @@ clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
         if (v[i].buf != NULL)
             clReleaseMemObject(v[i].buf);
     return st;
+}
+
+clmse_status clmse_host_mse(clmse_context *ctx, const clmse_host_mse_args *args)
+{
+    CLMSE_FORWARD(clmse__check_context(ctx));
+    return host_run(ctx, "clmse_host_mse", args, NULL);
+}
+
+clmse_status clmse_host_mse_partial(clmse_context *ctx, const clmse_host_mse_args *args,
+                                    clmse_partial *partial)
+{
+    CLMSE_FORWARD(clmse__check_context(ctx));
+    CLMSE_CHECK_ARG(ctx, partial != NULL, "clmse_host_mse_partial: partial is NULL");
+    memset(partial, 0, sizeof(*partial));
+    return host_run(ctx, "clmse_host_mse_partial", args, partial);
 }

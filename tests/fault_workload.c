@@ -390,13 +390,13 @@ static clmse_status tensor_host(bench *b, blob *o)
                             out = {b->hout, CLMSE_DTYPE_F32, 0, {0}, {0}},
                             gx = {b->hgx, CLMSE_DTYPE_F32, 2, {20, 33}, {33, 1}},
                             odd = {(char *)b->hgy + 1, CLMSE_DTYPE_F32, 2, {20, 33}, {33, 1}};
-    clmse_host_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, &gx, NULL};
+    clmse_host_mse_args a = {CLMSE_REDUCTION_MEAN, 0, &x, &y, &out, NULL, &gx, NULL, 0};
     clmse_status st = clmse_host_mse(b->ctx, &a);
     if (st != CLMSE_SUCCESS)
         return st;
     blob_add(o, b->hout, sizeof(float));
     blob_add(o, b->hgx, 20 * 33 * sizeof(float));
-    a = (clmse_host_mse_args){CLMSE_REDUCTION_NONE, 0, &x, &y, &odd, NULL, NULL, NULL};
+    a = (clmse_host_mse_args){CLMSE_REDUCTION_NONE, 0, &x, &y, &odd, NULL, NULL, NULL, 0};
     st = clmse_host_mse(b->ctx, &a);
     if (st == CLMSE_SUCCESS)
         blob_add(o, (char *)b->hgy + 1, 20 * 33 * sizeof(float));

@@ -304,6 +304,76 @@ START_TEST(test_partial_rescued)
 }
 END_TEST
 
+/* A 1-d host view of count elements of dtype from data. */
+static clmse_host_tensor hvec(void *data, clmse_dtype dtype, size_t count)
+{
+    clmse_host_tensor t;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = dtype;
+    t.ndim = 1;
+    t.shape[0] = count;
+    t.strides[0] = 1;
+    return t;
+}
+
+/* Host shards of float16 data (the strided kernels) with the global count: gradients equal
+ * one clmse_host_mse call's bit for bit, the folded loss is within one ulp of its loss, and a
+ * 0.2-sized clmse_host_mse_args on the heap is never read past its end. */
+START_TEST(test_host_shards)
+{
+    enum { N = 3001, CUT = 1000 };
+    static uint16_t x[N], y[N], gx[N], sgx[N], loss;
+    for (size_t i = 0; i < N; i++) {
+        x[i] = th_half_from_float((float)((i * 37) % 101) / 16.0f - 3.0f);
+        y[i] = th_half_from_float((float)((i * 11) % 67) / 8.0f - 4.0f);
+    }
+    clmse_host_tensor tx = hvec(x, CLMSE_DTYPE_F16, N), ty = hvec(y, CLMSE_DTYPE_F16, N),
+                      tg = hvec(gx, CLMSE_DTYPE_F16, N), tl;
+    memset(&tl, 0, sizeof tl);
+    tl.data = &loss;
+    tl.dtype = CLMSE_DTYPE_F16; /* the loss of float16 operands is float16 */
+    const clmse_host_mse_args whole = {
+        .reduction = MEAN, .input = &tx, .target = &ty, .output = &tl, .grad_input = &tg};
+    CHECK_OK(g_ctx, clmse_host_mse(g_ctx, &whole));
+
+    clmse_partial parts[2], total;
+    const size_t from[2] = {0, CUT}, count[2] = {CUT, N - CUT};
+    for (int s = 0; s < 2; s++) {
+        clmse_host_tensor sx = hvec(x + from[s], CLMSE_DTYPE_F16, count[s]),
+                          sy = hvec(y + from[s], CLMSE_DTYPE_F16, count[s]),
+                          sg = hvec(sgx + from[s], CLMSE_DTYPE_F16, count[s]);
+        const clmse_host_mse_args a = {.reduction = MEAN,
+                                       .flags = CLMSE_MEAN_COUNT,
+                                       .input = &sx,
+                                       .target = &sy,
+                                       .grad_input = &sg,
+                                       .mean_count = N};
+        CHECK_OK(g_ctx, clmse_host_mse_partial(g_ctx, &a, &parts[s]));
+    }
+    ck_assert_int_eq(memcmp(sgx, gx, sizeof gx), 0);
+    CHECK_OK(NULL, clmse_partial_fold(parts, 2, &total));
+    uint16_t folded;
+    CHECK_OK(NULL, clmse_partial_round(&total, MEAN, CLMSE_DTYPE_F16, &folded));
+    ck_assert_uint_le(th_ulp_diff(th_half_to_float(folded), th_half_to_float(loss)), 1);
+
+    const clmse_host_mse_args old_full = {.reduction = SUM, .input = &tx, .target = &ty};
+    const size_t old_size = offsetof(clmse_host_mse_args, mean_count);
+    clmse_host_mse_args *old = malloc(old_size);
+    ck_assert_ptr_nonnull(old);
+    memcpy(old, &old_full, old_size);
+    clmse_partial p;
+    CHECK_OK(g_ctx, clmse_host_mse_partial(g_ctx, old, &p));
+    ck_assert_uint_eq(p.count, N);
+    free(old);
+
+    ck_assert_int_eq(clmse_host_mse_partial(g_ctx, &whole, NULL), CLMSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clmse_context_last_error(g_ctx), "clmse_host_mse_partial"));
+    ck_assert_int_eq(clmse_host_mse_partial(g_ctx, &whole, &p), CLMSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clmse_context_last_error(g_ctx), "output must be NULL"));
+}
+END_TEST
+
 /* Each misuse: its status, a message naming the call, and a zeroed partial. */
 START_TEST(test_partial_errors)
 {
@@ -382,5 +452,6 @@ Suite *make_shards_suite(void)
     tcase_add_test(tc, test_partial_special);
     tcase_add_test(tc, test_partial_rescued);
     tcase_add_loop_test(tc, test_partial_errors, 0, 8);
+    tcase_add_test(tc, test_host_shards);
     return s;
 }

@@ -60,7 +60,7 @@ class HostMseArgs(Structure):
     _fields_ = [("reduction", c_int), ("flags", c_uint), ("input", POINTER(HostTensor)),
                 ("target", POINTER(HostTensor)), ("output", POINTER(HostTensor)),
                 ("grad_output", POINTER(HostTensor)), ("grad_input", POINTER(HostTensor)),
-                ("grad_target", POINTER(HostTensor))]
+                ("grad_target", POINTER(HostTensor)), ("mean_count", c_size_t)]
 
 
 #: C struct name -> its mirror; each size is compared with clmse_struct_size() at load.
