@@ -9,6 +9,7 @@
 #include <check.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,14 +142,35 @@ START_TEST(test_shards_match_one_call)
 }
 END_TEST
 
-/* Several devices in one process: here two contexts on the default device, one with
- * compensated float sums, the other with the default accumulation, so their partials come
- * from different kernels. Folded in device order they give one loss. */
+/* A context on a device of another platform than ctx's (POCL and rusticl where the ICD
+ * loader shows both), else on ctx's device with compensated float sums: either way its
+ * partials come from other kernels than ctx's. */
+static clmse_context *second_context(clmse_context *ctx)
+{
+    clmse_device_info mine, other;
+    size_t count = 0;
+    CHECK_OK(ctx, clmse_context_device_info(ctx, &mine));
+    CHECK_OK(NULL, clmse_device_count(&count));
+    for (size_t i = 0; i < count; i++) {
+        CHECK_OK(NULL, clmse_device_get_info(i, &other));
+        if (other.platform_index == mine.platform_index)
+            continue;
+        char spec[32];
+        snprintf(spec, sizeof spec, "%u:%u", other.platform_index, other.device_index);
+        const clmse_context_options opt = {.device = spec};
+        clmse_context *c = NULL;
+        if (clmse_context_create(&opt, &c) == CLMSE_SUCCESS)
+            return c; /* a platform that fails to give a context (clover) is passed over */
+    }
+    return th_context_create_acc(CLMSE_ACCUMULATE_COMPENSATED);
+}
+
+/* Several devices in one process: two contexts (second_context), each given a shard, their
+ * partials folded in device order into one loss. */
 START_TEST(test_two_contexts)
 {
     const size_t n = th_scaled(300007, 5003), cut = n / 3;
-    clmse_context *ctxs[2] = {th_context_create(),
-                              th_context_create_acc(CLMSE_ACCUMULATE_COMPENSATED)};
+    clmse_context *ctxs[2] = {g_ctx, second_context(g_ctx)};
     float *x = th_alloc_floats(n), *y = th_alloc_floats(n);
     fill(x, n, 71);
     fill(y, n, 72);
@@ -172,7 +194,6 @@ START_TEST(test_two_contexts)
     ck_assert_uint_le(th_ulp_diff(round_f32(&total, MEAN), whole_loss(ctxs[0], MEAN, x, y, n)), 1);
     free(x);
     free(y);
-    clmse_context_release(ctxs[0]);
     clmse_context_release(ctxs[1]);
 }
 END_TEST
