@@ -480,7 +480,8 @@ typedef struct clmse_partial {
 
 /**
  * clmse_mse() with the loss left unrounded: computes this shard's partial and any gradients
- * the args ask for, in one pass, and returns when all are written (it blocks). reduction is
+ * the args ask for, in one pass, and returns when all are written (it blocks, and other
+ * calls on the same context wait for it). reduction is
  * mean or sum, output must be NULL, and with CLMSE_MEAN_COUNT set, gradients scale by
  * 2 / mean_count (the global count: exchange the shards' counts first). grad_output, if
  * given, is the global loss's upstream gradient. The partial is deterministic: the same
