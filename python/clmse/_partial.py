@@ -77,7 +77,7 @@ class Partial:
         if ops.kind_of(words) == ops.TORCH:
             words = words.detach().cpu().numpy()
         a = np.asarray(words)
-        if a.dtype.kind not in "iu" or not np.can_cast(a.dtype, np.int64, "safe"):
+        if a.dtype.kind != "i" or a.dtype.itemsize != 8:  # narrower words would have wrapped
             raise _errors.make_error(_errors.INVALID_DTYPE,
                                      f"encoded partial words must be int64; got {a.dtype}")
         if a.shape != (PARTIAL_WORDS,):
