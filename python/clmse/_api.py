@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""mse_loss, mse_loss_backward and mse_loss_fused: torch's semantics on numpy arrays, torch
-CPU tensors (both through clmse_host_mse) and pyopencl arrays (clmse_mse, in place)."""
+"""mse_loss, mse_loss_backward, mse_loss_fused and mse_partial: torch's semantics on numpy
+arrays, torch CPU tensors (both through clmse_host_mse) and pyopencl arrays (clmse_mse, in
+place)."""
+import operator
 import sys
 import warnings
 from ctypes import byref, c_int, c_size_t, c_uint32, c_void_p, pointer
@@ -8,7 +10,8 @@ from ctypes import byref, c_int, c_size_t, c_uint32, c_void_p, pointer
 from . import _errors
 from . import _operands as ops
 from ._context import context_for_queue, default_context
-from ._lib import MAX_NDIM, HostMseArgs, MseArgs, lib
+from ._lib import MAX_NDIM, MEAN_COUNT, HostMseArgs, MseArgs, PartialStruct, lib
+from ._partial import Partial
 
 REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 REDUCTION_NAMES = {v: k for k, v in REDUCTIONS.items()}
@@ -94,10 +97,31 @@ def _wants(wrt):
     return tuple(wrt)
 
 
-def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None):
-    """The one call behind the three functions: (loss or None, grad_input or None,
+def mean_count_value(mean_count):
+    """mean_count checked: None (the local count) or an int from 0 to 2^64 - 1 (0 is the local
+    count too). The library refuses a count below the call's own element count."""
+    if mean_count is None:
+        return None
+    if isinstance(mean_count, bool):
+        raise TypeError("clmse: mean_count must be an int or None; got bool")
+    try:
+        n = operator.index(mean_count)
+    except TypeError:
+        raise TypeError("clmse: mean_count must be an int or None; got "
+                        f"{type(mean_count).__name__}") from None
+    if not 0 <= n < 1 << 64:
+        raise _errors.make_error(_errors.INVALID_ARGUMENT,
+                                 f"mean_count {n} is out of range: it is the number of "
+                                 "elements the mean is over in all shards (0 to 2^64 - 1)")
+    return n
+
+
+def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None,
+        mean_count=None, partial=False):
+    """The one call behind the four functions: (loss or None, grad_input or None,
     grad_target or None). `reduction` is a clmse_reduction code; `out`, when given, receives
-    the loss."""
+    the loss; `mean_count`, a checked int or None, sets CLMSE_MEAN_COUNT. With `partial`, the
+    first result is the call's clmse.Partial (clmse_mse_partial; want_loss must be false)."""
     kind = _kinds(input, target)
     cx = ops.dtype_code(input, kind, "input")
     cy = ops.dtype_code(target, kind, "target")
@@ -107,11 +131,13 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None
     want_gx, want_gy = "input" in wrt, "target" in wrt
     if kind == ops.PYOPENCL:
         return _run_device(input, target, grad_output, reduction, want_loss, want_gx, want_gy,
-                           context, (cx, cy, promoted), out_shape, out)
+                           context, (cx, cy, promoted), out_shape, out, mean_count, partial)
     ctx = context if context is not None else default_context()
     tx, kx = ops.host_tensor(input, kind, cx, "input")
     ty, ky = ops.host_tensor(target, kind, cy, "target")
     args = HostMseArgs(reduction, 0, pointer(tx), pointer(ty))
+    if mean_count is not None:
+        args.flags, args.mean_count = MEAN_COUNT, mean_count
     keep = [kx, ky]  # copies made of views clmse cannot describe live until the call returns
     if grad_output is not None:
         g = ops.convert_host(grad_output, kind, promoted, "grad_output")
@@ -134,7 +160,12 @@ def run(input, target, grad_output, reduction, want_loss, wrt, context, out=None
                                          "out must be native-endian, with non-negative strides "
                                          "of whole elements")
             setattr(args, field, pointer(view))
-    _errors.check(lib.clmse_host_mse(ctx.handle, byref(args)), ctx.handle)
+    if partial:
+        p = PartialStruct()
+        _errors.check(lib.clmse_host_mse_partial(ctx.handle, byref(args), byref(p)), ctx.handle)
+        results[0] = Partial._wrap(p)
+    else:
+        _errors.check(lib.clmse_host_mse(ctx.handle, byref(args)), ctx.handle)
     return tuple(results)
 
 
@@ -156,7 +187,7 @@ def _out(out, kind):
 
 
 def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes, out_shape,
-                out=None):
+                out=None, mean_count=None, partial=False):
     cla = sys.modules["pyopencl.array"]
     cl = sys.modules["pyopencl"]
     cx, cy, promoted = codes
@@ -168,6 +199,8 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
     operands = [x, y]
     args = MseArgs(reduction, 0, ops.device_tensor(x, cx, "input"),
                    ops.device_tensor(y, cy, "target"))
+    if mean_count is not None:
+        args.flags, args.mean_count = MEAN_COUNT, mean_count
     if g is not None:
         if not isinstance(g, cla.Array):
             g = cla.to_device(queue, sys.modules["numpy"].asarray(g, ops.DTYPE_NAMES[promoted]))
@@ -190,6 +223,12 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
     if out is not None:  # a write to the caller's array waits for what it is still doing
         waits += [e.int_ptr for e in out.events]
     wait_list = (c_void_p * len(waits))(*waits) if waits else None
+    if partial:  # blocking: every result is written when it returns, so no event to attach
+        p = PartialStruct()
+        _errors.check(lib.clmse_mse_partial(ctx.handle, byref(args), byref(p), len(waits),
+                                            wait_list), ctx.handle)
+        results[0] = Partial._wrap(p)
+        return tuple(results)
     event = c_void_p()
     _errors.check(lib.clmse_mse(ctx.handle, byref(args), len(waits), wait_list, byref(event)),
                   ctx.handle)
@@ -211,7 +250,7 @@ def _run_device(x, y, g, reduction, want_loss, want_gx, want_gy, context, codes,
 
 
 def mse_loss(input, target, reduction="mean", *, size_average=None, reduce=None, context=None,
-             out=None):
+             out=None, mean_count=None):
     """torch.nn.functional.mse_loss on numpy arrays, torch CPU tensors or pyopencl arrays.
 
     ``reduction`` is "mean" (default), "sum" or "none"; ``size_average`` and ``reduce`` are
@@ -222,9 +261,13 @@ def mse_loss(input, target, reduction="mean", *, size_average=None, reduce=None,
     a clmse.Context; default: the default context, or for pyopencl arrays one adopting their
     queue. ``out``: an array of the operands' kind, the promoted dtype and the loss's shape to
     write the loss into (and return) instead of a new one; it saves the allocation, which
-    for pyopencl arrays costs more than the call itself at small sizes.
+    for pyopencl arrays costs more than the call itself at small sizes. ``mean_count``: the
+    number of elements a data-parallel mean is over in all shards (this call's elements are
+    one shard): mean divides by it instead of by the call's own count (None or 0); it may not
+    be below that count.
     """
     red = reduction_code(reduction, size_average, reduce)
+    mean_count = mean_count_value(mean_count)
     kind = _kinds(input, target)
     _size_warning(input, target, kind)
     if kind == ops.TORCH and out is None and (input.requires_grad or target.requires_grad):
@@ -232,27 +275,45 @@ def mse_loss(input, target, reduction="mean", *, size_average=None, reduce=None,
         if torch.is_grad_enabled():
             from . import torch as clmse_torch
             return clmse_torch.mse_loss(input, target, reduction=REDUCTION_NAMES[red],
-                                        context=context)
-    return run(input, target, None, red, True, (), context, out)[0]
+                                        context=context, mean_count=mean_count)
+    return run(input, target, None, red, True, (), context, out, mean_count)[0]
 
 
 def mse_loss_backward(input, target, grad_output=None, reduction="mean", *,
-                      wrt=("input", "target"), context=None):
+                      wrt=("input", "target"), context=None, mean_count=None):
     """The gradients of mse_loss with respect to the operands named in ``wrt``, as a tuple in
     that order. ``grad_output`` is shaped as the loss (None: ones). Each gradient has its
     operand's shape and dtype; a broadcast operand's gradient is summed over the broadcast
-    dimensions. Bit for bit torch's ((2/N) * (x - y)) * g for same-shape operands.
+    dimensions. Bit for bit torch's ((2/N) * (x - y)) * g for same-shape operands; with
+    ``mean_count`` (as in mse_loss), N is mean_count: a shard's gradients of the global mean.
     """
     wrt = _wants(wrt)
     if not wrt:
         raise _errors.make_error(_errors.INVALID_ARGUMENT, "wrt is empty: nothing to compute")
-    _, gx, gy = run(input, target, grad_output, reduction_code(reduction), False, wrt, context)
+    _, gx, gy = run(input, target, grad_output, reduction_code(reduction), False, wrt, context,
+                    mean_count=mean_count_value(mean_count))
     return tuple(gx if w == "input" else gy for w in wrt)
 
 
 def mse_loss_fused(input, target, grad_output=None, reduction="mean", *,
-                   wrt=("input", "target"), context=None):
+                   wrt=("input", "target"), context=None, mean_count=None):
     """(loss, grad_input, grad_target) from one pass over input and target: the bits of
-    mse_loss and mse_loss_backward. A gradient not named in ``wrt`` is None."""
+    mse_loss and mse_loss_backward (``mean_count`` as there). A gradient not named in ``wrt``
+    is None."""
     return run(input, target, grad_output, reduction_code(reduction), True, _wants(wrt),
-               context)
+               context, mean_count=mean_count_value(mean_count))
+
+
+def mse_partial(input, target, reduction="mean", *, wrt=(), grad_output=None, mean_count=None,
+                context=None):
+    """This shard's clmse.Partial (its loss unrounded) and the gradients named in ``wrt``, in
+    one pass: (partial, grad_input, grad_target), a gradient not named being None. ``reduction``
+    is "mean" or "sum"; ``mean_count`` is the number of elements in all shards (exchange the
+    shards' counts first), which scales the gradients by 2 / mean_count (None: this call's own
+    count); ``grad_output`` is the global loss's upstream gradient (None: 1). Fold the shards'
+    partials with clmse.fold_partials (or sum their encode() words) and round once with
+    Partial.round. Blocks until every result is written, pyopencl arrays included
+    (clmse_mse_partial; host data: clmse_host_mse_partial).
+    """
+    return run(input, target, grad_output, reduction_code(reduction), False, _wants(wrt),
+               context, mean_count=mean_count_value(mean_count), partial=True)

@@ -7,8 +7,8 @@ move); then the soname ``libclmse.so.0`` through the dynamic loader's own search
 """
 import ctypes
 import os
-from ctypes import (POINTER, Structure, c_char, c_char_p, c_int, c_int64, c_size_t, c_uint,
-                    c_uint32, c_uint64, c_void_p)
+from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_int, c_int32, c_int64,
+                    c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 SONAME = "libclmse.so.0"
 #: The library version this package is written for. Before 1.0, a minor release may change
@@ -63,10 +63,22 @@ class HostMseArgs(Structure):
                 ("grad_target", POINTER(HostTensor)), ("mean_count", c_size_t)]
 
 
+class PartialStruct(Structure):
+    """Mirror of clmse_partial: a shard's unrounded sum (32 bytes on every platform)."""
+    _fields_ = [("sum", c_double), ("sum_low", c_double), ("count", c_uint64),
+                ("flags", c_uint32), ("exponent", c_int32)]
+
+
+#: Flags of clmse_mse_args (and clmse_host_mse_args) and of clmse_partial.
+MEAN_COUNT = 2
+PARTIAL_NAN, PARTIAL_INF = 1, 2
+#: int64 words of an encoded partial (CLMSE_PARTIAL_WORDS).
+PARTIAL_WORDS = 73
+
 #: C struct name -> its mirror; each size is compared with clmse_struct_size() at load.
 MIRRORS = {"clmse_device_info": DeviceInfoStruct, "clmse_context_options": ContextOptions,
            "clmse_tensor": Tensor, "clmse_mse_args": MseArgs, "clmse_host_tensor": HostTensor,
-           "clmse_host_mse_args": HostMseArgs}
+           "clmse_host_mse_args": HostMseArgs, "clmse_partial": PartialStruct}
 
 _PROTOTYPES = {
     # name: (restype, argtypes)
@@ -90,6 +102,14 @@ _PROTOTYPES = {
     "clmse_mse": (c_int, [c_void_p, POINTER(MseArgs), c_uint, POINTER(c_void_p),
                           POINTER(c_void_p)]),
     "clmse_host_mse": (c_int, [c_void_p, POINTER(HostMseArgs)]),
+    "clmse_mse_partial": (c_int, [c_void_p, POINTER(MseArgs), POINTER(PartialStruct), c_uint,
+                                  POINTER(c_void_p)]),
+    "clmse_host_mse_partial": (c_int, [c_void_p, POINTER(HostMseArgs),
+                                       POINTER(PartialStruct)]),
+    "clmse_partial_fold": (c_int, [POINTER(PartialStruct), c_size_t, POINTER(PartialStruct)]),
+    "clmse_partial_round": (c_int, [POINTER(PartialStruct), c_int, c_int, c_void_p]),
+    "clmse_partial_encode": (c_int, [POINTER(PartialStruct), POINTER(c_int64)]),
+    "clmse_partial_decode": (c_int, [POINTER(c_int64), POINTER(PartialStruct)]),
     "clmse_mse_forward_f32": (c_int, [c_void_p, c_int, c_size_t, c_void_p, c_size_t, c_void_p,
                                       c_size_t, c_void_p, c_size_t, c_uint, POINTER(c_void_p),
                                       POINTER(c_void_p)]),
