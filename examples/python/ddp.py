@@ -135,11 +135,15 @@ def worker(rank, world, store, args, results):
         identical &= all(torch.equal(t, flat) for t in gather(flat, world))
 
     digest = hashlib.sha256(flat.numpy().tobytes()).hexdigest()[:16]
-    dist.barrier()
-    print(f"rank {rank}/{world}: {hi - lo} points, last loss {float(loss):.9g} ({bits(loss)}), "
-          f"parameters sha256 {digest}: loss bits and parameters "
-          f"{'identical on every rank' if identical else 'DIFFER BETWEEN RANKS'}"
-          f"{'' if close else '; LOSS NOT WITHIN 1 ULP OF ONE PROCESS'}", flush=True)
+    # One rank at a time, in rank order: lines printed at once by several processes can
+    # interleave mid-line on the shared stdout.
+    for turn in range(world):
+        dist.barrier()
+        if turn == rank:
+            print(f"rank {rank}/{world}: {hi - lo} points, last loss {float(loss):.9g} "
+                  f"({bits(loss)}), parameters sha256 {digest}: loss bits and parameters "
+                  f"{'identical on every rank' if identical else 'DIFFER BETWEEN RANKS'}"
+                  f"{'' if close else '; LOSS NOT WITHIN 1 ULP OF ONE PROCESS'}", flush=True)
     dist.destroy_process_group()
     results.put((rank, identical and close))
 
