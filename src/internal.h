@@ -66,7 +66,7 @@ typedef struct clmse__mse_call {
     int need_output, need_grad; /* what the entry point cannot do without */
     clmse_reduction reduction;
     size_t n;
-    size_t mean_n; /* the mean's count (clmse_mse_args.mean_count), 0: n */
+    size_t mean_n; /* the mean's count: n, or clmse_mse_args.mean_count */
     cl_mem x, y, out, g, gx, gy;
     size_t xo, yo, oo, go, gxo, gyo;
     cl_uint num_wait;

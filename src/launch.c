@@ -657,13 +657,12 @@ static clmse_status read_partial(clmse_context *ctx, clmse_dtype promoted, cl_ul
         scaled = part.d[2];
     }
     out->count = count;
-    out->exponent = scaled != 0.0 ? 64 : 0;
     out->flags = isnan(sum) ? CLMSE_PARTIAL_NAN : isinf(sum) ? CLMSE_PARTIAL_INF : 0u;
     /* A non-finite sum's compensation is meaningless (Inf - Inf): the flags say it all. */
-    out->sum = out->flags ? 0.0 : sum;
-    out->sum_low = out->flags ? 0.0 : low;
-    if (out->flags)
-        out->exponent = 0;
+    const int finite = out->flags == 0;
+    out->sum = finite ? sum : 0.0;
+    out->sum_low = finite ? low : 0.0;
+    out->exponent = finite && scaled != 0.0 ? 64 : 0;
     return CLMSE_SUCCESS;
 }
 

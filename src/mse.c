@@ -6,12 +6,20 @@
 
 #include <string.h>
 
+/* Every entry point's wait-list rule: a count with a list, none without. */
+static clmse_status check_wait_list(clmse_context *ctx, const char *fn, cl_uint num_wait,
+                                    const cl_event *wait)
+{
+    CLMSE_CHECK_ARG(ctx, (num_wait == 0) == (wait == NULL),
+                    "%s: num_wait is %u but wait_list is %s", fn, (unsigned)num_wait,
+                    wait ? "not NULL" : "NULL");
+    return CLMSE_SUCCESS;
+}
+
 /* The checks of the _f32 entry points, whose messages name the function. */
 static clmse_status check_call(clmse_context *ctx, const clmse__mse_call *c)
 {
-    CLMSE_CHECK_ARG(ctx, (c->num_wait == 0) == (c->wait == NULL),
-                    "%s: num_wait is %u but wait_list is %s", c->fn, (unsigned)c->num_wait,
-                    c->wait ? "not NULL" : "NULL");
+    CLMSE_FORWARD(check_wait_list(ctx, c->fn, c->num_wait, c->wait));
     CLMSE_FORWARD(clmse__check_reduction(ctx, c->fn, c->reduction));
     CLMSE_CHECK_ARG(ctx, c->x != NULL, "%s: input buffer is NULL", c->fn);
     CLMSE_CHECK_ARG(ctx, c->y != NULL, "%s: target buffer is NULL", c->fn);
@@ -340,9 +348,7 @@ clmse_status clmse_mse(clmse_context *ctx, const clmse_mse_args *args, cl_uint n
     if (event)
         *event = NULL;
     CLMSE_FORWARD(clmse__check_context(ctx));
-    CLMSE_CHECK_ARG(ctx, (num_wait == 0) == (wait_list == NULL),
-                    "clmse_mse: num_wait is %u but wait_list is %s", (unsigned)num_wait,
-                    wait_list ? "not NULL" : "NULL");
+    CLMSE_FORWARD(check_wait_list(ctx, "clmse_mse", num_wait, wait_list));
     clmse__mse_layout p;
     CLMSE_FORWARD(validate(ctx, args, 0, &p));
 
@@ -362,9 +368,7 @@ clmse_status clmse_mse_partial(clmse_context *ctx, const clmse_mse_args *args,
     CLMSE_FORWARD(clmse__check_context(ctx));
     CLMSE_CHECK_ARG(ctx, partial != NULL, "clmse_mse_partial: partial is NULL");
     memset(partial, 0, sizeof(*partial)); /* the empty partial, also what a failure leaves */
-    CLMSE_CHECK_ARG(ctx, (num_wait == 0) == (wait_list == NULL),
-                    "clmse_mse_partial: num_wait is %u but wait_list is %s", (unsigned)num_wait,
-                    wait_list ? "not NULL" : "NULL");
+    CLMSE_FORWARD(check_wait_list(ctx, "clmse_mse_partial", num_wait, wait_list));
     clmse__mse_layout p;
     CLMSE_FORWARD(validate(ctx, args, 1, &p));
     cl_ulong at = 0;

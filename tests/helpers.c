@@ -389,3 +389,20 @@ void th_write_file(const char *path, const void *bytes, size_t n)
     ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
     ck_assert_int_eq(fclose(f), 0);
 }
+
+clmse_host_tensor th_host_view(void *data, clmse_dtype dtype, uint32_t ndim, const size_t *shape,
+                               const int64_t *strides)
+{
+    clmse_host_tensor t;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = dtype;
+    t.ndim = ndim;
+    int64_t running = 1;
+    for (uint32_t k = ndim; k-- > 0;) {
+        t.shape[k] = shape[k];
+        t.strides[k] = strides ? strides[k] : running;
+        running *= (int64_t)shape[k];
+    }
+    return t;
+}

@@ -116,6 +116,10 @@ void th_assert_still_pending(cl_event ev);
 /* Asserts every element of buf (total floats) is still the sentinel. */
 void th_assert_untouched(clmse_context *ctx, cl_mem buf, size_t total);
 
+/* A view of host memory; strides NULL means C order. */
+clmse_host_tensor th_host_view(void *data, clmse_dtype dtype, uint32_t ndim, const size_t *shape,
+                               const int64_t *strides);
+
 /* Writes n bytes to path (created or truncated), asserting every step. */
 void th_write_file(const char *path, const void *bytes, size_t n);
 

@@ -18,24 +18,6 @@ static clmse_context *g_ctx;
 static void setup(void) { g_ctx = th_context_create(); }
 static void teardown(void) { clmse_context_release(g_ctx); }
 
-/* A host view; strides NULL means C order. */
-static clmse_host_tensor ht(void *data, clmse_dtype dtype, uint32_t ndim, const size_t *shape,
-                            const int64_t *strides)
-{
-    clmse_host_tensor t;
-    memset(&t, 0, sizeof t);
-    t.data = data;
-    t.dtype = dtype;
-    t.ndim = ndim;
-    int64_t running = 1;
-    for (uint32_t k = ndim; k-- > 0;) {
-        t.shape[k] = shape[k];
-        t.strides[k] = strides ? strides[k] : running;
-        running *= (int64_t)shape[k];
-    }
-    return t;
-}
-
 static void fill(float *v, size_t n, uint64_t seed)
 {
     th_rng rng;
@@ -59,11 +41,11 @@ START_TEST(test_matches_f32_calls)
     fill(x, N, 11);
     fill(y, N, 12);
     const size_t shape[1] = {N};
-    clmse_host_tensor tx = ht(x, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor ty = ht(y, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor to = ht(out, CLMSE_DTYPE_F32, red == NONE ? 1 : 0, shape, NULL);
-    clmse_host_tensor tgx = ht(gx, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor tgy = ht(gy, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor tx = th_host_view(x, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor ty = th_host_view(y, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor to = th_host_view(out, CLMSE_DTYPE_F32, red == NONE ? 1 : 0, shape, NULL);
+    clmse_host_tensor tgx = th_host_view(gx, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor tgy = th_host_view(gy, CLMSE_DTYPE_F32, 1, shape, NULL);
     const clmse_host_mse_args a = {.reduction = red,
                                    .input = &tx,
                                    .target = &ty,
@@ -90,11 +72,11 @@ START_TEST(test_strided_broadcast)
     sentinels(out, R * C * 2);
     const size_t xshape[2] = {R, C}, yshape[2] = {1, C};
     const int64_t xstrides[2] = {1, R}, ystrides[2] = {0, 2}, ostrides[2] = {2 * C, 2};
-    clmse_host_tensor tx = ht(xs, CLMSE_DTYPE_F32, 2, xshape, xstrides);
-    clmse_host_tensor ty = ht(ys, CLMSE_DTYPE_F32, 2, yshape, ystrides);
-    clmse_host_tensor to = ht(out, CLMSE_DTYPE_F32, 2, xshape, ostrides);
-    clmse_host_tensor tgx = ht(gx, CLMSE_DTYPE_F32, 2, xshape, NULL);
-    clmse_host_tensor tgy = ht(gy, CLMSE_DTYPE_F32, 2, yshape, NULL);
+    clmse_host_tensor tx = th_host_view(xs, CLMSE_DTYPE_F32, 2, xshape, xstrides);
+    clmse_host_tensor ty = th_host_view(ys, CLMSE_DTYPE_F32, 2, yshape, ystrides);
+    clmse_host_tensor to = th_host_view(out, CLMSE_DTYPE_F32, 2, xshape, ostrides);
+    clmse_host_tensor tgx = th_host_view(gx, CLMSE_DTYPE_F32, 2, xshape, NULL);
+    clmse_host_tensor tgy = th_host_view(gy, CLMSE_DTYPE_F32, 2, yshape, NULL);
     const clmse_host_mse_args a = {.reduction = NONE,
                                    .input = &tx,
                                    .target = &ty,
@@ -129,9 +111,9 @@ START_TEST(test_misaligned)
     memset(ob, 0xA5, sizeof ob);
     const size_t shape[1] = {N};
     const int64_t ostride[1] = {2};
-    clmse_host_tensor tx = ht(xb + 1, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor ty = ht(y, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor to = ht(ob + 1, CLMSE_DTYPE_F32, 1, shape, ostride);
+    clmse_host_tensor tx = th_host_view(xb + 1, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor ty = th_host_view(y, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor to = th_host_view(ob + 1, CLMSE_DTYPE_F32, 1, shape, ostride);
     const clmse_host_mse_args a = {.reduction = NONE, .input = &tx, .target = &ty, .output = &to};
     CHECK_OK(g_ctx, clmse_host_mse(g_ctx, &a));
     ck_assert_uint_eq(ob[0], 0xA5);
@@ -155,10 +137,10 @@ START_TEST(test_same_memory_operands)
     float x[N], out = th_sentinel(), gx[N], gy[N];
     fill(x, N, 41);
     const size_t shape[1] = {N};
-    clmse_host_tensor tx = ht(x, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor to = ht(&out, CLMSE_DTYPE_F32, 0, shape, NULL);
-    clmse_host_tensor tgx = ht(gx, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor tgy = ht(gy, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor tx = th_host_view(x, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor to = th_host_view(&out, CLMSE_DTYPE_F32, 0, shape, NULL);
+    clmse_host_tensor tgx = th_host_view(gx, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor tgy = th_host_view(gy, CLMSE_DTYPE_F32, 1, shape, NULL);
     const clmse_host_mse_args a = {.reduction = SUM,
                                    .input = &tx,
                                    .target = &tx,
@@ -195,17 +177,17 @@ START_TEST(test_narrow_and_double)
     }
     const size_t shape[1] = {N};
     float out = th_sentinel();
-    clmse_host_tensor tx = ht(xh, CLMSE_DTYPE_F16, 1, shape, NULL);
-    clmse_host_tensor ty = ht(yb, CLMSE_DTYPE_BF16, 1, shape, NULL);
-    clmse_host_tensor to = ht(&out, CLMSE_DTYPE_F32, 0, shape, NULL);
+    clmse_host_tensor tx = th_host_view(xh, CLMSE_DTYPE_F16, 1, shape, NULL);
+    clmse_host_tensor ty = th_host_view(yb, CLMSE_DTYPE_BF16, 1, shape, NULL);
+    clmse_host_tensor to = th_host_view(&out, CLMSE_DTYPE_F32, 0, shape, NULL);
     clmse_host_mse_args a = {.reduction = MEAN, .input = &tx, .target = &ty, .output = &to};
     CHECK_OK(g_ctx, clmse_host_mse(g_ctx, &a));
     ck_assert_msg(th_within_one_ulp(out, ref / N), "mean %.9g, want %.9Lg", (double)out, ref / N);
 
     double out64 = NAN;
-    clmse_host_tensor tx64 = ht(xd, CLMSE_DTYPE_F64, 1, shape, NULL);
-    clmse_host_tensor ty64 = ht(yd, CLMSE_DTYPE_F64, 1, shape, NULL);
-    clmse_host_tensor to64 = ht(&out64, CLMSE_DTYPE_F64, 0, shape, NULL);
+    clmse_host_tensor tx64 = th_host_view(xd, CLMSE_DTYPE_F64, 1, shape, NULL);
+    clmse_host_tensor ty64 = th_host_view(yd, CLMSE_DTYPE_F64, 1, shape, NULL);
+    clmse_host_tensor to64 = th_host_view(&out64, CLMSE_DTYPE_F64, 0, shape, NULL);
     a = (clmse_host_mse_args){.reduction = SUM, .input = &tx64, .target = &ty64, .output = &to64};
     const clmse_status st = clmse_host_mse(g_ctx, &a);
     if (!th_has_fp64(g_ctx)) {
@@ -223,8 +205,8 @@ START_TEST(test_empty_and_scalar)
 {
     const size_t zero[1] = {0};
     float out = th_sentinel();
-    clmse_host_tensor tx = ht(NULL, CLMSE_DTYPE_F32, 1, zero, NULL);
-    clmse_host_tensor to = ht(&out, CLMSE_DTYPE_F32, 0, zero, NULL);
+    clmse_host_tensor tx = th_host_view(NULL, CLMSE_DTYPE_F32, 1, zero, NULL);
+    clmse_host_tensor to = th_host_view(&out, CLMSE_DTYPE_F32, 0, zero, NULL);
     clmse_host_mse_args a = {.reduction = SUM, .input = &tx, .target = &tx, .output = &to};
     CHECK_OK(g_ctx, clmse_host_mse(g_ctx, &a));
     ck_assert_uint_eq(th_bits(out), 0);
@@ -233,10 +215,10 @@ START_TEST(test_empty_and_scalar)
     ck_assert(isnan(out));
 
     float x = 3.0f, y = 1.0f, gx = 0.0f, gy = 0.0f;
-    clmse_host_tensor sx = ht(&x, CLMSE_DTYPE_F32, 0, zero, NULL);
-    clmse_host_tensor sy = ht(&y, CLMSE_DTYPE_F32, 0, zero, NULL);
-    clmse_host_tensor sgx = ht(&gx, CLMSE_DTYPE_F32, 0, zero, NULL);
-    clmse_host_tensor sgy = ht(&gy, CLMSE_DTYPE_F32, 0, zero, NULL);
+    clmse_host_tensor sx = th_host_view(&x, CLMSE_DTYPE_F32, 0, zero, NULL);
+    clmse_host_tensor sy = th_host_view(&y, CLMSE_DTYPE_F32, 0, zero, NULL);
+    clmse_host_tensor sgx = th_host_view(&gx, CLMSE_DTYPE_F32, 0, zero, NULL);
+    clmse_host_tensor sgy = th_host_view(&gy, CLMSE_DTYPE_F32, 0, zero, NULL);
     a = (clmse_host_mse_args){.reduction = MEAN,
                               .input = &sx,
                               .target = &sy,
@@ -270,8 +252,8 @@ START_TEST(test_host_mse_errors)
     sentinels(out, N);
     int32_t ints[N] = {0};
     const size_t shape[1] = {N}, shape3[1] = {3};
-    clmse_host_tensor tx = ht(x, CLMSE_DTYPE_F32, 1, shape, NULL);
-    clmse_host_tensor to = ht(out, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor tx = th_host_view(x, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor to = th_host_view(out, CLMSE_DTYPE_F32, 1, shape, NULL);
     const clmse_host_mse_args good = {
         .reduction = NONE, .input = &tx, .target = &tx, .output = &to};
 
@@ -299,7 +281,7 @@ START_TEST(test_host_mse_errors)
     bad = tx;
     bad.dtype = (clmse_dtype)42;
     EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_DTYPE, "dtype 42 is not a clmse_dtype");
-    bad = ht(ints, CLMSE_DTYPE_I32, 1, shape, NULL);
+    bad = th_host_view(ints, CLMSE_DTYPE_I32, 1, shape, NULL);
     EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_DTYPE, "int32");
     bad = tx;
     bad.ndim = 2;
@@ -310,22 +292,22 @@ START_TEST(test_host_mse_errors)
     bad.shape[0] = 3;
     bad.strides[0] = INT64_MAX / 2;
     EXPECT_FAIL(&a, CLMSE_ERROR_SIZE_OVERFLOW, "strided extent overflows");
-    bad = ht(x, CLMSE_DTYPE_F32, 1, shape3, NULL);
+    bad = th_host_view(x, CLMSE_DTYPE_F32, 1, shape3, NULL);
     EXPECT_FAIL(&a, CLMSE_ERROR_SHAPE_MISMATCH, "do not broadcast");
 
     /* Results overlapping an operand or each other. */
-    clmse_host_tensor over = ht(x + 4, CLMSE_DTYPE_F32, 1, shape3, NULL);
+    clmse_host_tensor over = th_host_view(x + 4, CLMSE_DTYPE_F32, 1, shape3, NULL);
     a = good;
     a.reduction = MEAN;
     a.output = &(clmse_host_tensor){.data = out, .dtype = CLMSE_DTYPE_F32};
     a.grad_input = &over;
     EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_ARGUMENT, "grad_input overlaps input");
-    clmse_host_tensor gx = ht(out, CLMSE_DTYPE_F32, 1, shape, NULL);
+    clmse_host_tensor gx = th_host_view(out, CLMSE_DTYPE_F32, 1, shape, NULL);
     a.grad_input = &gx;
     EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_ARGUMENT, "grad_input overlaps output");
     /* A result of the wrong dtype: clmse_mse's own check, through this layer. */
     uint16_t out16[N];
-    clmse_host_tensor o16 = ht(out16, CLMSE_DTYPE_F16, 1, shape, NULL);
+    clmse_host_tensor o16 = th_host_view(out16, CLMSE_DTYPE_F16, 1, shape, NULL);
     a = good;
     a.output = &o16;
     EXPECT_FAIL(&a, CLMSE_ERROR_INVALID_DTYPE, "output has dtype float16; it must be float32");

@@ -325,19 +325,6 @@ START_TEST(test_partial_rescued)
 }
 END_TEST
 
-/* A 1-d host view of count elements of dtype from data. */
-static clmse_host_tensor hvec(void *data, clmse_dtype dtype, size_t count)
-{
-    clmse_host_tensor t;
-    memset(&t, 0, sizeof t);
-    t.data = data;
-    t.dtype = dtype;
-    t.ndim = 1;
-    t.shape[0] = count;
-    t.strides[0] = 1;
-    return t;
-}
-
 /* Host shards of float16 data (the strided kernels) with the global count: gradients equal
  * one clmse_host_mse call's bit for bit, the folded loss is within one ulp of its loss, and a
  * 0.2-sized clmse_host_mse_args on the heap is never read past its end. */
@@ -349,8 +336,10 @@ START_TEST(test_host_shards)
         x[i] = th_half_from_float((float)((i * 37) % 101) / 16.0f - 3.0f);
         y[i] = th_half_from_float((float)((i * 11) % 67) / 8.0f - 4.0f);
     }
-    clmse_host_tensor tx = hvec(x, CLMSE_DTYPE_F16, N), ty = hvec(y, CLMSE_DTYPE_F16, N),
-                      tg = hvec(gx, CLMSE_DTYPE_F16, N), tl;
+    const size_t n = N;
+    clmse_host_tensor tx = th_host_view(x, CLMSE_DTYPE_F16, 1, &n, NULL),
+                      ty = th_host_view(y, CLMSE_DTYPE_F16, 1, &n, NULL),
+                      tg = th_host_view(gx, CLMSE_DTYPE_F16, 1, &n, NULL), tl;
     memset(&tl, 0, sizeof tl);
     tl.data = &loss;
     tl.dtype = CLMSE_DTYPE_F16; /* the loss of float16 operands is float16 */
@@ -361,9 +350,9 @@ START_TEST(test_host_shards)
     clmse_partial parts[2], total;
     const size_t from[2] = {0, CUT}, count[2] = {CUT, N - CUT};
     for (int s = 0; s < 2; s++) {
-        clmse_host_tensor sx = hvec(x + from[s], CLMSE_DTYPE_F16, count[s]),
-                          sy = hvec(y + from[s], CLMSE_DTYPE_F16, count[s]),
-                          sg = hvec(sgx + from[s], CLMSE_DTYPE_F16, count[s]);
+        clmse_host_tensor sx = th_host_view(x + from[s], CLMSE_DTYPE_F16, 1, &count[s], NULL),
+                          sy = th_host_view(y + from[s], CLMSE_DTYPE_F16, 1, &count[s], NULL),
+                          sg = th_host_view(sgx + from[s], CLMSE_DTYPE_F16, 1, &count[s], NULL);
         const clmse_host_mse_args a = {.reduction = MEAN,
                                        .flags = CLMSE_MEAN_COUNT,
                                        .input = &sx,
