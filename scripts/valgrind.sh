@@ -20,8 +20,10 @@ export POCL_CACHE_DIR=$build/pocl-cache
 # Each kernel is compiled once more under valgrind (POCL sees valgrind's simulated CPU, not
 # this one), which is most of the time this takes: the cases share their programs.
 # Children are not traced: POCL runs the system linker, which must not run under memcheck.
+# --num-callers: POCL's compile stacks run deep into LLVM, and a suppression can only match
+# frames that were recorded.
 vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-    --suppressions="$root/tests/valgrind.supp")
+    --num-callers=40 --suppressions="$root/tests/valgrind.supp")
 
 python=/usr/bin/python3
 "$python" -c 'import numpy' 2>/dev/null || python=python3
