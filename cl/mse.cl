@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* clmse_mse_pass: the one streaming pass behind forward, backward and fused MSE on contiguous
- * float32 or float64 data (x_t; the loss, grad_output and gradients share that type).
+/* The one streaming pass behind forward, backward and fused MSE on contiguous float32 or
+ * float64 data (x_t; the loss, grad_output and gradients share that type): mse_pass, run by
+ * clmse_mse_pass (any call) and clmse_mse_loss (a forward: no gradients, 4 arguments).
  *
  * For every i < n, with d = x[i] - y[i] rounded to x_t (torch's order of operations):
  *   loss[i]     = d * d                            when loss != NULL   (reduction 'none')
@@ -8,11 +9,10 @@
  *   gx[i]       = (scale * d) * g                  when gx != NULL
  *   gy[i]       = (scale * (y[i] - x[i])) * g      when gy != NULL
  * where g = gout[i * gstride] (gstride 0: one scalar) or 1 when gout == NULL, and scale is
- * 2/N (mean over N = a.sb elements: n, or all shards' with clmse_mse_args.mean_count) or 2,
- * rounded to x_t by the host. The counts and element offsets come packed in one ulong16 `a`,
- * unpacked first thing: POCL's cost per enqueue grows with the number of arguments
- * (pipelined, an empty kernel took 3.9 us with none, 4.7 us with these 10 and 6.9 us with the
- * 20 they replace).
+ * 2/N (mean over N = a.sa elements: n, or all shards' with clmse_mse_args.mean_count) or 2,
+ * rounded to x_t by the host. loss, direct and partials (below) are one argument, `out`, as
+ * a.sb says; the counts, element offsets and the scale's bits come packed in one ulong16 `a`,
+ * unpacked first thing: POCL's cost per enqueue grows with the number of arguments.
  *
  * Launch geometry (chosen by the host plan and n, never from timing; src/launch.c states the
  * loop-bound rule that sizes it):
@@ -129,17 +129,31 @@ part_t rescue_chunk(__global const x_t *x, __global const x_t *y, ulong begin, u
 
 #endif
 
-/* One kernel, its body by shape (the launch geometry above). */
-__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
-clmse_mse_pass(__global const x_t *x, __global const x_t *y, __global x_t *loss,
-               __global part_t *partials, __global x_t *direct, __global const x_t *gout,
-               __global x_t *gx, __global x_t *gy, const ulong16 a, const compute_t scale)
+/* What `out` holds (a.sb): nothing; the loss of reduction 'none' (x_t, element-wise); the
+ * reduced loss of a launch of one group or item (x_t, one element); or stage 1's partials. */
+#define CLMSE_OUT_NONE 0
+#define CLMSE_OUT_LOSS 1
+#define CLMSE_OUT_DIRECT 2
+#define CLMSE_OUT_PARTIALS 3
+
+/* The pass, its body by shape (the launch geometry above), behind both kernels below. */
+void mse_pass(__global const x_t *x, __global const x_t *y, __global void *out,
+              __global const x_t *gout, __global x_t *gx, __global x_t *gy, const ulong16 a,
+              __local part_t *scratch)
 {
-    const ulong n = a.s0, xo = a.s1, yo = a.s2, lo = a.s3, direct_o = a.s4, go = a.s5;
-    const ulong gstride = a.s6, gxo = a.s7, gyo = a.s8, chunk = a.s9;
-    const int mean = (int)a.sa;
-    const ulong mean_n = a.sb;             /* the mean's count */
-    __local part_t scratch[CLMSE_WG_SIZE]; /* the group's tree, where the group has one */
+    const ulong n = a.s0, xo = a.s1, yo = a.s2, lo = a.s3, go = a.s4;
+    const ulong gstride = a.s5, gxo = a.s6, gyo = a.s7, chunk = a.s8;
+    const int mean = (int)a.s9;
+    const ulong mean_n = a.sa; /* the mean's count */
+    const ulong out_kind = a.sb, direct_o = lo;
+#if CLMSE_COMPUTE_DOUBLE
+    const compute_t scale = as_double(a.sc);
+#else
+    const compute_t scale = as_float((uint)a.sc);
+#endif
+    __global x_t *loss = out_kind == CLMSE_OUT_LOSS ? (__global x_t *)out : NULL;
+    __global x_t *direct = out_kind == CLMSE_OUT_DIRECT ? (__global x_t *)out : NULL;
+    __global part_t *partials = out_kind == CLMSE_OUT_PARTIALS ? (__global part_t *)out : NULL;
 #if CLMSE_CPU_SHAPE
     const ulong item = get_global_id(0);
     const ulong begin = min(n, item * chunk);
@@ -211,4 +225,23 @@ clmse_mse_pass(__global const x_t *x, __global const x_t *y, __global x_t *loss,
     }
     clmse_group_emit(part, scratch, partials, direct, direct_o, mean, mean_n);
 #endif
+}
+
+/* Two kernels, so that the forward, the call a training loop makes most, takes 4 arguments:
+ * POCL's cost per enqueue grows with their number (pipelined, an empty kernel took 3.9 us with
+ * none, 4.7 us with 10 and 6.9 us with 20). Each declares the group's tree, as OpenCL C wants
+ * __local variables declared in a kernel. */
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
+clmse_mse_pass(__global const x_t *x, __global const x_t *y, __global void *out,
+               __global const x_t *gout, __global x_t *gx, __global x_t *gy, const ulong16 a)
+{
+    __local part_t scratch[CLMSE_WG_SIZE];
+    mse_pass(x, y, out, gout, gx, gy, a, scratch);
+}
+
+__kernel __attribute__((reqd_work_group_size(CLMSE_WG_SIZE, 1, 1))) void
+clmse_mse_loss(__global const x_t *x, __global const x_t *y, __global void *out, const ulong16 a)
+{
+    __local part_t scratch[CLMSE_WG_SIZE];
+    mse_pass(x, y, out, NULL, NULL, NULL, a, scratch);
 }

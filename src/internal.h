@@ -12,7 +12,7 @@
 #define CLMSE__CONTEXT_MAGIC 0x636c6d73u /* "clms" */
 #define CLMSE__ERROR_CAP 8192
 #define CLMSE__MAX_PROGRAMS 32
-#define CLMSE__MAX_KERNELS 6
+#define CLMSE__MAX_KERNELS 7
 
 /* The plan table: float32 and float64 (clmse_dtype 0 and 1) x clmse_op x clmse_size_class. */
 #define CLMSE__PLAN_DTYPES 2
@@ -27,14 +27,16 @@ typedef struct clmse__program_key {
     clmse_dtype x, y, out; /* storage of input, target and loss */
 } clmse__program_key;
 
-/* Kernel slots: contiguous programs fill PASS and FINAL; strided ones all six. */
+/* Kernel slots: contiguous programs fill PASS, FINAL and LOSS (the forward's pass); strided
+ * ones the first six. */
 enum {
     CLMSE__K_PASS,
     CLMSE__K_FINAL,
     CLMSE__K_GRAD_X,
     CLMSE__K_GRAD_Y,
     CLMSE__K_GRAD_X_FOLD,
-    CLMSE__K_GRAD_Y_FOLD
+    CLMSE__K_GRAD_Y_FOLD,
+    CLMSE__K_LOSS
 };
 
 /* The loop-bound rule (launch.c): at most this many stage-1 streaming iterations per

@@ -323,38 +323,61 @@ static clmse_status finish(clmse_context *ctx, clmse_status st, cl_event *termin
 
 /* ---- the contiguous path: cl/mse.cl ---- */
 
-/* Stage 1: the streaming pass, after the caller's events. */
+/* cl/mse.cl's CLMSE_OUT_*: what clmse_mse_pass's `out` argument holds. */
+enum { OUT_NONE, OUT_LOSS, OUT_DIRECT, OUT_PARTIALS };
+
+/* The scale's bits as the kernel unpacks them (as_float of the low 32 bits, or as_double). */
+static cl_ulong scale_bits(const scale_arg *s)
+{
+    cl_ulong bits = 0;
+    if (s->is_double) {
+        memcpy(&bits, &s->d, sizeof s->d);
+    } else {
+        cl_uint b32 = 0;
+        memcpy(&b32, &s->f, sizeof s->f);
+        bits = b32;
+    }
+    return bits;
+}
+
+/* Stage 1: the streaming pass, after the caller's events. A forward (no gradients) runs
+ * clmse_mse_loss, which takes 4 of clmse_mse_pass's 7 arguments. */
 static clmse_status contiguous_pass(clmse_context *ctx, const clmse__mse_call *c,
                                     const clmse__program *p, const geometry *geo, int reduce,
                                     cl_event *done)
 {
     const cl_mem none = NULL;
-    const cl_mem loss = c->reduction == CLMSE_REDUCTION_NONE ? c->out : NULL;
     /* A single group or item writes the loss itself; otherwise partials feed the fold. An
      * unrounded sum (a partial) always goes to the partials. */
     const int single = geo->groups == 1 && c->partial_at == NULL;
-    const cl_mem partials = reduce && !single ? ctx->scratch : NULL;
-    const cl_mem direct_out = reduce && single ? c->out : NULL;
+    const int kind = c->reduction == CLMSE_REDUCTION_NONE ? (c->out ? OUT_LOSS : OUT_NONE)
+                     : !reduce                            ? OUT_NONE
+                     : single                             ? OUT_DIRECT
+                                                          : OUT_PARTIALS;
+    const cl_mem out = kind == OUT_NONE ? NULL : kind == OUT_PARTIALS ? ctx->scratch : c->out;
     const cl_ulong gstride = c->reduction == CLMSE_REDUCTION_NONE ? 1 : 0;
     const cl_ulong mean = c->reduction == CLMSE_REDUCTION_MEAN;
-    /* The counts and offsets in the order clmse_mse_pass unpacks them (cl/mse.cl). */
-    const cl_ulong16 packed = {{c->n, c->xo, c->yo, c->oo, c->oo, c->go, gstride, c->gxo, c->gyo,
-                                geo->chunk, mean, c->mean_n}};
     const scale_arg scale = scale_of(c->reduction, c->mean_n, c->dtype == CLMSE_DTYPE_F64);
-    const karg args[] = {
-        {sizeof(cl_mem), &c->x},       {sizeof(cl_mem), &c->y},
-        {sizeof(cl_mem), &loss},       {sizeof(cl_mem), &partials},
-        {sizeof(cl_mem), &direct_out}, {sizeof(cl_mem), c->g ? &c->g : &none},
-        {sizeof(cl_mem), &c->gx},      {sizeof(cl_mem), &c->gy},
-        {sizeof packed, &packed},      scale_karg(&scale),
-    };
-    const launch_desc l = {p->kernels[CLMSE__K_PASS],
-                           "clmse_mse_pass",
-                           args,
-                           (cl_uint)(sizeof args / sizeof args[0]),
+    /* In the order mse_pass unpacks them (cl/mse.cl). */
+    const cl_ulong16 packed = {{c->n, c->xo, c->yo, c->oo, c->go, gstride, c->gxo, c->gyo,
+                                geo->chunk, mean, c->mean_n, (cl_ulong)kind, scale_bits(&scale)}};
+    const cl_mem *g = c->g ? &c->g : &none;
+    const karg loss_args[] = {{sizeof(cl_mem), &c->x},
+                              {sizeof(cl_mem), &c->y},
+                              {sizeof(cl_mem), &out},
+                              {sizeof packed, &packed}};
+    const karg pass_args[] = {{sizeof(cl_mem), &c->x},  {sizeof(cl_mem), &c->y},
+                              {sizeof(cl_mem), &out},   {sizeof(cl_mem), g},
+                              {sizeof(cl_mem), &c->gx}, {sizeof(cl_mem), &c->gy},
+                              {sizeof packed, &packed}};
+    const int forward = c->gx == NULL && c->gy == NULL;
+    const launch_desc l = {p->kernels[forward ? CLMSE__K_LOSS : CLMSE__K_PASS],
+                           forward ? "clmse_mse_loss" : "clmse_mse_pass",
+                           forward ? loss_args : pass_args,
+                           forward ? 4u : 7u,
                            geo->global,
                            geo->local,
-                           partials != NULL};
+                           kind == OUT_PARTIALS};
     return launch(ctx, &l, c->num_wait, c->wait, done);
 }
 

@@ -137,8 +137,10 @@ static clmse_status build_failed(clmse_context *ctx, cl_program prog, cl_int err
 }
 
 /* By kernel slot (CLMSE__K_*). */
-static const char *const contiguous_kernels[CLMSE__MAX_KERNELS] = {"clmse_mse_pass",
-                                                                   "clmse_reduce_final"};
+static const char *const contiguous_kernels[CLMSE__MAX_KERNELS] = {
+    [CLMSE__K_PASS] = "clmse_mse_pass",
+    [CLMSE__K_FINAL] = "clmse_reduce_final",
+    [CLMSE__K_LOSS] = "clmse_mse_loss"};
 static const char *const strided_kernels[CLMSE__MAX_KERNELS] = {
     "clmse_mse_strided_pass",        "clmse_reduce_final",
     "clmse_mse_strided_grad_x",      "clmse_mse_strided_grad_y",
@@ -166,7 +168,9 @@ static clmse_status build(clmse_context *ctx, const clmse__program_key *key, con
         st = build_failed(ctx, prog, err, options);
         goto cleanup;
     }
-    for (int k = 0; k < CLMSE__MAX_KERNELS && names[k] != NULL; k++) {
+    for (int k = 0; k < CLMSE__MAX_KERNELS; k++) {
+        if (names[k] == NULL)
+            continue;
         kernels[k] = clCreateKernel(prog, names[k], &err);
         CLMSE_CL_CHECK(ctx, st, err, "clCreateKernel", cleanup);
     }
