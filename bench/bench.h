@@ -20,10 +20,11 @@ typedef enum bench_method {
     BENCH_HOST,
     BENCH_CLBLAST,
     BENCH_EMPTY,
-    BENCH_COPY,            /* clEnqueueCopyBuffer of the bytes the op moves */
-    BENCH_NAIVE,           /* the bench's own plain kernels (naive.c) */
-    BENCH_CLMSE_PIPELINED, /* --pipelined: many calls, one clFinish; time per call */
-    BENCH_EMPTY_PIPELINED, /* the same for the empty kernel */
+    BENCH_COPY,              /* clEnqueueCopyBuffer of the bytes the op moves */
+    BENCH_NAIVE,             /* the bench's own plain kernels (naive.c) */
+    BENCH_CLMSE_PIPELINED,   /* --pipelined: many calls, one clFinish; time per call */
+    BENCH_EMPTY_PIPELINED,   /* the same for the empty kernel */
+    BENCH_MINIMAL_PIPELINED, /* the same for the bench's minimal kernels (naive.c), small N */
     BENCH_METHODS
 } bench_method;
 

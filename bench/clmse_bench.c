@@ -59,11 +59,18 @@ static const char *const op_names[BENCH_OPS] = {"forward", "backward", "backward
 /* Elements a call must move: read x and y; backward and fused also write both gradients,
  * backward_x grad_input only. The GB/s and gbps= figures divide these bytes by the median. */
 static const double op_elements[BENCH_OPS] = {2.0, 4.0, 3.0, 4.0};
-static const char *const method_names[BENCH_METHODS] = {
-    "clmse", "host", "clblast", "empty", "copy", "naive", "clmse_pipelined", "empty_pipelined"};
+static const char *const method_names[BENCH_METHODS] = {"clmse",
+                                                        "host",
+                                                        "clblast",
+                                                        "empty",
+                                                        "copy",
+                                                        "naive",
+                                                        "clmse_pipelined",
+                                                        "empty_pipelined",
+                                                        "minimal_pipelined"};
 /* Whether this build times the method; why not, when it does not. */
 static const int method_built[BENCH_METHODS] = {
-    1, CLMSE_BENCH_HAVE_OPENMP, CLMSE_BENCH_HAVE_CLBLAST, 1, 1, 1, 1, 1};
+    1, CLMSE_BENCH_HAVE_OPENMP, CLMSE_BENCH_HAVE_CLBLAST, 1, 1, 1, 1, 1, 1};
 static const char *const method_missing[BENCH_METHODS] = {
     NULL, "built without OpenMP (CMake found none), so the host loop would run on one thread",
     "built without CLBlast (pkg-config found no clblast, or CLMSE_USE_CLBLAST=OFF)"};
@@ -135,6 +142,9 @@ static void bench_usage(FILE *out)
             "  clmse_pipelined  %u clmse calls enqueued back to back and one clFinish (%u\n"
             "                   from N = 2^22 up), as a training loop runs: time per call\n"
             "  empty_pipelined  the empty kernel timed the same way\n"
+            "  minimal_pipelined  up to N = 2^18, the bench's least kernel for the op timed\n"
+            "                   the same way: one work-item, one launch, 4 to 6 arguments,\n"
+            "                   clmse's loads: a floor for any kernel doing the op\n"
             "Each cell is the median of R runs (%ux R below N = 2^20, and more while they\n"
             "add up to less than %.1f s) after a warm-up that excludes kernel builds, each\n"
             "timed with CLOCK_MONOTONIC from the first enqueue to clFinish; a pipelined cell is\n"
@@ -166,9 +176,10 @@ static void bench_usage(FILE *out)
             "  --help          show this help\n\n"
             "A size too large for the device is skipped with a message. Exits 1 when clmse's\n"
             "loss differs from the host loop's by more than 1e-5 relative, naive's by more\n"
-            "than %g (f32; %g f64), CLBlast's by more than 1e-4, or clmse's or naive's\n"
-            "gradients from the host loop's. A method this build lacks (CLBlast or OpenMP not\n"
-            "found) is left out, with a note saying why.\n",
+            "than %g (f32; %g f64; the minimal kernels' alike), CLBlast's by more than 1e-4,\n"
+            "or clmse's, naive's or the minimal kernels' gradients from the host loop's. A\n"
+            "method this build lacks (CLBlast or OpenMP not found) is left out, with a note\n"
+            "saying why.\n",
             BENCH_DEFAULT_REPEAT, BENCH_TOL_NAIVE_F32, BENCH_TOL_NAIVE_F64);
 }
 
@@ -323,13 +334,25 @@ static step enqueue_naive(bench_env *e, bench_size *s, bench_op op)
     return err == CL_SUCCESS ? STEP_OK : fail_cl(e, what, err);
 }
 
+/* The minimal_pipelined method's one launch. */
+static step enqueue_minimal(bench_env *e, bench_size *s, bench_op op)
+{
+    const char *what = NULL;
+    const cl_int err = naive_enqueue_minimal(&e->naive, e->queue, op, s->w.n, s->w.x, s->w.y,
+                                             s->w.gx, s->w.gy, &what);
+    return err == CL_SUCCESS ? STEP_OK : fail_cl(e, what, err);
+}
+
 /* --pipelined: calls per timed run. */
 static size_t pipe_calls(size_t n)
 {
     return n < BENCH_PIPE_LARGE_N ? BENCH_PIPE_CALLS : BENCH_PIPE_CALLS_LARGE;
 }
 
-static int is_pipelined(int m) { return m == BENCH_CLMSE_PIPELINED || m == BENCH_EMPTY_PIPELINED; }
+static int is_pipelined(int m)
+{
+    return m == BENCH_CLMSE_PIPELINED || m == BENCH_EMPTY_PIPELINED || m == BENCH_MINIMAL_PIPELINED;
+}
 
 /* One timed run: from the first enqueue to clFinish (the host loop: around the loop). A
  * pipelined run enqueues pipe_calls(n) calls, waits once and reports the time per call. */
@@ -375,6 +398,10 @@ static step run_once(bench_env *e, bench_size *s, bench_op op, bench_method m, d
     case BENCH_EMPTY_PIPELINED:
         for (size_t i = 0; i < calls && rc == STEP_OK; i++)
             rc = enqueue_empty(e);
+        break;
+    case BENCH_MINIMAL_PIPELINED:
+        for (size_t i = 0; i < calls && rc == STEP_OK; i++)
+            rc = enqueue_minimal(e, s, op);
         break;
     default:
         rc = enqueue_empty(e);
@@ -436,10 +463,12 @@ static step measure_block(bench_env *e, bench_size *s, bench_op op, bench_method
     return STEP_OK;
 }
 
-/* Whether this run times method m: built, and the pipelined ones only with --pipelined. */
-static int method_timed(const bench_env *e, int m)
+/* Whether this run times method m at n: built, the pipelined ones only with --pipelined, and
+ * the minimal kernels only up to NAIVE_MINIMAL_MAX_N. */
+static int method_timed(const bench_env *e, int m, size_t n)
 {
-    return method_built[m] && (e->pipelined || !is_pipelined(m));
+    return method_built[m] && (e->pipelined || !is_pipelined(m)) &&
+           (m != BENCH_MINIMAL_PIPELINED || n <= NAIVE_MINIMAL_MAX_N);
 }
 
 /* Every method of `op` in BENCH_BLOCKS turns; the medians go to r->median_us[op]. */
@@ -449,7 +478,7 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
         e->runs[m] = 0;
     for (unsigned b = 0; b < BENCH_BLOCKS; b++)
         for (int m = 0; m < BENCH_METHODS; m++) {
-            if ((m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N) || !method_timed(e, m))
+            if ((m == BENCH_EMPTY && s->w.n < BENCH_SMALL_N) || !method_timed(e, m, s->w.n))
                 continue; /* paired with clmse's runs, or left out */
             step rc = measure_block(e, s, op, (bench_method)m);
 
@@ -457,7 +486,8 @@ static step measure_op(bench_env *e, bench_size *s, bench_op op, bench_result *r
                 return rc;
         }
     for (int m = 0; m < BENCH_METHODS; m++)
-        r->median_us[op][m] = method_timed(e, m) ? timing_median(e->times_us[m], e->runs[m]) : 0.0;
+        r->median_us[op][m] =
+            method_timed(e, m, s->w.n) ? timing_median(e->times_us[m], e->runs[m]) : 0.0;
     if (!method_built[BENCH_HOST])
         run_host(e, s, op); /* once, untimed: the checks' reference */
     return STEP_OK;
@@ -495,11 +525,13 @@ static double host_value(const bench_env *e, const void *array, size_t index)
                                        : (double)((const float *)array)[index];
 }
 
-/* One untimed call of m (clmse or naive) for the checks, which read what it wrote: the
- * copy and naive methods write the same gradients as clmse. */
+/* One untimed call of m (clmse, naive or minimal) for the checks, which read what it wrote:
+ * the copy, naive and minimal methods write the same gradients as clmse. */
 static step run_for_check(bench_env *e, bench_size *s, bench_op op, bench_method m)
 {
-    step rc = m == BENCH_NAIVE ? enqueue_naive(e, s, op) : enqueue_clmse(e, s, op);
+    step rc = m == BENCH_NAIVE               ? enqueue_naive(e, s, op)
+              : m == BENCH_MINIMAL_PIPELINED ? enqueue_minimal(e, s, op)
+                                             : enqueue_clmse(e, s, op);
     cl_int err;
 
     if (rc != STEP_OK)
@@ -514,9 +546,11 @@ static step check_loss(bench_env *e, bench_size *s, bench_op op, bench_method m)
     double mean = s->host_sum / (double)s->w.n, loss, tol = BENCH_TOL_CLMSE;
     step rc;
 
-    if (m == BENCH_NAIVE)
+    const int bench_kernel = m == BENCH_NAIVE || m == BENCH_MINIMAL_PIPELINED;
+
+    if (bench_kernel)
         tol = e->dtype == CLMSE_DTYPE_F64 ? BENCH_TOL_NAIVE_F64 : BENCH_TOL_NAIVE_F32;
-    rc = read_value(e, m == BENCH_NAIVE ? e->naive.loss : s->w.loss, 0, &loss);
+    rc = read_value(e, bench_kernel ? e->naive.loss : s->w.loss, 0, &loss);
     if (rc != STEP_OK)
         return rc;
     if (!within_relative(loss, mean, tol)) {
@@ -559,16 +593,18 @@ static step check_grads(bench_env *e, bench_size *s, bench_op op, bench_method m
     return STEP_OK;
 }
 
-/* After the runs of op: clmse's and naive's results, each from one more call, against the
- * host loop's; after the forward, also CLBlast's last dot (of a fresh d = x - y) / N. */
+/* After the runs of op: clmse's, naive's and (where timed) the minimal kernels' results, each
+ * from one more call, against the host loop's; after the forward, also CLBlast's last dot (of a fresh d = x - y) / N. */
 static step check_op(bench_env *e, bench_size *s, bench_op op)
 {
-    static const bench_method checked[] = {BENCH_NAIVE, BENCH_CLMSE};
+    static const bench_method checked[] = {BENCH_NAIVE, BENCH_MINIMAL_PIPELINED, BENCH_CLMSE};
     int loss = op == BENCH_FORWARD || op == BENCH_FUSED;
     double mean = s->host_sum / (double)s->w.n, dot;
     step rc;
 
     for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
+        if (checked[i] == BENCH_MINIMAL_PIPELINED && !method_timed(e, checked[i], s->w.n))
+            continue;
         if ((rc = run_for_check(e, s, op, checked[i])) != STEP_OK ||
             (loss && (rc = check_loss(e, s, op, checked[i])) != STEP_OK) ||
             (op != BENCH_FORWARD && (rc = check_grads(e, s, op, checked[i])) != STEP_OK))
@@ -752,24 +788,29 @@ static void print_rows(const bench_env *e, const bench_result *r)
     fflush(stdout);
 }
 
-/* --pipelined: a table of its own after the main one. */
+/* --pipelined: a table of its own after the main one; "-" where the minimal kernels are not
+ * timed (N above NAIVE_MINIMAL_MAX_N). */
 static void print_pipelined(const bench_env *e, const bench_result *results, size_t count)
 {
     printf("\nPipelined: calls enqueued back to back, one clFinish; time per call (us)\n");
-    printf("%9s  %-10s %6s %9s %9s %9s | %6s | %8s %8s\n", "N", "op", "calls", "clmse", "clmse",
-           "empty", "clmse", "clmse_p", "clmse");
-    printf("%9s  %-10s %6s %9s %9s %9s | %6s | %8s %8s\n", "", "", "", "(1 call)", "pipelined",
-           "pipelined", "GB/s", "/empty_p", "/clmse_p");
+    printf("%9s  %-10s %6s %9s %9s %9s %9s | %6s | %8s %8s %8s\n", "N", "op", "calls", "clmse",
+           "clmse", "empty", "minimal", "clmse", "clmse_p", "clmse_p", "clmse");
+    printf("%9s  %-10s %6s %9s %9s %9s %9s | %6s | %8s %8s %8s\n", "", "", "", "(1 call)",
+           "pipelined", "pipelined", "pipelined", "GB/s", "/empty_p", "/min_p", "/clmse_p");
     for (size_t i = 0; i < count; i++)
         for (int op = 0; op < BENCH_OPS && results[i].measured; op++) {
             const double *t = results[i].median_us[op];
+            const int minimal = method_timed(e, BENCH_MINIMAL_PIPELINED, results[i].n);
+            char c[2][24];
 
-            printf("%9zu  %-10s %6zu %9.1f %9.2f %9.2f | %6.2f | %8.2f %8.2f\n", results[i].n,
-                   op_names[op], pipe_calls(results[i].n), t[BENCH_CLMSE], t[BENCH_CLMSE_PIPELINED],
-                   t[BENCH_EMPTY_PIPELINED],
-                   method_gbps(e, results[i].n, op, BENCH_CLMSE, t[BENCH_CLMSE_PIPELINED]),
-                   t[BENCH_CLMSE_PIPELINED] / t[BENCH_EMPTY_PIPELINED],
-                   t[BENCH_CLMSE] / t[BENCH_CLMSE_PIPELINED]);
+            printf(
+                "%9zu  %-10s %6zu %9.1f %9.2f %9.2f %9s | %6.2f | %8.2f %8s %8.2f\n", results[i].n,
+                op_names[op], pipe_calls(results[i].n), t[BENCH_CLMSE], t[BENCH_CLMSE_PIPELINED],
+                t[BENCH_EMPTY_PIPELINED], cell(c[0], 24, minimal, t[BENCH_MINIMAL_PIPELINED], 2),
+                method_gbps(e, results[i].n, op, BENCH_CLMSE, t[BENCH_CLMSE_PIPELINED]),
+                t[BENCH_CLMSE_PIPELINED] / t[BENCH_EMPTY_PIPELINED],
+                cell(c[1], 24, minimal, t[BENCH_CLMSE_PIPELINED] / t[BENCH_MINIMAL_PIPELINED], 2),
+                t[BENCH_CLMSE] / t[BENCH_CLMSE_PIPELINED]);
         }
 }
 
@@ -788,7 +829,7 @@ static void print_results(const bench_env *e, const bench_result *results, size_
                 double us = results[i].median_us[op][m];
                 double gbps = method_gbps(e, results[i].n, op, m, us);
 
-                if (!method_timed(e, m))
+                if (!method_timed(e, m, results[i].n))
                     continue;
                 printf("RESULT op=%s dtype=%s n=%zu method=%s median_us=%.1f gbps=%.2f\n",
                        op_names[op], dtype, results[i].n, method, us, gbps);

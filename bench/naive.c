@@ -106,8 +106,150 @@ static const char naive_source[] =
     "    if (get_local_id(0) == 0)\n"
     "        out[0] = acc / (real)n;\n"
     "}\n";
+/* The `minimal_pipelined` method: the least a launch of the op can do, as a time floor for
+ * --pipelined at small N. One work-item and one launch (a loss needs no fold), the fewest
+ * arguments (n and the scale's bits packed in one ulong2), loads as wide as clmse's on a CPU
+ * (16 floats or 8 doubles; under clang one unaligned vector access, as clmse does), sums in
+ * double where the device has fp64 (as clmse's float32 sums there) and else in float. */
+static const char minimal_source[] =
+    "#ifdef cl_khr_fp64\n"
+    "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
+    "#endif\n"
+    "#ifdef NAIVE_F64\n"
+    "typedef double real;\n"
+    "typedef double8 realw;\n"
+    "typedef double8 accw;\n"
+    "typedef double acc;\n"
+    "#define MW 8\n"
+    "#define TO_ACCW(v) (v)\n"
+    "#define VLOADW vload8\n"
+    "#define VSTOREW vstore8\n"
+    "#define SCALE(a) as_double((a).s1)\n"
+    "#else\n"
+    "typedef float real;\n"
+    "typedef float16 realw;\n"
+    "#define MW 16\n"
+    "#define VLOADW vload16\n"
+    "#define VSTOREW vstore16\n"
+    "#define SCALE(a) as_float((uint)(a).s1)\n"
+    "#ifdef cl_khr_fp64\n"
+    "typedef double16 accw;\n"
+    "typedef double acc;\n"
+    "#define TO_ACCW(v) convert_double16(v)\n"
+    "#else\n"
+    "typedef float16 accw;\n"
+    "typedef float acc;\n"
+    "#define TO_ACCW(v) (v)\n"
+    "#endif\n"
+    "#endif\n"
+    "#if defined(__clang__)\n"
+    "typedef real realw_any __attribute__((ext_vector_type(MW), aligned(sizeof(real))));\n"
+    "#define LOADW(p) (*(__global const realw_any *)(p))\n"
+    "#define STOREW(v, p) (*(__global realw_any *)(p) = (v))\n"
+    "#else\n"
+    "#define LOADW(p) VLOADW(0, p)\n"
+    "#define STOREW(v, p) VSTOREW(v, 0, p)\n"
+    "#endif\n"
+    "\n"
+    "acc minimal(__global const real *x, __global const real *y, __global real *gx,\n"
+    "            __global real *gy, ulong2 a, const int loss, const int wgx, const int wgy)\n"
+    "{\n"
+    "    const ulong n = a.s0;\n"
+    "    const real scale = SCALE(a);\n"
+    "    accw lanes = 0;\n"
+    "    ulong i = 0;\n"
+    "\n"
+    "    for (; i + MW <= n; i += MW) {\n"
+    "        const realw xv = LOADW(x + i), yv = LOADW(y + i), d = xv - yv;\n"
+    "\n"
+    "        if (loss)\n"
+    "            lanes += TO_ACCW(d * d);\n"
+    "        if (wgx)\n"
+    "            STOREW(scale * d, gx + i);\n"
+    "        if (wgy)\n"
+    "            STOREW(scale * (yv - xv), gy + i);\n"
+    "    }\n"
+    "    acc lane[MW], sum = 0;\n"
+    "    VSTOREW(lanes, 0, lane);\n"
+    "    for (int k = 0; k < MW; k++)\n"
+    "        sum += lane[k];\n"
+    "    for (; i < n; i++) {\n"
+    "        const real d = x[i] - y[i];\n"
+    "\n"
+    "        if (loss)\n"
+    "            sum += (acc)(d * d);\n"
+    "        if (wgx)\n"
+    "            gx[i] = scale * d;\n"
+    "        if (wgy)\n"
+    "            gy[i] = scale * (y[i] - x[i]);\n"
+    "    }\n"
+    "    return sum;\n"
+    "}\n"
+    "\n"
+    "#define IN __global const real *x, __global const real *y\n"
+    "__kernel void minimal_forward(IN, __global real *out, ulong2 a)\n"
+    "{\n"
+    "    out[0] = (real)(minimal(x, y, 0, 0, a, 1, 0, 0) / (acc)a.s0);\n"
+    "}\n"
+    "\n"
+    "__kernel void minimal_backward(IN, __global real *gx, __global real *gy, ulong2 a)\n"
+    "{\n"
+    "    minimal(x, y, gx, gy, a, 0, 1, 1);\n"
+    "}\n"
+    "\n"
+    "__kernel void minimal_backward_x(IN, __global real *gx, ulong2 a)\n"
+    "{\n"
+    "    minimal(x, y, gx, 0, a, 0, 1, 0);\n"
+    "}\n"
+    "\n"
+    "__kernel void minimal_fused(IN, __global real *out, __global real *gx, __global real *gy,\n"
+    "                            ulong2 a)\n"
+    "{\n"
+    "    out[0] = (real)(minimal(x, y, gx, gy, a, 1, 1, 1) / (acc)a.s0);\n"
+    "}\n";
+static const char *const minimal_names[BENCH_OPS] = {"minimal_forward", "minimal_backward",
+                                                     "minimal_backward_x", "minimal_fused"};
 static const char *const stream_names[BENCH_OPS] = {"naive_forward", "naive_backward",
                                                     "naive_backward_x", "naive_fused"};
+
+/* A program of `source`, built with -DNAIVE_F64 for float64; a failure prints the build log. */
+static cl_int build_program(cl_context ctx, cl_device_id device, const char *source, int f64,
+                            const char *name, cl_program *out, const char **what)
+{
+    cl_int err = CL_SUCCESS;
+
+    *out = clCreateProgramWithSource(ctx, 1, &source, NULL, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        *what = "clCreateProgramWithSource(naive)";
+        return err;
+    }
+    err = clBuildProgram(*out, 1, &device, f64 ? "-DNAIVE_F64" : "", NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char log[4096] = "";
+
+        clGetProgramBuildInfo(*out, device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+        fprintf(stderr, "%s kernels' build log:\n%s\n", name, log);
+        *what = "clBuildProgram(naive)";
+    }
+    return err;
+}
+
+static cl_int build_minimal(bench_naive *nv, cl_context ctx, cl_device_id device, int f64,
+                            const char **what)
+{
+    cl_int err =
+        build_program(ctx, device, minimal_source, f64, "minimal", &nv->minimal_program, what);
+
+    for (int k = 0; k < BENCH_OPS && err == CL_SUCCESS; k++) {
+        nv->minimal[k] = clCreateKernel(nv->minimal_program, minimal_names[k], &err);
+        if (err != CL_SUCCESS) {
+            nv->minimal[k] = NULL;
+            *what = "clCreateKernel(minimal)";
+        }
+    }
+    return err;
+}
 
 cl_int naive_build(bench_naive *nv, cl_context ctx, cl_device_id device, int f64, const char **what)
 {
@@ -119,21 +261,9 @@ cl_int naive_build(bench_naive *nv, cl_context ctx, cl_device_id device, int f64
 
     memset(nv, 0, sizeof *nv);
     nv->f64 = f64;
-    nv->program = clCreateProgramWithSource(ctx, 1, &source, NULL, &err);
-    if (err != CL_SUCCESS) {
-        nv->program = NULL;
-        *what = "clCreateProgramWithSource(naive)";
+    err = build_program(ctx, device, source, f64, "naive", &nv->program, what);
+    if (err != CL_SUCCESS)
         return err;
-    }
-    err = clBuildProgram(nv->program, 1, &device, f64 ? "-DNAIVE_F64" : "", NULL, NULL);
-    if (err != CL_SUCCESS) {
-        char log[4096] = "";
-
-        clGetProgramBuildInfo(nv->program, device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
-        fprintf(stderr, "naive kernels' build log:\n%s\n", log);
-        *what = "clBuildProgram(naive)";
-        return err;
-    }
     for (int k = 0; k <= BENCH_OPS; k++) {
         cl_kernel *out = k < BENCH_OPS ? &nv->stream[k] : &nv->finish;
 
@@ -153,6 +283,9 @@ cl_int naive_build(bench_naive *nv, cl_context ctx, cl_device_id device, int f64
         while (wg > kwg && wg > 1)
             wg /= 2;
     }
+    err = build_minimal(nv, ctx, device, f64, what);
+    if (err != CL_SUCCESS)
+        return err;
     err = clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
     if (err != CL_SUCCESS) {
         *what = "clGetDeviceInfo(CL_DEVICE_MAX_COMPUTE_UNITS)";
@@ -218,8 +351,51 @@ cl_int naive_enqueue(const bench_naive *nv, cl_command_queue queue, bench_op op,
     return err;
 }
 
+cl_int naive_enqueue_minimal(const bench_naive *nv, cl_command_queue queue, bench_op op, size_t n,
+                             cl_mem x, cl_mem y, cl_mem gx, cl_mem gy, const char **what)
+{
+    /* The results after x and y, in the kernels' order. */
+    static const int uses[BENCH_OPS][3] = {{1, 0, 0}, {0, 1, 1}, {0, 1, 0}, {1, 1, 1}};
+    const cl_mem results[3] = {nv->loss, gx, gy};
+    const cl_kernel k = nv->minimal[op];
+    const double scale = 2.0 / (double)n;
+    const cl_float scale32 = (cl_float)scale;
+    cl_ulong2 a = {{n, 0}};
+    cl_uint arg = 0;
+    cl_int err = CL_SUCCESS;
+
+    if (nv->f64) {
+        memcpy(&a.s[1], &scale, sizeof scale);
+    } else {
+        cl_uint bits;
+
+        memcpy(&bits, &scale32, sizeof bits);
+        a.s[1] = bits;
+    }
+    err |= clSetKernelArg(k, arg++, sizeof(cl_mem), &x);
+    err |= clSetKernelArg(k, arg++, sizeof(cl_mem), &y);
+    for (int r = 0; r < 3; r++)
+        if (uses[op][r])
+            err |= clSetKernelArg(k, arg++, sizeof(cl_mem), &results[r]);
+    err |= clSetKernelArg(k, arg, sizeof a, &a);
+    if (err != CL_SUCCESS) {
+        *what = "clSetKernelArg(minimal)";
+        return err;
+    }
+    const size_t one = 1;
+    err = clEnqueueNDRangeKernel(queue, k, 1, NULL, &one, &one, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        *what = "clEnqueueNDRangeKernel(minimal)";
+    return err;
+}
+
 void naive_release(bench_naive *nv)
 {
+    for (int k = 0; k < BENCH_OPS; k++)
+        if (nv->minimal[k])
+            clReleaseKernel(nv->minimal[k]);
+    if (nv->minimal_program)
+        clReleaseProgram(nv->minimal_program);
     for (int k = 0; k < BENCH_OPS; k++)
         if (nv->stream[k])
             clReleaseKernel(nv->stream[k]);
