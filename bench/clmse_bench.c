@@ -594,7 +594,8 @@ static step check_grads(bench_env *e, bench_size *s, bench_op op, bench_method m
 }
 
 /* After the runs of op: clmse's, naive's and (where timed) the minimal kernels' results, each
- * from one more call, against the host loop's; after the forward, also CLBlast's last dot (of a fresh d = x - y) / N. */
+ * from one more call, against the host loop's; after the forward, also CLBlast's last dot (of
+ * a fresh d = x - y) / N. */
 static step check_op(bench_env *e, bench_size *s, bench_op op)
 {
     static const bench_method checked[] = {BENCH_NAIVE, BENCH_MINIMAL_PIPELINED, BENCH_CLMSE};
