@@ -193,7 +193,7 @@ void mse_pass(__global const x_t *x, __global const x_t *y, __global void *out,
         /* The gradients of a reduced loss below the streaming size, the training loop's calls:
          * one grad_output for all, and loops without the branches that the compiler keeps
          * inside the general loop below, which sum the terms only where a loss is wanted. On
-         * POCL a fused or backward kernel at 2^14 float32 took 3.4-3.9 us instead of 6.1-6.4. */
+         * POCL a fused or backward kernel at 2^14 float32 took 3.4-3.9 us instead of 5.8-6.4. */
         const COMPUTEV_T g = gout ? (COMPUTEV_T)(gout[0]) : (COMPUTEV_T)(1);
 #define CLMSE_GRAD_LOOP(SUM, GX, GY)                                 \
     for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {                   \
