@@ -175,25 +175,17 @@ void mse_pass(__global const x_t *x, __global const x_t *y, __global void *out,
 
     accv_t lanes = ACCV_ZERO;
     ulong i = begin;
-    if (loss == NULL && gx == NULL && gy == NULL) {
-        /* The forward with a reduction writes nothing: a loop of its own, because llvmpipe
-         * keeps the writes' branches inside the loop (2x slower there) */
-        for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {
-            const COMPUTEV_T d = LOAD_VEC(x + i) - LOAD_VEC(y + i);
-            const COMPUTEV_T t = d * d;
-            lanes = accv_add(lanes, t);
-        }
-    }
     const int big = n >= CLMSE_STREAM_MIN_N;
     const int stream_loss = big && loss && vec_aligned(loss + begin);
     const int stream_gx = big && gx && vec_aligned(gx + begin);
     const int stream_gy = big && gy && vec_aligned(gy + begin);
     const int sums = partials != NULL || direct != NULL;
     if (loss == NULL && gstride == 0 && !(stream_gx | stream_gy)) {
-        /* The gradients of a reduced loss below the streaming size, the training loop's calls:
-         * one grad_output for all, and loops without the branches that the compiler keeps
-         * inside the general loop below, which sum the terms only where a loss is wanted. On
-         * POCL a fused or backward kernel at 2^14 float32 took 3.4-3.9 us instead of 5.8-6.4. */
+        /* A reduced loss and its gradients below the streaming size, the training loop's
+         * calls: one grad_output for all, and loops without the branches that the compiler
+         * keeps inside the general loop below, which sum the terms only where a loss is
+         * wanted. On POCL a fused or backward kernel at 2^14 float32 took 3.4-3.9 us instead
+         * of 5.8-6.4; llvmpipe ran the forward 2x slower with the stores' branches. */
         const COMPUTEV_T g = gout ? (COMPUTEV_T)(gout[0]) : (COMPUTEV_T)(1);
 #define CLMSE_GRAD_LOOP(SUM, GX, GY)                                 \
     for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {                   \
@@ -218,6 +210,8 @@ void mse_pass(__global const x_t *x, __global const x_t *y, __global void *out,
             CLMSE_GRAD_LOOP(0, 1, 0)
         else if (gy)
             CLMSE_GRAD_LOOP(0, 0, 1)
+        else /* the forward: a sum, and nothing written */
+            CLMSE_GRAD_LOOP(1, 0, 0)
 #undef CLMSE_GRAD_LOOP
     }
     for (; i + CLMSE_VEC <= end; i += CLMSE_VEC) {

@@ -374,7 +374,8 @@ static clmse_status contiguous_pass(clmse_context *ctx, const clmse__mse_call *c
     const launch_desc l = {p->kernels[forward ? CLMSE__K_LOSS : CLMSE__K_PASS],
                            forward ? "clmse_mse_loss" : "clmse_mse_pass",
                            forward ? loss_args : pass_args,
-                           forward ? 4u : 7u,
+                           forward ? (cl_uint)(sizeof loss_args / sizeof loss_args[0])
+                                   : (cl_uint)(sizeof pass_args / sizeof pass_args[0]),
                            geo->global,
                            geo->local,
                            kind == OUT_PARTIALS};
